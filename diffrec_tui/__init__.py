@@ -1,0 +1,1 @@
+"""diffrec-tui: the Textual app and the command line. Never imports torch at start-up."""

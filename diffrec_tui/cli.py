@@ -1,0 +1,151 @@
+"""`diffrec-tui`: the app (interactive) and the headless commands.
+
+Exit status: 0 finished, 1 training failed, 2 bad config/data/arguments, 130 interrupted.
+Never imports torch: training runs in a spawned worker process.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from engine import config as config_mod
+from engine.errors import InputError
+from engine.runs import EventFollower, RunDir, runs_root
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "default.yaml"
+STOP_GRACE_SECONDS = 30.0
+
+
+class UsageError(InputError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        raise UsageError(f"diffrec-tui: {message} (see diffrec-tui --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="diffrec-tui", description="Terminal experiment explorer for DiffRec diffusion recommenders.")
+    p.add_argument("config", nargs="?", help="config YAML to open in the app (default: configs/default.yaml)")
+    p.add_argument("--run", metavar="CONFIG", help="train headless with this config")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run headless")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. --set steps=40 --set dims_dnn=[200,600]")
+    p.add_argument("--runs-dir", metavar="DIR", help="where runs are recorded (default ./runs or $DIFFREC_RUNS_DIR)")
+    p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps (same as --set device=D)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.run:
+            return run_headless(args)
+        if args.resume:
+            return resume_headless(args)
+        return open_app(args)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _load_config(path: str, args) -> dict:
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"device={args.device}")
+    return config_mod.load(path, overrides)
+
+
+def open_app(args) -> int:
+    path = Path(args.config) if args.config else DEFAULT_CONFIG
+    cfg = _load_config(str(path), args)
+    try:
+        from .app import DiffRecApp
+    except ImportError:
+        print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
+        return EXIT_INPUT
+    DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir)).run()
+    return EXIT_OK
+
+
+def run_headless(args) -> int:
+    cfg = _load_config(args.run, args)
+    run = RunDir.create(runs_root(args.runs_dir), cfg)
+    return watch(run, resume=False)
+
+
+def resume_headless(args) -> int:
+    run = RunDir(args.resume)
+    if not run.config_file.is_file():
+        raise InputError(f"--resume: {run.path} is not a run directory (no config.yaml)")
+    if not run.resume_file.is_file():
+        raise InputError(f"--resume: {run.path} has no resume.pt (it never reached an evaluation); start a new run")
+    config_mod.resolve(run.config())
+    return watch(run, resume=True)
+
+
+def watch(run: RunDir, resume: bool) -> int:
+    """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit code."""
+    from engine.worker import spawn
+
+    offset = run.events_file.stat().st_size if run.events_file.exists() else 0
+    follower = EventFollower(run.events_file, offset)
+    proc = spawn(run.path, resume=resume)
+    view = make_view(sys.stdout.isatty())
+    interrupted_at: float | None = None
+    last = None
+
+    def on_sigint(signum, frame):
+        nonlocal interrupted_at
+        interrupted_at = interrupted_at or time.monotonic()
+        proc.send_signal(signal.SIGINT)
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with view:
+            while True:
+                for ev in follower.poll():
+                    view.show(ev)
+                    last = ev
+                if proc.poll() is not None:
+                    for ev in follower.poll():
+                        view.show(ev)
+                        last = ev
+                    break
+                time.sleep(0.1)
+                if interrupted_at and time.monotonic() - interrupted_at > STOP_GRACE_SECONDS:
+                    proc.kill()  # the worker did not reach a batch boundary in time
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return report(run, last, proc.returncode, interrupted_at is not None)
+
+
+def report(run: RunDir, last: dict | None, code: int, interrupted: bool) -> int:
+    from .report import print_summary
+
+    status = last["type"] if last else None
+    if status == "failed":
+        print(f"diffrec-tui: run failed: {last.get('reason')}", file=sys.stderr)
+        print(f"run directory: {run.path}", file=sys.stderr)
+        return EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
+    if status not in ("finished", "stopped"):
+        print(f"diffrec-tui: the worker ended without a result (exit {code}); see {run.log_file}", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
+    print_summary(run, last)
+    return EXIT_INTERRUPTED if status == "stopped" or interrupted else EXIT_OK
+
+
+def make_view(tty: bool):
+    from .report import PlainView, RichView
+    return RichView() if tty else PlainView()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

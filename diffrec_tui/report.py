@@ -1,0 +1,107 @@
+"""Headless output: a Rich progress display in a terminal, plain lines otherwise, and the
+final metrics table."""
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+HEADLINE_KEYS = ("recall@20", "ndcg@20")
+
+
+def fmt_metrics(m: dict, keys=HEADLINE_KEYS) -> str:
+    return " ".join(f"{k} {m[k]:.4f}" for k in keys if k in m)
+
+
+def describe(ev: dict) -> str:
+    """One plain line for an event."""
+    t = ev["type"]
+    if t == "started":
+        d = ev.get("dataset", {})
+        return (f"started {ev.get('model')} on {ev.get('device')}: {d.get('n_users')} users x {d.get('n_items')} items, "
+                f"{d.get('n_train')} train interactions, {ev.get('parameters')} parameters")
+    if t == "epoch":
+        return f"epoch {ev['epoch']}/{ev.get('epochs', '?')} loss {ev['loss']:.4f} ({ev['seconds']:.2f}s)"
+    if t == "eval":
+        return f"eval epoch {ev['epoch']}: valid {fmt_metrics(ev['valid'])} | test {fmt_metrics(ev['test'])} ({ev['seconds']:.2f}s)"
+    if t == "checkpoint":
+        return f"checkpoint epoch {ev['epoch']}"
+    if t in ("finished", "stopped"):
+        return f"{t} after {ev.get('epochs_run')} epochs (best epoch {ev.get('best_epoch')}): {ev.get('reason', '')}"
+    if t == "failed":
+        return f"failed: {ev.get('reason')}"
+    return t
+
+
+class PlainView:
+    """Not a terminal: one line per event, flushed (for logs and pipes)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def show(self, ev: dict) -> None:
+        print(describe(ev), flush=True)
+
+
+class RichView:
+    """In a terminal: a live panel with epoch progress, loss, latest metrics and ETA."""
+
+    def __init__(self):
+        self.console = Console()
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        self.state = {"epoch": 0, "epochs": None, "loss": None, "valid": {}, "test": {}, "epoch_s": []}
+        self.started = time.monotonic()
+
+    def __enter__(self):
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.live.__exit__(*exc)
+
+    def show(self, ev: dict) -> None:
+        s = self.state
+        t = ev["type"]
+        if t == "epoch":
+            s.update(epoch=ev["epoch"], epochs=ev.get("epochs"), loss=ev["loss"])
+            s["epoch_s"].append(ev["seconds"])
+        elif t == "eval":
+            s.update(valid=ev["valid"], test=ev["test"])
+        if t in ("started", "eval", "finished", "stopped", "failed"):
+            self.console.print(describe(ev))
+        self.live.update(self.render())
+
+    def render(self) -> Text:
+        s = self.state
+        if not s["epochs"]:
+            return Text("preparing ...")
+        done, total = s["epoch"], s["epochs"]
+        width = 30
+        filled = int(width * done / total)
+        avg = sum(s["epoch_s"][-10:]) / max(1, len(s["epoch_s"][-10:]))
+        eta = avg * (total - done)
+        bar = "█" * filled + "░" * (width - filled)
+        return Text(f"epoch {done}/{total} {bar}  loss {s['loss']:.4f}  "
+                    f"valid {fmt_metrics(s['valid']) or '-'}  ETA (all epochs) {eta:.0f}s")
+
+
+def print_summary(run, ev: dict, out=None) -> None:
+    """The best valid and test metrics, and where the run is recorded."""
+    console = Console(file=out or sys.stdout, width=120)
+    valid, test = ev.get("valid") or {}, ev.get("test") or {}
+    table = Table(title=f"{ev['type']}: best epoch {ev.get('best_epoch')} of {ev.get('epochs_run')}")
+    table.add_column("metric")
+    table.add_column("valid", justify="right")
+    table.add_column("test", justify="right")
+    for key in valid:
+        table.add_row(key, f"{valid[key]:.4f}", f"{test.get(key, float('nan')):.4f}")
+    console.print(table)
+    console.print(f"train {ev.get('train_seconds', 0):.1f}s, eval {ev.get('eval_seconds', 0):.1f}s")
+    console.print(f"run directory: {run.path}")

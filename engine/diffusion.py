@@ -1,0 +1,146 @@
+"""DiffRec's Gaussian diffusion over interaction vectors: forward noising, the training
+loss with SNR reweighting and importance-sampled steps, and the reverse (denoising) pass."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from . import schedule
+
+UNIFORM_SHARE = 0.001  # share of the step distribution kept uniform when importance sampling
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class GaussianDiffusion:
+    def __init__(self, cfg: dict, device: torch.device | str = "cpu"):
+        self.steps = cfg["steps"]
+        self.noise_scale = cfg["noise_scale"]
+        self.mean_type = cfg["mean_type"]
+        self.reweight = cfg["reweight"]
+        self.history_len = cfg["history_num_per_term"]
+        self.device = torch.device(device)
+        self.loss_history = torch.zeros(self.steps, self.history_len, dtype=torch.float64, device=self.device)
+        self.loss_count = torch.zeros(self.steps, dtype=torch.long, device=self.device)
+        if self.noise_scale > 0:
+            c = schedule.coefficients(schedule.from_config(cfg))
+            as_t = lambda a: torch.tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
+            self.betas = as_t(c.betas)
+            self.alphas_cumprod = as_t(c.alphas_cumprod)
+            self.alphas_cumprod_prev = as_t(c.alphas_cumprod_prev)
+            self.sqrt_ac = as_t(c.alphas_cumprod ** 0.5)
+            self.sqrt_one_minus_ac = as_t((1 - c.alphas_cumprod) ** 0.5)
+            self.sqrt_recip_ac = as_t(c.alphas_cumprod ** -0.5)
+            self.sqrt_recipm1_ac = as_t((1 / c.alphas_cumprod - 1) ** 0.5)
+            self.post_coef1 = as_t(c.posterior_mean_coef1)
+            self.post_coef2 = as_t(c.posterior_mean_coef2)
+            self.post_log_var = as_t(c.posterior_log_variance_clipped)
+            snr = c.snr
+            # Weight of step t for x0-prediction: SNR(t-1) - SNR(t); step 0 gets 1.
+            w = snr.copy()
+            w[1:] = snr[:-1] - snr[1:]
+            w[0] = 1.0
+            self.snr_weight = as_t(w)
+
+    # ------------------------------------------------------------ forward process
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.sqrt_ac[t, None] * x0 + self.sqrt_one_minus_ac[t, None] * noise
+
+    def sample_steps(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Steps for a batch and their inverse-probability factors (1 under uniform sampling)."""
+        if bool((self.loss_count == self.history_len).all()):
+            rms = (self.loss_history ** 2).mean(dim=1).sqrt()
+            p = rms / rms.sum() * (1 - UNIFORM_SHARE) + UNIFORM_SHARE / self.steps
+            t = torch.multinomial(p, n, replacement=True)
+            return t, (p[t] * self.steps).float()
+        t = torch.randint(0, self.steps, (n,), device=self.device)
+        return t, torch.ones(n, device=self.device)
+
+    def training_loss(self, model: Denoiser, x0: torch.Tensor) -> torch.Tensor:
+        """Mean loss of a batch; also records each sample's loss in the step's history."""
+        t, pt = self.sample_steps(x0.shape[0])
+        noise = torch.randn_like(x0)
+        x_t = self.q_sample(x0, t, noise) if self.noise_scale > 0 else x0
+        out = model(x_t, t)
+        target = x0 if self.mean_type == "x0" else noise
+        mse = ((target - out) ** 2).mean(dim=1)
+        loss = mse
+        if self.reweight and self.noise_scale > 0:
+            if self.mean_type == "x0":
+                loss = self.snr_weight[t] * mse
+            else:
+                ac, ac_prev, b = self.alphas_cumprod[t], self.alphas_cumprod_prev[t], self.betas[t]
+                w = torch.where(t == 0, 1.0, (1 - ac) / ((1 - ac_prev) ** 2 * (1 - b)))
+                x0_hat = self.predict_x0_from_eps(x_t, t, out)
+                nll = ((x0 - x0_hat) ** 2 / 2.0).mean(dim=1)
+                loss = w * torch.where(t == 0, nll, mse)
+        self.record(t, loss.detach())
+        return (loss / pt).mean()
+
+    def record(self, t: torch.Tensor, loss: torch.Tensor) -> None:
+        """Append each sample's loss to its step's history (the newest `history_len` kept),
+        in batch order, without a per-sample Python loop."""
+        steps, h = self.loss_history.shape
+        n_new = torch.bincount(t, minlength=steps)
+        order = torch.sort(t, stable=True).indices
+        ts = t[order]
+        first = torch.cumsum(n_new, 0) - n_new
+        rank = torch.arange(len(t), device=t.device) - first[ts]  # position among same-step samples
+        total = self.loss_count + n_new
+        shift = (total - h).clamp(min=0)  # how many of the oldest entries fall out
+        # Keep old entries that survive, moved left by `shift`.
+        src = torch.arange(h, device=t.device)[None, :] + shift[:, None]
+        keep = src < self.loss_count[:, None]
+        moved = torch.gather(self.loss_history, 1, src.clamp(max=h - 1))
+        hist = torch.where(keep, moved, torch.zeros_like(moved))
+        # Write new entries at their final slots; those pushed out by later ones are dropped.
+        dest = self.loss_count[ts] + rank - shift[ts]
+        ok = dest >= 0
+        hist[ts[ok], dest[ok]] = loss[order][ok].double()
+        self.loss_history = hist
+        self.loss_count = total.clamp(max=h)
+
+    # ------------------------------------------------------------ reverse process
+
+    def predict_x0_from_eps(self, x_t, t, eps):
+        return self.sqrt_recip_ac[t, None] * x_t - self.sqrt_recipm1_ac[t, None] * eps
+
+    def p_mean(self, model: Denoiser, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        out = model(x_t, t)
+        x0_hat = out if self.mean_type == "x0" else self.predict_x0_from_eps(x_t, t, out)
+        return self.post_coef1[t, None] * x0_hat + self.post_coef2[t, None] * x_t
+
+    @torch.no_grad()
+    def denoise(self, model: Denoiser, x0: torch.Tensor, sampling_steps: int = 0,
+                sampling_noise: bool = False, trajectory: list | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Run the reverse process from x0 (optionally noised `sampling_steps` forward) through
+        all `steps` steps. If `trajectory` is a list, the vector after each step is appended."""
+        x = x0
+        if sampling_steps > 0 and self.noise_scale > 0:
+            t = torch.full((x0.shape[0],), sampling_steps - 1, device=x0.device, dtype=torch.long)
+            x = self.q_sample(x0, t, torch.randn(x0.shape, generator=generator, device=x0.device))
+        for i in reversed(range(self.steps)):
+            t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
+            if self.noise_scale == 0:
+                x = model(x, t)
+            else:
+                mean = self.p_mean(model, x, t)
+                if sampling_noise and i > 0:
+                    noise = torch.randn(x.shape, generator=generator, device=x.device)
+                    mean = mean + torch.exp(0.5 * self.post_log_var[t, None]) * noise
+                x = mean
+            if trajectory is not None:
+                trajectory.append(x.float().clone())
+        return x
+
+    # ------------------------------------------------------------ state for resume
+
+    def state_dict(self) -> dict:
+        return {"loss_history": self.loss_history.cpu(), "loss_count": self.loss_count.cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loss_history = state["loss_history"].to(self.device)
+        self.loss_count = state["loss_count"].to(self.device)

@@ -1,0 +1,226 @@
+"""The fit loop: batches, evaluation, early stopping, checkpoints. It yields the events of
+the run-directory contract as dicts (`type` plus data); the worker writes them."""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from . import methods, metrics
+from .config import parse_metric
+from .data import Dataset
+from .errors import ConfigError
+from .models import parameter_count
+
+EVAL_SCORE_BUDGET = 1 << 25  # auto eval batch: users x items scores held at once (128 MB fp32)
+
+
+class TrainingFailed(Exception):
+    """Training could not go on (e.g. the loss became NaN); the message says why."""
+
+
+def select_device(name: str) -> torch.device:
+    name = str(name).lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"config: device `{name}` asked for but CUDA is not available here; use device=auto or cpu")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"config: device `{name}` does not exist ({torch.cuda.device_count()} GPUs); use cuda:0")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("config: device `mps` is not available here; use device=auto or cpu")
+    return torch.device(name)
+
+
+def dense_rows(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Densify only the given rows of a sparse matrix (one batch at a time)."""
+    sub = m[rows]
+    out = torch.zeros(sub.shape, dtype=torch.float32)
+    if sub.nnz:
+        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        out[torch.from_numpy(r), torch.from_numpy(sub.indices.astype(np.int64))] = torch.from_numpy(sub.data)
+    return out.to(device, non_blocking=True)
+
+
+def eval_batch_size(cfg: dict, n_items: int) -> int:
+    return cfg["eval_batch_size"] or max(1, EVAL_SCORE_BUDGET // max(1, n_items))
+
+
+def score_users(method, train_in: sp.csr_matrix, users: np.ndarray, device, precision: str) -> torch.Tensor:
+    x = dense_rows(train_in, users, device)
+    if precision == "bfloat16":
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            return method.predict(x).float()
+    return method.predict(x).float()
+
+
+def evaluate(method, cfg: dict, ds: Dataset, train_in: sp.csr_matrix, device,
+             users: np.ndarray | None = None) -> tuple[dict, dict]:
+    """Valid and test metrics from one denoising pass: valid ranks with the training items
+    masked, test with training and validation items masked."""
+    users = np.arange(ds.n_users) if users is None else users
+    kmax = min(max(cfg["topk"]), ds.n_items)
+    acc_v, acc_t = metrics.Accumulator(len(users)), metrics.Accumulator(len(users))
+    step = eval_batch_size(cfg, ds.n_items)
+    for lo in range(0, len(users), step):
+        rows = users[lo:lo + step]
+        scores = score_users(method, train_in, rows, device, cfg["eval_precision"])
+        metrics.mask_(scores, train_in[rows])
+        acc_v.add(metrics.per_user(torch.topk(scores, kmax).indices, ds.valid[rows], cfg["topk"], cfg["metrics"]))
+        metrics.mask_(scores, ds.valid[rows])
+        acc_t.add(metrics.per_user(torch.topk(scores, kmax).indices, ds.test[rows], cfg["topk"], cfg["metrics"]))
+    return acc_v.mean(), acc_t.mean()
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+class Checkpoints:
+    """Best model (checkpoint.pt) and last training state (resume.pt), written atomically."""
+
+    def __init__(self, run_dir: str | Path | None):
+        self.dir = Path(run_dir) if run_dir else None
+
+    def _save(self, obj: dict, name: str) -> None:
+        if self.dir is None:
+            return
+        tmp = self.dir / (name + ".tmp")
+        torch.save(obj, tmp)
+        os.replace(tmp, self.dir / name)
+
+    def best(self, obj: dict) -> None:
+        self._save(obj, "checkpoint.pt")
+
+    def last(self, obj: dict) -> None:
+        self._save(obj, "resume.pt")
+
+    def load_last(self) -> dict | None:
+        f = self.dir / "resume.pt" if self.dir else None
+        if f is None or not f.is_file():
+            return None
+        return load_checkpoint(f)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    from .errors import InputError
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(f"checkpoint: {path}: not found") from None
+    except Exception as exc:  # corrupt, truncated or not a safe checkpoint
+        raise InputError(f"checkpoint: {path}: cannot be read safely ({exc.__class__.__name__}); "
+                         "re-train the run") from None
+
+
+def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
+        should_stop: Callable[[], bool] = lambda: False, resume: bool = False) -> Iterator[dict]:
+    """Train `cfg` on `ds`, yielding events. Ends with `finished`, `stopped` (should_stop
+    turned true; checked at every batch) or raises TrainingFailed."""
+    t_setup = time.perf_counter()
+    torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
+    device = select_device(cfg["device"])
+    seed_everything(cfg["seed"])
+    method = methods.build(cfg, ds, device)
+    ckpt = Checkpoints(run_dir)
+    train_in = ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"])
+    vm = parse_metric(cfg["valid_metric"])
+    key = f"{vm[0]}@{vm[1]}"
+    fingerprint = ds.fingerprint()
+
+    st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
+          "bad_evals": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
+    if resume:
+        last = ckpt.load_last()
+        if last is None:
+            raise ConfigError("resume: this run has no resume.pt (it never finished an epoch); start a new run")
+        if last.get("fingerprint") != fingerprint:
+            raise ConfigError("resume: the dataset changed since this run started; start a new run")
+        method.module.load_state_dict(last["state_dict"])
+        for opt, s in zip(method.optimizers(), last["optimizers"]):
+            opt.load_state_dict(s)
+        method.load_extra_state(last["extra"])
+        st.update(last["progress"])
+        torch.set_rng_state(last["torch_rng"])
+
+    yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],
+           "dataset": ds.stats, "parameters": parameter_count(method.module),
+           "fingerprint": fingerprint, "resumed_from_epoch": st["epoch"] if resume else None,
+           "setup_seconds": round(time.perf_counter() - t_setup, 3)}
+
+    def snapshot(kind: str) -> dict:
+        return {"state_dict": method.module.state_dict(), "config": cfg, "fingerprint": fingerprint,
+                "n_users": ds.n_users, "n_items": ds.n_items, "epoch": st["epoch"],
+                "valid": st["best_valid"], "test": st["best_test"], "kind": kind}
+
+    def run_eval() -> Iterator[dict]:
+        t0 = time.perf_counter()
+        valid, test = evaluate(method, cfg, ds, train_in, device)
+        st["eval_seconds"] += time.perf_counter() - t0
+        yield {"type": "eval", "epoch": st["epoch"], "valid": valid, "test": test,
+               "seconds": round(time.perf_counter() - t0, 3)}
+        if valid.get(key, -math.inf) > st["best_value"]:
+            st.update(best_value=valid[key], best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
+            ckpt.best(snapshot("best"))
+            yield {"type": "checkpoint", "epoch": st["epoch"], key: valid[key]}
+        else:
+            st["bad_evals"] += 1
+
+    def summary(status: str, **extra) -> dict:
+        return {"type": status, "status": status, "best_epoch": st["best_epoch"], "epochs_run": st["epoch"],
+                "valid": st["best_valid"], "test": st["best_test"],
+                "train_seconds": round(st["train_seconds"], 3), "eval_seconds": round(st["eval_seconds"], 3), **extra}
+
+    if not method.iterative:
+        t0 = time.perf_counter()
+        method.fit(ds.train_matrix())
+        st["train_seconds"] += time.perf_counter() - t0
+        st["epoch"] = 1
+        yield from run_eval()
+        yield summary("finished", reason="closed-form model fitted")
+        return
+
+    n = ds.n_users
+    bs = cfg["train_batch_size"]
+    while st["epoch"] < cfg["epochs"]:
+        epoch = st["epoch"] + 1
+        t0 = time.perf_counter()
+        order = np.random.default_rng([cfg["seed"], epoch]).permutation(n)
+        total, batches = 0.0, 0
+        for lo in range(0, n, bs):
+            if should_stop():
+                yield summary("stopped", reason="stopped by user")
+                return
+            loss = method.train_batch(dense_rows(train_in, order[lo:lo + bs], device))
+            if not math.isfinite(loss):
+                raise TrainingFailed(f"loss became {loss} at epoch {epoch}, batch {batches + 1}: "
+                                     "lower learning_rate or noise_scale")
+            total += loss
+            batches += 1
+        seconds = time.perf_counter() - t0
+        st["train_seconds"] += seconds
+        st["epoch"] = epoch
+        yield {"type": "epoch", "epoch": epoch, "loss": total / max(batches, 1), "seconds": round(seconds, 3),
+               "epochs": cfg["epochs"]}
+        if epoch % cfg["eval_step"] == 0 or epoch == cfg["epochs"]:
+            yield from run_eval()
+            ckpt.last({**snapshot("last"), "optimizers": [o.state_dict() for o in method.optimizers()],
+                       "extra": method.extra_state(), "progress": dict(st), "torch_rng": torch.get_rng_state()})
+            if st["bad_evals"] >= cfg["stopping_step"]:
+                yield summary("finished", reason=f"early stop: no better {cfg['valid_metric']} "
+                                                 f"in {cfg['stopping_step']} evaluations")
+                return
+    yield summary("finished", reason="reached epochs")
