@@ -39,13 +39,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key (repeatable), e.g. --set steps=40 --set dims_dnn=[200,600]")
     p.add_argument("--runs-dir", metavar="DIR", help="where runs are recorded (default ./runs or $DIFFREC_RUNS_DIR)")
     p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps (same as --set device=D)")
+    g = p.add_argument_group("baselines")
+    g.add_argument("--compare", metavar="CONFIG", help="run several models on CONFIG's dataset, print one table")
+    g.add_argument("--models", metavar="LIST", help="comma-separated models for --compare")
+    g = p.add_argument_group("tuning")
+    g.add_argument("--tune", metavar="HYPER_FILE", help="hyper-parameter search (RecBole hyper.test format)")
+    g.add_argument("--config", dest="base_config", metavar="CONFIG", help="base config for --tune")
+    g.add_argument("--trials", type=int, metavar="N", help="random search with N trials")
+    g.add_argument("--workers", type=int, metavar="N", help="trials run in parallel")
+    g = p.add_argument_group("inspection")
+    g.add_argument("--inspect", metavar="RUN_DIR", help="print one user's top-K from a finished run")
+    g.add_argument("--user", type=int, metavar="ID", help="user id for --inspect")
+    g.add_argument("--topk", type=int, metavar="K", help="K for --inspect / --export-recs (default 20)")
+    g.add_argument("--json", action="store_true", help="--inspect prints JSON")
+    g.add_argument("--export-recs", nargs=2, metavar=("RUN_DIR", "OUT_CSV"), help="write every user's top-K to CSV")
     return p
+
+
+# Headless commands beyond --run live in their own modules: name -> (module, function).
+COMMANDS = {"compare": ("compare", "main"), "tune": ("tune", "main"),
+            "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main")}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        for flag, (module, func) in COMMANDS.items():
+            if getattr(args, flag):
+                return _dispatch(module, func, args)
         if args.run:
             return run_headless(args)
         if args.resume:
@@ -56,7 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
 
 
-def _load_config(path: str, args) -> dict:
+def _dispatch(module: str, func: str, args) -> int:
+    import importlib
+    try:
+        mod = importlib.import_module(f"diffrec_tui.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"diffrec_tui.{module}":
+            raise
+        raise UsageError(f"diffrec-tui: this command is not available in this version") from None
+    return getattr(mod, func)(args)
+
+
+def load_config(path: str, args) -> dict:
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
@@ -65,7 +98,7 @@ def _load_config(path: str, args) -> dict:
 
 def open_app(args) -> int:
     path = Path(args.config) if args.config else DEFAULT_CONFIG
-    cfg = _load_config(str(path), args)
+    cfg = load_config(str(path), args)
     try:
         from .app import DiffRecApp
     except ImportError:
@@ -76,7 +109,7 @@ def open_app(args) -> int:
 
 
 def run_headless(args) -> int:
-    cfg = _load_config(args.run, args)
+    cfg = load_config(args.run, args)
     run = RunDir.create(runs_root(args.runs_dir), cfg)
     return watch(run, resume=False)
 

@@ -374,11 +374,26 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> dict:
+    """Read a YAML config, apply `key=value` overrides, validate, and make relative data
+    paths absolute (relative to the current directory, as RecBole reads them)."""
     raw = read_yaml(path)
     for item in overrides or []:
         key, value = parse_override(item)
         raw[key] = value
-    return resolve(raw)
+    return absolute_paths(resolve(raw))
+
+
+PATH_KEYS = ("data_path",)
+
+
+def absolute_paths(cfg: dict, base: str | Path | None = None) -> dict:
+    out = dict(cfg)
+    for key in PATH_KEYS:
+        if out.get(key):
+            out[key] = str((Path(base or Path.cwd()) / Path(out[key]).expanduser()).resolve())
+    if out.get("item_emb") not in (None, "auto", "svd"):
+        out["item_emb"] = str((Path(base or Path.cwd()) / Path(out["item_emb"]).expanduser()).resolve())
+    return out
 
 
 def parse_override(item: str) -> tuple[str, Any]:
