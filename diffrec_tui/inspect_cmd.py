@@ -6,8 +6,10 @@ torch is imported only inside the commands (through engine.inspect), never at st
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 from engine.errors import InputError
 
@@ -34,10 +36,14 @@ def main(args) -> int:
     if not 0 <= args.user < insp.n_users:
         raise InputError(f"--user: {args.user} is out of range; this run's dataset has users 0..{insp.n_users - 1}")
     view = insp.user(args.user, k)
-    if args.json:
-        print(json.dumps(as_json(insp, view), indent=2))
-    else:
-        print_view(insp, view)
+    try:
+        if args.json:
+            print(json.dumps(as_json(insp, view), indent=2))
+        else:
+            print_view(insp, view)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -59,7 +65,8 @@ def print_view(insp, view) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"user {view.user}: top-{view.topk} of {insp.model} ({insp.path.name})")
+    console.print(f"run {insp.path}")
+    table = Table(title=f"user {view.user}: top-{view.topk} ({insp.model})")
     table.add_column("rank", justify="right")
     table.add_column("item", justify="right")
     if insp.ds.item_names:
@@ -82,7 +89,12 @@ def print_view(insp, view) -> None:
 def export_main(args) -> int:
     run_dir, out = args.export_recs
     k = _topk(args)
+    parent = Path(out).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"--export-recs: folder {parent} does not exist; create it or choose another OUT path")
     insp = _inspector(run_dir)
+    print(f"export-recs: scoring {insp.n_users} users x {insp.n_items} items with {insp.model} "
+          f"({insp.path.name})...", file=sys.stderr, flush=True)
     progress = Progress(insp.n_users)
     t0 = time.perf_counter()
     n = insp.export_recs(out, k, progress=progress)
