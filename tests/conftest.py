@@ -106,6 +106,12 @@ def subprocess_env() -> dict:
 
 
 @pytest.fixture
+def child_env() -> dict:
+    """The environment for a child interpreter (e.g. subprocess.Popen of the CLI)."""
+    return subprocess_env()
+
+
+@pytest.fixture
 def run_cli():
     """run_cli(*args, timeout=...) -> CompletedProcess of `python -m diffrec_tui.cli ARGS`
     (stdout/stderr captured as text, so the CLI prints plain lines, not a Rich display)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = REPO_ROOT / "configs" / "default.yaml"
@@ -96,7 +97,9 @@ def test_default_config_trains_and_beats_popularity(run_cli, runs_dir):
 # ------------------------------------------------------------------ failures and interruptions
 
 def test_nan_loss_fails_the_run_with_exit_1(run_cli, runs_dir, write_config, tiny_raw):
-    res = run_cli("--run", write_config(tiny_raw(learning_rate=1e30)), "--runs-dir", runs_dir)
+    # --set and --device on the way: they must reach the recorded config.
+    res = run_cli("--run", write_config(tiny_raw(device="auto")), "--runs-dir", runs_dir,
+                  "--set", "learning_rate=1e30", "--set", "dims_dnn=[32,48]", "--device", "cpu")
     assert res.returncode == 1, res.stderr
     no_traceback(res.stdout, res.stderr)
     first = res.stderr.splitlines()[0]
@@ -105,6 +108,8 @@ def test_nan_loss_fails_the_run_with_exit_1(run_cli, runs_dir, write_config, tin
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "failed" and summary["kind"] == "training" and "loss became" in summary["reason"]
     assert events_of(run)[-1]["type"] == "failed"
+    recorded = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    assert recorded["learning_rate"] == 1e30 and recorded["dims_dnn"] == [32, 48] and recorded["device"] == "cpu"
 
 
 class LineReader:
@@ -135,10 +140,9 @@ class LineReader:
         raise AssertionError(f"{text!r} not seen; output so far:\n{''.join(self.seen)}")
 
 
-def start_cli(*args):
-    from conftest import subprocess_env  # noqa: PLC0415
+def start_cli(env, *args):
     return subprocess.Popen([sys.executable, "-m", "diffrec_tui.cli", *map(str, args)], cwd=REPO_ROOT,
-                            env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def interrupt(proc) -> tuple[int, str]:
@@ -151,9 +155,9 @@ def interrupt(proc) -> tuple[int, str]:
     return proc.returncode, proc.stderr.read()
 
 
-def test_ctrl_c_stops_cleanly_and_resume_continues(runs_dir, write_config, tiny_raw):
+def test_ctrl_c_stops_cleanly_and_resume_continues(runs_dir, write_config, tiny_raw, child_env):
     cfg = write_config(tiny_raw(epochs=1000, eval_step=1, stopping_step=1000))
-    proc = start_cli("--run", cfg, "--runs-dir", runs_dir)
+    proc = start_cli(child_env, "--run", cfg, "--runs-dir", runs_dir)
     try:
         out = LineReader(proc)
         out.wait_for("checkpoint epoch")
@@ -171,7 +175,7 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(runs_dir, write_config, tiny_
     stopped_at = summary["epochs_run"]
     assert stopped_at >= 1
 
-    proc = start_cli("--resume", run)
+    proc = start_cli(child_env, "--resume", run)
     try:
         out = LineReader(proc)
         first = out.wait_for("epoch ")  # the first epoch line after the resumed start
@@ -288,13 +292,3 @@ def test_bad_config_file_exits_2_with_one_line(run_cli, runs_dir, write_config, 
     for w in words:
         assert w in lines[0], lines[0]
     assert list(runs_dir.iterdir()) == []
-
-
-def test_set_and_device_reach_the_recorded_config(run_cli, runs_dir, write_config, tiny_raw):
-    cfg = write_config(tiny_raw(epochs=1, eval_step=1))
-    res = run_cli("--run", cfg, "--runs-dir", runs_dir, "--set", "dims_dnn=[32,48]", "--set", "steps=3",
-                  "--device", "cpu")
-    assert res.returncode == 0, res.stderr
-    import yaml
-    recorded = yaml.safe_load((only_run(runs_dir) / "config.yaml").read_text(encoding="utf-8"))
-    assert recorded["dims_dnn"] == [32, 48] and recorded["steps"] == 3 and recorded["device"] == "cpu"

@@ -161,3 +161,14 @@ def test_evaluate_on_a_subset_of_users_averages_over_that_subset():
     per = [trainer.evaluate(method, cfg, ds, ds.train_matrix(), torch.device("cpu"), users=np.array([u]))[0]
            ["recall@5"] for u in range(10)]
     assert full_v["recall@5"] == pytest.approx(np.mean(per), rel=1e-6)
+
+
+
+def test_history_items_with_zero_time_weight_are_still_masked():
+    """T-DiffRec with w_min = 0 feeds the oldest item as 0.0; it is still history and must stay masked
+    (evaluate masks with the same matrix it feeds the model)."""
+    ds = data.load(config.resolve({"synthetic_users": 80, "synthetic_items": 50, "synthetic_interactions": 10}))
+    train_in = ds.train_matrix(time_aware=True, w_min=0.0, w_max=1.0)
+    scores = metrics.mask_(torch.zeros(ds.n_users, ds.n_items), train_in)
+    for u in range(ds.n_users):
+        assert set(torch.isneginf(scores[u]).nonzero().flatten().tolist()) == set(ds.history(u).tolist())
