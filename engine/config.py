@@ -165,6 +165,8 @@ def _reason(exc: Exception) -> str:
 def _describe(f: Field) -> str:
     if f.kind == "choice":
         return "one of " + ", ".join(f.choices)
+    if f.kind == "str_list" and f.choices:
+        return "a list of names from " + ", ".join(f.choices)
     return {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
             "int_list": "a list of integers like [200, 600]", "float_list": "a list of numbers",
             "str_list": "a list of names", "mapping": "a mapping"}[f.kind]
