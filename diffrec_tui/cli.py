@@ -168,9 +168,11 @@ def report(run: RunDir, last: dict | None, code: int, interrupted: bool) -> int:
 
     status = last["type"] if last else None
     if status == "failed":
-        print(f"diffrec-tui: run failed: {last.get('reason')}", file=sys.stderr)
-        print(f"run directory: {run.path}", file=sys.stderr)
-        return EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
+        if last.get("kind") == "input":  # the one-line message says what to fix
+            print(last.get("reason"), file=sys.stderr)
+            return EXIT_INPUT
+        print(f"diffrec-tui: run failed: {last.get('reason')} (run directory: {run.path})", file=sys.stderr)
+        return EXIT_FAILED
     if status not in ("finished", "stopped"):
         print(f"diffrec-tui: the worker ended without a result (exit {code}); see {run.log_file}", file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted else EXIT_FAILED

@@ -229,8 +229,10 @@ def test_bad_split_folder_exits_2_with_one_line(run_cli, runs_dir, write_config,
     res = run_cli("--run", cfg, "--runs-dir", runs_dir)
     assert res.returncode == 2, res.stderr
     no_traceback(res.stdout, res.stderr, (only_run(runs_dir) / "worker.log").read_text(encoding="utf-8"))
-    message = res.stderr.splitlines()[0]
-    assert message.startswith("diffrec-tui: run failed: data: ")
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    message = lines[0]
+    assert message.startswith("data: ")
     assert str(folder / file) in message
     for w in words:
         assert w in message, message
