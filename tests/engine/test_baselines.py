@@ -231,3 +231,13 @@ def test_multivae_beats_pop_on_synthetic_data():
         assert last["type"] == "finished"
         best[model] = last["test"]["recall@20"]
     assert best["MultiVAE"] > best["Pop"] + 0.03, best
+
+
+@pytest.mark.parametrize("name", ["pop", "itemknn", "ease", "multivae"])
+def test_shipped_baseline_configs_load(name):
+    expected = {"pop": "Pop", "itemknn": "ItemKNN", "ease": "EASE", "multivae": "MultiVAE"}[name]
+    for path in (REPO_ROOT / "configs" / f"{name}.yaml", REPO_ROOT / "configs" / f"{name}_ml-1m_clean.yaml"):
+        cfg = config.load(path)
+        assert cfg["model"] == expected, path
+        if expected == "MultiVAE":
+            assert cfg["anneal_cap"] == 0.2  # RecBole's MultiVAE value, not L-DiffRec's default
