@@ -433,3 +433,7 @@ def diff(a: dict, b: dict) -> dict[str, tuple[Any, Any]]:
 
 def applies(f: Field, model: str) -> bool:
     return not f.models or model in f.models
+
+
+# Keys of models defined outside this file register themselves on import (torch-free modules).
+from . import baseline_keys  # noqa: E402,F401  (at the end: it calls register above)
