@@ -16,6 +16,7 @@ used to choose. `load_sweep(path)` is all a viewer needs.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -86,10 +87,13 @@ class SweepInfo:
 
     @property
     def status(self) -> str:
-        """running (a live coordinator), finished (every trial ended and none stopped), or stopped."""
+        """running (a live coordinator), finished (every trial ended, none stopped), stopped
+        (some trials left: resume it), or pending (created, never run)."""
         if self.state.get("status") == "running" and pid_alive(self.state.get("pid")):
             return "running"
-        return "finished" if all(t.status in ("finished", "failed", "skipped") for t in self.trials) else "stopped"
+        if all(t.status in ("finished", "failed", "skipped") for t in self.trials):
+            return "finished"
+        return "stopped" if self.state else "pending"
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -191,7 +195,7 @@ class SweepDir:
                 "trials": len(trials), "seed": seed, "valid_metric": base["valid_metric"],
                 "space": space.to_list(), "base": base,
                 "plan": [{"trial": t.index, "params": t.params} for t in trials]}
-        _atomic_write(sd.sweep_file, yaml.safe_dump(meta, sort_keys=False, default_flow_style=None))
+        _atomic_write(sd.sweep_file, yaml.dump(meta, Dumper=_Dumper, sort_keys=False, default_flow_style=None))
         for t in trials:  # known up front: record them now, so every reader sees why
             if t.skip:
                 sd.record({"trial": t.index, "status": "skipped", "params": t.params, "reason": t.skip})
@@ -199,15 +203,21 @@ class SweepDir:
         return sd
 
     def meta(self) -> dict:
+        """sweep.yaml, parsed once per version of the file (viewers poll load_sweep)."""
         try:
-            data = yaml.safe_load(self.sweep_file.read_text(encoding="utf-8"))
+            st = self.sweep_file.stat()
+            key = (str(self.sweep_file.resolve()), st.st_mtime_ns, st.st_size)
+            if key not in _META_CACHE:
+                _META_CACHE.clear()
+                _META_CACHE[key] = yaml.load(self.sweep_file.read_text(encoding="utf-8"), Loader=_Loader)
+            data = _META_CACHE[key]
         except FileNotFoundError:
             raise config_mod.ConfigError(f"sweep: {self.path} is not a sweep directory (no {SWEEP_FILE})") from None
         except (OSError, yaml.YAMLError) as exc:
             raise config_mod.ConfigError(f"sweep: {self.sweep_file} cannot be read ({exc.__class__.__name__})") from None
         if not isinstance(data, dict) or "plan" not in data or "base" not in data:
             raise config_mod.ConfigError(f"sweep: {self.sweep_file} is not a sweep description (no plan/base)")
-        return data
+        return copy.deepcopy(data)
 
     def space(self) -> Space:
         return Space.from_list(self.meta().get("space", []))
@@ -278,6 +288,18 @@ class SweepDir:
                                       f"{format_params(best.params)}\n"
                                       f"# valid {info.metric} {best.value:.4f}\n" + config_mod.dump(cfg))
         return self.best_file
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when PyYAML has it
+_META_CACHE: dict = {}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML that writes multi-line text (the hyper.test file) as a readable block."""
+
+
+_Dumper.add_representer(str, lambda d, s: d.represent_scalar(
+    "tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
 
 
 def _cell(v) -> str:

@@ -346,6 +346,20 @@ def test_resume_watches_a_worker_left_running_instead_of_starting_it_again(tmp_p
     assert info.trials[0].run == run.path
 
 
+def test_sweep_yaml_keeps_the_hyper_file_readable_and_reading_needs_no_torch(tmp_path):
+    text = "# lr first\nlearning_rate choice [0.01, 0.02]\n\nsteps choice [2]   # one value\n"
+    sd = make_sweep(tmp_path, text)
+    assert "hyper_text: |" in sd.sweep_file.read_text()
+    meta = load_sweep(sd.path).meta
+    assert meta["hyper_text"] == text and meta["strategy"] == "grid" and meta["seed"] == 2020
+    assert tuning.Space.from_list(meta["space"]) == tuning.parse(text)
+    code = ("import sys; from engine.sweep import load_sweep; info = load_sweep(sys.argv[1]); "
+            "assert 'torch' not in sys.modules; print(len(info.trials), info.status)")
+    out = subprocess.run([sys.executable, "-c", code, str(sd.path)], cwd=str(REPO), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "pending"]
+
+
 def test_a_directory_without_sweep_yaml_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is not a sweep directory"):
         load_sweep(tmp_path)
