@@ -265,6 +265,14 @@ def skip_reason(base: dict, params: dict) -> str | None:
     return "; ".join(_strip(p.message) for p in found) if found else None
 
 
+def inert(space: Space, base: dict) -> list[Param]:
+    """Lines whose key does not apply to the base model (and the space does not vary the
+    model): their trials would differ in name only."""
+    if "model" in space.keys:
+        return []
+    return [p for p in space.params if not config_mod.applies(config_mod.SCHEMA[p.key], base["model"])]
+
+
 def trial_config(base: dict, params: dict, threads: int | None = None) -> dict:
     """The full config one trial runs: base + params, with the worker's thread count
     when neither the base nor the space fixes one."""

@@ -157,6 +157,14 @@ def test_plan_grid_random_and_skipped_combinations():
         tuning.plan(cont, base, trials=0)
 
 
+def test_lines_that_do_not_apply_to_the_base_model_are_reported():
+    base = config_mod.resolve({"model": "DiffRec"})
+    space = tuning.parse("steps choice [2, 5]\nn_cate choice [1, 2]\n")
+    assert [p.key for p in tuning.inert(space, base)] == ["n_cate"]
+    assert tuning.inert(tuning.parse("model choice [DiffRec, LDiffRec]\nn_cate choice [1, 2]\n"), base) == []
+    assert tuning.inert(space, config_mod.resolve({"model": "LDiffRec"})) == []
+
+
 def test_trial_config_threads_only_when_nothing_fixes_them():
     base = config_mod.resolve({})
     assert tuning.trial_config(base, {"steps": 2}, threads=3)["threads"] == 3
