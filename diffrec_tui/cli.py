@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         for flag, (module, func) in COMMANDS.items():
             if getattr(args, flag):
                 return _dispatch(module, func, args)
+        if args.resume and (Path(args.resume) / "sweep.yaml").is_file():  # a sweep, not a run
+            return _dispatch("tune", "main", args)
         if args.run:
             return run_headless(args)
         if args.resume:
