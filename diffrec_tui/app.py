@@ -85,6 +85,7 @@ class DiffRecApp(App):
         self.poll_seconds = poll_seconds
         self.stop_grace = stop_grace
         self.live: LiveRun | None = None  # the run the Train screen shows
+        self.highlighted_run: Path | None = None  # the Runs table's current row
         self.started: list[LiveRun] = []  # runs this app spawned (asked about on quit)
         self._pages = [p for p in PAGES if page_available(p)]
         for p in self._pages:
@@ -226,12 +227,21 @@ class DiffRecApp(App):
         self.action_page("train")
         self._redraw_train()
 
+    def selected_run(self) -> Path | None:
+        """The run a page such as Inspect should show: the Runs table's current row, else
+        the run on the Train screen."""
+        if self.highlighted_run is not None and self.highlighted_run.is_dir():
+            return self.highlighted_run
+        return self.live.run.path if self.live is not None else None
+
     def forget_run(self, path: str | Path) -> None:
         """A run directory is about to be deleted: stop showing it."""
         path = Path(path).resolve()
         if self.live is not None and self.live.run.path.resolve() == path:
             self.live = None
             self.refresh_title()
+        if self.highlighted_run is not None and self.highlighted_run.resolve() == path:
+            self.highlighted_run = None
         self.started = [r for r in self.started if r.run.path.resolve() != path]
 
     def _tick(self) -> None:

@@ -29,6 +29,7 @@ class ConfigScreen(Screen):
         Binding("f8", "next_problem", "Next problem", id="config.next_problem"),
         Binding("escape", "leave_field", "Leave field", show=False, id="config.leave_field"),
     ]
+    _status_text = ""  # what the status box shows now
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -39,8 +40,6 @@ class ConfigScreen(Screen):
                 yield Static(id="config-status")
                 yield Vertical(id="preview")
         yield KeyBar()
-
-    _status_text = ""
 
     @property
     def form(self) -> ConfigForm:
@@ -61,7 +60,8 @@ class ConfigScreen(Screen):
     @property
     def ready(self) -> bool:
         """The form and the preview are fully mounted (tests wait for this)."""
-        return self.form.complete and bool(self.query("#abar-chart"))
+        forms = self.query(ConfigForm)
+        return bool(forms) and forms.first().complete and bool(self.query("#abar-chart"))
 
     def on_screen_resume(self) -> None:
         self.show_status()
@@ -75,8 +75,8 @@ class ConfigScreen(Screen):
 
     def reload(self) -> None:
         """The draft was replaced (loaded, opened from a run): show its values."""
-        if not self.is_mounted:
-            return  # composing reads the draft anyway
+        if not self.query(ConfigForm):
+            return  # not composed yet: composing reads the draft anyway
         self.form.load_values()
         self.draw_preview()
         self.show_status()
@@ -101,6 +101,8 @@ class ConfigScreen(Screen):
                   title=f"1 - alpha_bar_t (final {one_minus_abar[-1]:.4g})")
 
     def show_status(self) -> None:
+        if not self.query("#config-status"):
+            return  # not composed yet: on_mount shows it
         draft = self.app.draft
         lines = [f"[b]{escape(draft.name)}[/b]" + (" [b $warning]● modified[/]" if draft.dirty else " saved")]
         if draft.problems:
@@ -124,7 +126,7 @@ class ConfigScreen(Screen):
 
     def action_next_problem(self) -> None:
         draft = self.app.draft
-        if draft.problems and self.is_mounted:
+        if draft.problems and self.query(ConfigForm):
             self.form.focus_field(draft.problems[0].key)
 
     def action_save(self) -> None:

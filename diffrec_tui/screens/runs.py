@@ -248,6 +248,10 @@ class RunsScreen(Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.current_row()
+        self.app.highlighted_run = row.info.path if row else None
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_run()
 

@@ -94,8 +94,8 @@ class TrainScreen(Screen):
     # ------------------------------------------------------------ drawing
 
     def redraw(self, force: bool = False) -> None:
-        if not self.is_mounted:
-            return  # on_mount draws once the widgets exist
+        if not self.query("#run-status"):
+            return  # not composed yet: on_mount draws
         live: LiveRun | None = self.app.live
         if live is None:
             self._draw_idle()

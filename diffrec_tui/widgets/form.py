@@ -1,9 +1,9 @@
 """The config form, generated from engine.config.SCHEMA (no second list of keys here).
 
-One section per schema group; per field a name, the widget for its kind (Switch for
-bool, Select for a choice, Input for numbers, strings and lists), and a line with the
-field's help or its validation error. Fields that do not apply to the selected model
-are hidden.
+One section per schema group; per field a label line (name, help and, when the value is
+wrong, the engine's message) and the widget for its kind: Switch for bool, Select for a
+choice, Input for numbers, strings and lists. Fields that do not apply to the selected
+model are hidden.
 """
 from __future__ import annotations
 
@@ -122,6 +122,8 @@ class ConfigForm(VerticalScroll):
     Groups are mounted after the first paint, so the screen shows quickly; `rows` holds
     the fields built so far."""
 
+    FIRST_BATCH = 2  # groups in view first (Model, Diffusion); the rest in one more frame
+
     class Edited(Message):
         def __init__(self, key: str) -> None:
             super().__init__()
@@ -146,8 +148,6 @@ class ConfigForm(VerticalScroll):
 
     def on_mount(self) -> None:
         after_paint(self, self._mount_next)
-
-    FIRST_BATCH = 2  # groups in view first (Model, Diffusion); the rest in one more frame
 
     async def _mount_next(self) -> None:
         """Mount the groups in two batches after the first paint: the screen shows at once,

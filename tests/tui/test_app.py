@@ -52,6 +52,11 @@ async def test_number_keys_switch_pages_and_keep_their_state(runs_dir):
         await pilot.press("1")
         await wait_for(pilot, lambda: app.current_mode == "config", what="config")
         assert app.screen.query_one("#field-steps").value == "113"
+        # the tabs under the header switch pages with the mouse too
+        nav = app.screen.query_one("#nav")
+        x = str(nav.render()).index("2 Train") + 1 + 1  # +1 for the bar's left padding
+        await pilot.click("#nav", offset=(x, 0))
+        await wait_for(pilot, lambda: app.current_mode == "train", what="train by click")
 
 
 async def test_help_lists_bindings_of_every_screen(runs_dir):
