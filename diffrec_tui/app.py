@@ -1,0 +1,287 @@
+"""The Textual app: Config, Train and Runs screens (plus any page registered in PAGES).
+
+Never imports torch: training runs in a worker process (engine.worker.spawn) and the app
+follows its events.jsonl. Screens are Textual "modes", so each keeps its state while
+another is shown; keys 1-4 (and the tabs under the header) switch between them.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine.errors import ConfigError, InputError
+
+from .commands import DiffRecCommands
+from .live import LiveRun
+from .state import Draft
+
+POLL_SECONDS = 0.1  # follow events and redraw at most this often (about 10 Hz)
+STOP_GRACE_SECONDS = 30.0  # after a stop request, kill the worker if it is still there
+
+
+@dataclass(frozen=True)
+class Page:
+    """A top-level screen: the key that shows it, its mode name, title and class."""
+    key: str
+    mode: str
+    title: str
+    target: str  # "package.module:Class", imported the first time the page is shown
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+
+# Add a screen by adding a Page here and a module under diffrec_tui/screens/. A page whose
+# module does not exist yet (the Inspect screen, key 4) is left out of keys, tabs and palette.
+PAGES: list[Page] = [
+    Page("1", "config", "Config", "diffrec_tui.screens.config:ConfigScreen"),
+    Page("2", "train", "Train", "diffrec_tui.screens.train:TrainScreen"),
+    Page("3", "runs", "Runs", "diffrec_tui.screens.runs:RunsScreen"),
+    Page("4", "inspect", "Inspect", "diffrec_tui.screens.inspect:InspectScreen"),
+]
+
+
+def page_available(page: Page) -> bool:
+    try:
+        return importlib.util.find_spec(page.module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def load_page(page: Page) -> type[Screen]:
+    module, _, name = page.target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class DiffRecApp(App):
+    CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses may live elsewhere
+    TITLE = "diffrec-tui"
+    COMMANDS = App.COMMANDS | {DiffRecCommands}
+    DEFAULT_MODE = PAGES[0].mode  # the first page is shown at start, without a switch
+    BINDINGS = [
+        *[Binding(p.key, f"page('{p.mode}')", p.title, id=f"app.page.{p.mode}", show=False) for p in PAGES],
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+r", "start_run", "Start run", id="app.start_run"),
+        Binding("f10", "toggle_dark", "Light/dark", id="app.theme", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("q", "quit", "Quit", id="app.quit_key", show=False),
+    ]
+
+    def __init__(self, config: dict | None = None, config_path: str | Path | None = None,
+                 runs_dir: str | Path = "runs", *, start: str | None = None,
+                 poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS):
+        if start is not None:  # open on another page (its mode name) instead of Config
+            self.DEFAULT_MODE = start
+        super().__init__()
+        self.draft = Draft(config, config_path)
+        self.runs_dir = Path(runs_dir)
+        self.poll_seconds = poll_seconds
+        self.stop_grace = stop_grace
+        self.live: LiveRun | None = None  # the run the Train screen shows
+        self.highlighted_run: Path | None = None  # the Runs table's current row
+        self.started: list[LiveRun] = []  # runs this app spawned (asked about on quit)
+        self._pages = [p for p in PAGES if page_available(p)]
+        for p in self._pages:
+            self.add_mode(p.mode, lambda p=p: load_page(p)())
+
+    # ------------------------------------------------------------ pages
+
+    def pages(self) -> list[Page]:
+        return list(self._pages)
+
+    def page_class(self, page: Page) -> type[Screen] | None:
+        try:
+            return load_page(page)
+        except (ImportError, AttributeError):
+            return None
+
+    def on_mount(self) -> None:
+        self.set_interval(self.poll_seconds, self._tick)
+        self.refresh_title()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "page":
+            return any(p.mode == parameters[0] for p in self._pages)
+        return True
+
+    def action_page(self, mode: str) -> None:
+        if any(p.mode == mode for p in self._pages) and self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def screen_for(self, mode: str) -> Screen | None:
+        """The base screen of a page if it was shown at least once."""
+        stack = self._screen_stacks.get(mode)
+        return stack[0] if stack else None
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def refresh_title(self) -> None:
+        parts = [self.draft.name + (" *" if self.draft.dirty else "")]
+        if self.live is not None:
+            parts.append(f"run {self.live.id}: {self.live.state.status}")
+        title = "  ·  ".join(parts)
+        if title != self.sub_title:  # the header re-lays out on every change
+            self.sub_title = title
+
+    # ------------------------------------------------------------ config
+
+    def _config_screen(self):
+        self.action_page("config")
+        return self.screen_for("config")
+
+    def action_open_config(self) -> None:
+        self._config_screen().action_open()
+
+    def action_save_config(self) -> None:
+        self._config_screen().action_save()
+
+    def action_save_config_as(self) -> None:
+        self._config_screen().action_save_as()
+
+    def load_config(self, path: Path) -> bool:
+        try:
+            self.draft.load(path)
+        except (ConfigError, InputError) as exc:
+            self.notify(str(exc), title="Not opened", severity="error")
+            return False
+        self._config_screen().reload()
+        self.notify(f"opened {path}", title="Config")
+        return True
+
+    def edit_config(self, cfg: dict, origin: str) -> None:
+        """Put a run's config in the editor (unsaved) to start a variant of it."""
+        self.draft.replace(cfg, None, origin=origin, dirty=True)
+        self._config_screen().reload()
+
+    # ------------------------------------------------------------ runs
+
+    def active_runs(self) -> list[LiveRun]:
+        runs = list(self.started) + ([self.live] if self.live and self.live not in self.started else [])
+        return [r for r in runs if r.state.active and r.alive()]
+
+    def action_start_run(self) -> None:
+        busy = [r for r in self.started if r.state.active and r.alive()]
+        if busy:  # allowed (a GPU box trains several at once) but rarely wanted on a laptop
+            from .screens.dialogs import Confirm
+            self.push_screen(Confirm(f"{busy[0].id} is still training. Start another run in parallel?",
+                                     yes="Start another", no="Cancel"),
+                             lambda ok: self._start() if ok else None)
+            return
+        self._start()
+
+    def _start(self) -> None:
+        try:
+            cfg = self.draft.resolved()
+        except ConfigError as exc:
+            self.notify(f"cannot start: {exc}", title="Config has problems", severity="error")
+            screen = self._config_screen()
+            screen.action_next_problem()
+            return
+        try:
+            live = LiveRun.start(self.runs_dir, cfg)
+        except OSError as exc:
+            self.notify(f"cannot start the worker: {exc}", severity="error")
+            return
+        self.started.append(live)
+        self.live = live
+        self.refresh_title()
+        self.action_page("train")
+        self._redraw_train()
+
+    def action_stop_run(self) -> None:
+        live = self.live
+        if live is None or not live.state.active:
+            self.notify("no active run to stop", severity="warning")
+            return
+        if live.stop():
+            self.notify(f"stopping {live.id} at the next batch", title="Stop")
+        else:
+            self.notify(f"{live.id}: the worker is not running", severity="warning")
+        self._redraw_train()
+
+    def open_run(self, path: str | Path) -> None:
+        """Show a run on the Train screen: live if it is still training, else its record."""
+        path = Path(path)
+        known = next((r for r in self.started if r.run.path == path), None)
+        if known is None and self.live is not None and self.live.run.path == path:
+            known = self.live
+        try:
+            self.live = known or LiveRun.attach(path)
+        except OSError as exc:
+            self.notify(f"cannot open {path.name}: {exc}", severity="error")
+            return
+        self.refresh_title()
+        self.action_page("train")
+        self._redraw_train()
+
+    def selected_run(self) -> Path | None:
+        """The run a page such as Inspect should show: the Runs table's current row, else
+        the run on the Train screen."""
+        if self.highlighted_run is not None and self.highlighted_run.is_dir():
+            return self.highlighted_run
+        return self.live.run.path if self.live is not None else None
+
+    def forget_run(self, path: str | Path) -> None:
+        """A run directory is about to be deleted: stop showing it."""
+        path = Path(path).resolve()
+        if self.live is not None and self.live.run.path.resolve() == path:
+            self.live = None
+            self.refresh_title()
+        if self.highlighted_run is not None and self.highlighted_run.resolve() == path:
+            self.highlighted_run = None
+        self.started = [r for r in self.started if r.run.path.resolve() != path]
+
+    def _tick(self) -> None:
+        followed = list(dict.fromkeys([*self.started, *([self.live] if self.live else [])]))
+        changed = False
+        for r in followed:
+            if not r.state.active and (r.proc is None or r.exit_code is not None):
+                continue
+            was_active = r.state.active
+            if r.poll():
+                changed = True
+                if was_active and not r.state.active and r in self.started:
+                    sev = "error" if r.state.status == "failed" else "information"
+                    self.notify(f"{r.id}: {r.state.status}. {r.state.reason}", title="Run", severity=sev)
+            if r.enforce_stop(self.stop_grace):
+                self.notify(f"{r.id} did not stop in {self.stop_grace:.0f}s: killed", severity="warning")
+        if changed:
+            self.refresh_title()
+            self._redraw_train()
+
+    def _redraw_train(self) -> None:
+        screen = self.screen_for("train")
+        if screen is not None and self.current_mode == "train":
+            screen.redraw()
+
+    # ------------------------------------------------------------ quit
+
+    async def action_quit(self) -> None:
+        active = self.active_runs()
+        if not active:
+            self.exit()
+            return
+        from .screens.dialogs import QuitWithRun
+
+        def chosen(choice: str | None) -> None:
+            if choice == "stop":
+                for r in active:
+                    r.stop()  # the worker writes `stopped` and its summary on its own
+                self.exit()
+            elif choice == "leave":
+                self.exit()
+
+        self.push_screen(QuitWithRun(active[0].id), chosen)

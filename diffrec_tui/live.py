@@ -1,0 +1,240 @@
+"""A run the app follows: its worker process and the state folded from its events.
+
+No Textual here: the Train screen polls a `LiveRun` on a timer and draws its `RunState`.
+The worker is a separate process (engine.worker.spawn), so torch never loads in the UI.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from engine.runs import TERMINAL, EventFollower, RunDir, pid_alive
+
+LOG_LINES = 200  # event-log lines kept in memory
+ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
+
+
+def describe(ev: dict) -> str:
+    """One line for the event log (the headless CLI's wording)."""
+    from .report import describe as plain
+    try:
+        return plain(ev)
+    except (KeyError, TypeError, ValueError):  # an event from a newer or older writer
+        return str(ev.get("type", "?"))
+
+
+class RunState:
+    """What the Train screen shows, built only from events (so a canned events.jsonl
+    draws exactly what the live run drew)."""
+
+    def __init__(self, run_id: str, config: dict):
+        self.run_id = run_id
+        self.config = config
+        self.status = "starting"
+        self.total_epochs = int(config.get("epochs") or 0)
+        self.epochs: list[int] = []
+        self.losses: list[float] = []
+        self.epoch_seconds: list[float] = []
+        self.evals: list[dict] = []  # eval events, in order
+        self.eval_seconds: list[float] = []
+        self.started: dict = {}
+        self.result: dict = {}  # the finished/stopped/failed event
+        self.reason = ""
+        self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self.version = 0  # bumped on every change; the screen redraws when it moves
+
+    def apply(self, ev: dict) -> None:
+        t = ev.get("type")
+        if t == "started":
+            self.started = ev
+            self.status = "running"
+        elif t == "epoch":
+            self.epochs.append(int(ev["epoch"]))
+            self.losses.append(float(ev["loss"]))
+            self.epoch_seconds.append(float(ev.get("seconds", 0.0)))
+            self.total_epochs = int(ev.get("epochs") or self.total_epochs)
+            self.status = "running"
+        elif t == "eval":
+            self.evals.append(ev)
+            self.eval_seconds.append(float(ev.get("seconds", 0.0)))
+        elif t in TERMINAL:
+            self.result = ev
+            self.status = t
+            self.reason = str(ev.get("reason") or "")
+        self.log.append(describe(ev))
+        self.version += 1
+
+    def mark_dead(self, reason: str) -> None:
+        """The worker is gone without writing a final event (killed, crashed hard)."""
+        if self.status in ENDED:
+            return
+        self.status = "dead"
+        self.reason = reason
+        self.log.append(f"dead: {reason}")
+        self.version += 1
+
+    @property
+    def active(self) -> bool:
+        return self.status not in ENDED
+
+    @property
+    def epoch(self) -> int:
+        return self.epochs[-1] if self.epochs else 0
+
+    def eta_seconds(self) -> float | None:
+        """Remaining time if every epoch runs: mean of the last 10 epoch times, plus the
+        evaluations still due at the mean evaluation time."""
+        if not self.epochs or not self.active or not self.total_epochs:
+            return None
+        left = max(0, self.total_epochs - self.epoch)
+        recent = self.epoch_seconds[-10:]
+        per_epoch = sum(recent) / len(recent)
+        step = int(self.config.get("eval_step") or 1)
+        evals_left = sum(1 for e in range(self.epoch + 1, self.total_epochs + 1)
+                         if e % step == 0 or e == self.total_epochs)
+        per_eval = sum(self.eval_seconds[-5:]) / len(self.eval_seconds[-5:]) if self.eval_seconds else 0.0
+        return left * per_epoch + evals_left * per_eval
+
+    def metric_keys(self) -> list[str]:
+        return list(self.evals[-1]["valid"]) if self.evals else []
+
+    def ks(self) -> list[int]:
+        """Cut-offs present in the evaluations (else the config's topk)."""
+        found = sorted({int(k.split("@")[1]) for k in self.metric_keys() if "@" in k})
+        return found or [int(k) for k in self.config.get("topk") or [20]]
+
+    def series(self, metric: str, split: str) -> tuple[list[int], list[float]]:
+        """(epochs, values) of e.g. metric 'recall@20' on split 'valid' or 'test'."""
+        xs, ys = [], []
+        for ev in self.evals:
+            v = (ev.get(split) or {}).get(metric)
+            if v is not None:
+                xs.append(int(ev["epoch"]))
+                ys.append(float(v))
+        return xs, ys
+
+    def best(self) -> tuple[int | None, dict, dict]:
+        """(epoch, valid, test) of the best evaluation by the config's valid_metric."""
+        if self.result.get("valid"):
+            return self.result.get("best_epoch"), self.result["valid"], self.result.get("test") or {}
+        key = valid_key(self.config)
+        scored = [e for e in self.evals if key in (e.get("valid") or {})]
+        if not scored:
+            return None, {}, {}
+        ev = max(scored, key=lambda e: e["valid"][key])
+        return ev["epoch"], ev["valid"], ev["test"]
+
+
+def valid_key(cfg: dict) -> str:
+    from engine.config import parse_metric
+    m = parse_metric(str(cfg.get("valid_metric", "Recall@20")))
+    return f"{m[0]}@{m[1]}" if m else "recall@20"
+
+
+class LiveRun:
+    """A run directory plus, when the app started it, the worker process."""
+
+    def __init__(self, run: RunDir, proc: subprocess.Popen | None = None):
+        self.run = run
+        self.proc = proc
+        try:
+            cfg = run.config()
+        except Exception:  # a hand-edited config must not stop us from showing events
+            cfg = {}
+        self.state = RunState(run.id, cfg)
+        self.follower = EventFollower(run.events_file, 0)
+        self.stop_requested_at: float | None = None
+        self.killed = False
+        self.exit_code: int | None = None
+
+    @classmethod
+    def start(cls, runs_dir: str | Path, cfg: dict) -> "LiveRun":
+        from engine.worker import spawn
+        run = RunDir.create(runs_dir, cfg)
+        return cls(run, spawn(run.path))
+
+    @classmethod
+    def attach(cls, path: str | Path) -> "LiveRun":
+        """Follow an existing run (started by the app, headless, or long finished)."""
+        live = cls(RunDir(path))
+        live.poll()
+        return live
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def pid(self) -> int | None:
+        if self.proc is not None:
+            return self.proc.pid
+        return self.state.started.get("pid")
+
+    def alive(self) -> bool:
+        """Is the worker process still there?"""
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return pid_alive(self.pid)
+
+    def poll(self) -> bool:
+        """Read new events and check the process; True if anything changed."""
+        before = self.state.version
+        for ev in self.follower.poll():
+            self.state.apply(ev)
+        if self.state.active and not self.alive() and (self.proc is not None or self.state.started):
+            for ev in self.follower.poll():  # events written just before it exited
+                self.state.apply(ev)
+            if self.state.active:
+                code = self.proc.returncode if self.proc is not None else None
+                why = "killed after the stop timeout" if self.killed else (
+                    f"the worker exited with code {code}" if code is not None else "the worker is gone")
+                self.state.mark_dead(f"{why} without a final event; see worker.log")
+        if self.proc is not None and self.proc.poll() is not None:
+            self.exit_code = self.proc.returncode
+        return self.state.version != before
+
+    def stop(self) -> bool:
+        """Ask the worker to stop at the next batch (SIGINT to its process group)."""
+        pid = self.pid
+        if not pid or not self.alive():
+            return False
+        self.stop_requested_at = self.stop_requested_at or time.monotonic()
+        try:
+            if self.proc is not None:
+                os.killpg(pid, signal.SIGINT)  # spawned with its own session: pgid == pid
+            else:
+                os.kill(int(pid), signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def enforce_stop(self, grace: float) -> bool:
+        """Kill a worker that did not stop within `grace` seconds; True if killed now."""
+        if self.stop_requested_at is None or self.killed or not self.alive():
+            return False
+        if time.monotonic() - self.stop_requested_at < grace:
+            return False
+        try:
+            if self.proc is not None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:
+                os.kill(int(self.pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return False
+        self.killed = True
+        return True
+
+    def log_tail(self, n: int = 12) -> list[str]:
+        """The last lines of worker.log (a crash's traceback ends up there)."""
+        try:
+            with open(self.run.log_file, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 16_384))
+                text = fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()][-n:]

@@ -1,0 +1,177 @@
+"""Config screen: the schema-driven form, its problems, and the noise-schedule preview."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Header, Static
+
+from engine.config import SCHEMA, applies
+from engine.errors import ConfigError
+
+from ..state import SCHEDULE_KEYS
+from ..widgets.form import ConfigForm, clean
+from ..widgets.keybar import KeyBar
+from ..widgets.nav import NavBar
+from ..widgets.paint import after_paint
+from .dialogs import Confirm, PathPrompt
+
+
+class ConfigScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="config.save"),
+        Binding("f2", "save_as", "Save as", id="config.save_as"),
+        Binding("ctrl+o", "open", "Open", id="config.open"),
+        Binding("f8", "next_problem", "Next problem", id="config.next_problem"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="config.leave_field"),
+    ]
+    _status_text = ""  # what the status box shows now
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield NavBar("config")
+        with Horizontal(id="config-body"):
+            yield ConfigForm(self.app.draft, id="form")
+            with Vertical(id="config-side"):
+                yield Static(id="config-status")
+                yield Vertical(id="preview")
+        yield KeyBar()
+
+    @property
+    def form(self) -> ConfigForm:
+        return self.query_one(ConfigForm)
+
+    def on_mount(self) -> None:
+        self.show_status()
+        # plotext and numpy load after the first paint: the form shows sooner.
+        after_paint(self, self._mount_preview)
+
+    async def _mount_preview(self) -> None:
+        from ..widgets.charts import LineChart
+        await self.query_one("#preview").mount_all([
+            LineChart("beta_t", "step t", empty="fix the diffusion keys", id="beta-chart"),
+            LineChart("1 - alpha_bar_t", "step t", empty="fix the diffusion keys", id="abar-chart")])
+        self.draw_preview()
+
+    @property
+    def ready(self) -> bool:
+        """The form and the preview are fully mounted (tests wait for this)."""
+        forms = self.query(ConfigForm)
+        return bool(forms) and forms.first().complete and bool(self.query("#abar-chart"))
+
+    def on_screen_resume(self) -> None:
+        self.show_status()
+
+    # ------------------------------------------------------------ reactions
+
+    def on_config_form_edited(self, event: ConfigForm.Edited) -> None:
+        if event.key in SCHEDULE_KEYS:
+            self.draw_preview()
+        self.show_status()
+
+    def reload(self) -> None:
+        """The draft was replaced (loaded, opened from a run): show its values."""
+        if not self.query(ConfigForm):
+            return  # not composed yet: composing reads the draft anyway
+        self.form.load_values()
+        self.draw_preview()
+        self.show_status()
+
+    def draw_preview(self) -> None:
+        from engine import schedule
+
+        from ..widgets.charts import Series
+        if not self.query("#abar-chart"):
+            return  # not mounted yet: _mount_preview draws it
+        cfg = self.app.draft.preview_config()
+        beta, abar = self.query_one("#beta-chart"), self.query_one("#abar-chart")
+        if cfg is None:
+            beta.show([], title="beta_t")
+            abar.show([], title="1 - alpha_bar_t")
+            return
+        b, one_minus_abar = schedule.preview(cfg)
+        steps = list(range(1, len(b) + 1))
+        name = cfg["noise_schedule"]
+        beta.show([Series(name, steps, b.tolist(), "cyan")], title=f"beta_t ({name}, T={len(b)})")
+        abar.show([Series(name, steps, one_minus_abar.tolist(), "orange")],
+                  title=f"1 - alpha_bar_t (final {one_minus_abar[-1]:.4g})")
+
+    def show_status(self) -> None:
+        if not self.query("#config-status"):
+            return  # not composed yet: on_mount shows it
+        draft = self.app.draft
+        lines = [f"[b]{escape(draft.name)}[/b]" + (" [b $warning]● modified[/]" if draft.dirty else " saved")]
+        if draft.problems:
+            lines.append(f"[b $error]✗ {len(draft.problems)} problem(s): fix them to start a run (F8 jumps)[/]")
+            model = draft.model
+            for p in draft.problems[:6]:
+                hidden = "" if applies(SCHEMA[p.key], model) else " (hidden for this model)"
+                lines.append(f"[$error]• {escape(clean(p.message))}{hidden}[/]")
+        else:
+            lines.append("[b $success]✓ valid[/]: ctrl+r starts a run")
+        text = "\n".join(lines)
+        if text != self._status_text:  # a fixed-size box: no layout pass on each keystroke
+            self._status_text = text
+            self.query_one("#config-status", Static).update(text, layout=False)
+        self.app.refresh_title()
+
+    # ------------------------------------------------------------ actions
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)  # so that 1-4, ? and letters act as bindings again
+
+    def action_next_problem(self) -> None:
+        draft = self.app.draft
+        if draft.problems and self.query(ConfigForm):
+            self.form.focus_field(draft.problems[0].key)
+
+    def action_save(self) -> None:
+        if self.app.draft.path is None:
+            self.action_save_as()
+            return
+        self._save(self.app.draft.path)
+
+    def action_save_as(self) -> None:
+        draft = self.app.draft
+        current = str(draft.path) if draft.path else "configs/my_config.yaml"
+
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            target = Path(text).expanduser()
+            if target.exists() and target.resolve() != (draft.path.resolve() if draft.path else None):
+                self.app.push_screen(Confirm(f"{target} exists. Overwrite it?", yes="Overwrite", no="Cancel"),
+                                     lambda ok: self._save(target) if ok else None)
+            else:
+                self._save(target)
+
+        self.app.push_screen(PathPrompt("Save config as", current), chosen)
+
+    def _save(self, target: Path) -> None:
+        try:
+            written = self.app.draft.save(target)
+        except ConfigError as exc:
+            self.notify(clean(str(exc)), title="Not saved", severity="error")
+            return
+        self.notify(f"saved {written}", title="Config")
+        self.show_status()
+
+    def action_open(self) -> None:
+        draft = self.app.draft
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.app.load_config(Path(text).expanduser())
+
+        if draft.dirty:
+            def confirmed(ok: bool | None) -> None:
+                if ok:
+                    self.app.push_screen(PathPrompt("Open config", "configs/"), chosen)
+            self.app.push_screen(Confirm("The config has unsaved edits. Discard them and open another?",
+                                         yes="Discard", no="Cancel"), confirmed)
+        else:
+            self.app.push_screen(PathPrompt("Open config", "configs/"), chosen)

@@ -1,0 +1,89 @@
+"""Small modal dialogs: yes/no confirmation, a path prompt, and quit-with-a-run-active."""
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class Confirm(ModalScreen[bool]):
+    """Ask a yes/no question; dismisses with True (y / Yes) or False (n / escape)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No"):
+        super().__init__(classes="dialog-screen")
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(escape(self.question), classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
+                yield Button(f"{self.no} (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class PathPrompt(ModalScreen[str | None]):
+    """Ask for a file path; dismisses with the text (enter) or None (escape)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "path/to/config.yaml"):
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            inp = Input(value=self.value, placeholder=self.placeholder, id="path")
+            inp.cursor_blink = not self.app.is_headless
+            yield inp
+            yield Static("enter to confirm, escape to cancel", classes="dialog-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuitWithRun(ModalScreen[str | None]):
+    """A run is still training: stop it, leave it running, or do not quit."""
+
+    BINDINGS = [
+        Binding("s", "choose('stop')", "Stop run and quit", id="quit.stop"),
+        Binding("l", "choose('leave')", "Leave running and quit", id="quit.leave"),
+        Binding("escape,c", "choose(None)", "Cancel", id="quit.cancel"),
+    ]
+
+    def __init__(self, run_id: str):
+        super().__init__(classes="dialog-screen")
+        self.run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Run [b]{escape(self.run_id)}[/b] is still training.\n"
+                         "Stop it (the best checkpoint is kept) or leave it running in the background?",
+                         classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Stop and quit (s)", id="stop", variant="error")
+                yield Button("Leave running (l)", id="leave", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_choose(self, choice: str | None) -> None:
+        self.dismiss(choice)

@@ -1,0 +1,186 @@
+"""Train screen: start/stop, live loss and Recall/NDCG@K charts, progress with ETA, event log.
+
+The app polls the followed run on a timer (about 10 Hz); this screen redraws only when the
+run's state moved, and only while it is visible.
+"""
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Header, Log, Static
+
+from ..live import LiveRun, RunState, valid_key
+from ..widgets.charts import LineChart, Series
+from ..widgets.keybar import KeyBar
+from ..widgets.nav import NavBar
+
+BAR_WIDTH = 30
+STATUS_STYLE = {"running": "$accent", "starting": "$accent", "finished": "$success",
+                "stopped": "$warning", "failed": "$error", "dead": "$error"}
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
+
+
+def progress_text(st: RunState) -> str:
+    total = st.total_epochs or 1
+    done = min(st.epoch, total)
+    filled = int(BAR_WIDTH * done / total)
+    bar = "█" * filled + "░" * (BAR_WIDTH - filled)
+    eta = st.eta_seconds()
+    trained = sum(st.epoch_seconds) + sum(st.eval_seconds)
+    loss = f"loss {st.losses[-1]:.4f}" if st.losses else "loss -"
+    tail = f"ETA {fmt_seconds(eta)}" if st.active else f"took {fmt_seconds(trained)}"
+    return f"epoch {done}/{total} {bar} {100 * done // total:3d}%  {loss}  {tail}"
+
+
+class TrainScreen(Screen):
+    BINDINGS = [
+        Binding("s", "app.start_run", "Start", id="train.start"),
+        Binding("x", "app.stop_run", "Stop", id="train.stop"),
+        Binding("k", "next_k", "Next K", id="train.next_k"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.k: int | None = None
+        self._drawn: tuple | None = None  # (run id, version, k) on screen
+        self._logged = (None, 0)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield NavBar("train")
+        yield Static(id="run-status")
+        yield Static(id="run-progress")
+        with Horizontal(id="train-charts"):
+            yield LineChart("training loss", "epoch", empty="waiting for the first epoch", id="loss-chart")
+            with Vertical(id="metric-charts"):
+                yield LineChart("Recall@K", "epoch", empty="waiting for the first evaluation", id="recall-chart")
+                yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", id="ndcg-chart")
+        with Horizontal(id="train-bottom"):
+            yield Log(id="event-log", max_lines=500, auto_scroll=True)
+            yield Static(id="run-best")
+        yield Static(id="run-failure")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def on_screen_resume(self) -> None:
+        self.redraw()
+
+    def action_next_k(self) -> None:
+        live = self.app.live
+        ks = live.state.ks() if live else [20]
+        cur = self.current_k(live.state) if live else 20
+        self.k = ks[(ks.index(cur) + 1) % len(ks)] if cur in ks else ks[0]
+        self.redraw()
+
+    def current_k(self, st: RunState) -> int:
+        ks = st.ks()
+        if self.k in ks:
+            return self.k
+        return 20 if 20 in ks else ks[0]
+
+    # ------------------------------------------------------------ drawing
+
+    def redraw(self, force: bool = False) -> None:
+        if not self.query("#run-status"):
+            return  # not composed yet: on_mount draws
+        live: LiveRun | None = self.app.live
+        if live is None:
+            self._draw_idle()
+            return
+        st = live.state
+        k = self.current_k(st)
+        key = (st.run_id, st.version, k, live.stop_requested_at is not None)
+        if key == self._drawn and not force:
+            return
+        self._drawn = key
+        self._draw_status(live, st)
+        self.query_one("#run-progress", Static).update(progress_text(st))
+        self._draw_charts(st, k)
+        self._draw_log(st)
+        self._draw_best(st, k)
+        self._draw_failure(live, st)
+
+    def _draw_idle(self) -> None:
+        if self._drawn == ("idle",):
+            return
+        self._drawn = ("idle",)
+        self.query_one("#run-status", Static).update(
+            "[b]No run yet.[/b] Press [b]s[/b] (or ctrl+r anywhere) to train the config being edited, "
+            "or open a run from the Runs screen (3).")
+        self.query_one("#run-progress", Static).update("")
+        for cid in ("#loss-chart", "#recall-chart", "#ndcg-chart"):
+            self.query_one(cid, LineChart).show([])
+        self.query_one("#event-log", Log).clear()
+        self._logged = (None, 0)
+        self.query_one("#run-best", Static).update("")
+        self.query_one("#run-failure", Static).display = False
+
+    def _draw_status(self, live: LiveRun, st: RunState) -> None:
+        cfg = st.config
+        style = STATUS_STYLE.get(st.status, "$foreground")
+        status = st.status + (" (stopping...)" if live.stop_requested_at and st.active else "")
+        d = st.started.get("dataset") or {}
+        size = f"{d.get('n_users')} users x {d.get('n_items')} items" if d else "loading data..."
+        parts = [f"[b]{escape(st.run_id)}[/b]", f"[b {style}]{escape(status)}[/]",
+                 f"{escape(str(cfg.get('model', '?')))} on {escape(str(cfg.get('dataset', '?')))} ({size})"]
+        if st.started:
+            parts.append(f"{escape(str(st.started.get('device')))}, {st.started.get('parameters', 0):,} parameters")
+        self.query_one("#run-status", Static).update("  ·  ".join(parts))
+
+    def _draw_charts(self, st: RunState, k: int) -> None:
+        self.query_one("#loss-chart", LineChart).show([Series("loss", st.epochs, st.losses, "cyan")])
+        for name, cid in (("recall", "#recall-chart"), ("ndcg", "#ndcg-chart")):
+            metric = f"{name}@{k}"
+            series = [Series(f"{split} {metric}", *st.series(metric, split), color)
+                      for split, color in (("valid", "green"), ("test", "orange"))]
+            label = "Recall" if name == "recall" else "NDCG"
+            self.query_one(cid, LineChart).show(series, title=f"{label}@{k} (k: next K)")
+
+    def _draw_log(self, st: RunState) -> None:
+        log = self.query_one("#event-log", Log)
+        run_id, shown = self._logged
+        total = st.version  # one log line per applied event (plus mark_dead)
+        if run_id != st.run_id:
+            log.clear()
+            shown = 0
+        new = total - shown
+        if new > 0:
+            lines = list(st.log)[-min(new, len(st.log)):]
+            log.write_lines(lines)
+        self._logged = (st.run_id, total)
+
+    def _draw_best(self, st: RunState, k: int) -> None:
+        epoch, valid, test = st.best()
+        if not valid:
+            self.query_one("#run-best", Static).update(f"best ({valid_key(st.config)}): no evaluation yet")
+            return
+        rows = [f"[b]best epoch {epoch}[/b] by {valid_key(st.config)}", "metric        valid    test"]
+        for key in valid:
+            if key.endswith(f"@{k}"):
+                rows.append(f"{key:<12} {valid[key]:.4f}  {test.get(key, float('nan')):.4f}")
+        self.query_one("#run-best", Static).update("\n".join(rows))
+
+    def _draw_failure(self, live: LiveRun, st: RunState) -> None:
+        box = self.query_one("#run-failure", Static)
+        if st.status not in ("failed", "dead"):
+            box.display = False
+            return
+        tail = live.log_tail(10)
+        text = f"[b $error]✗ run {st.status}:[/] {escape(st.reason or 'no reason given')}"
+        if tail:
+            text += "\n[dim]worker.log (last lines):[/]\n" + escape("\n".join(tail))
+        box.update(text)
+        box.display = True

@@ -1,0 +1,187 @@
+"""The config being edited in the app (no Textual here, so it is testable on its own).
+
+The form keeps, per key, what the user sees: text for number/list/string inputs, a bool
+for switches, a choice for selects. `Draft` turns that into a config with the engine's
+own `problems()` and `resolve()`, so the app never keeps a second list of rules.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine import config as config_mod
+from engine.config import SCHEMA, Field, Problem
+from engine.errors import ConfigError
+
+TEXT_KINDS = ("int", "float", "str", "int_list", "float_list", "str_list", "mapping")
+LIST_KINDS = ("int_list", "float_list", "str_list")
+# The keys the schedule preview depends on (engine.schedule.from_config reads these).
+SCHEDULE_KEYS = ("noise_schedule", "noise_scale", "noise_min", "noise_max", "steps", "beta_fixed")
+
+
+def to_text(f: Field, value: Any) -> str:
+    """A config value as the form shows it in a text input."""
+    if value is None:
+        return ""
+    if f.kind in LIST_KINDS:
+        return "[" + ", ".join(_scalar_text(x) for x in value) + "]"
+    if f.kind == "mapping":
+        return yaml.safe_dump(value, default_flow_style=True).strip()
+    return _scalar_text(value)
+
+
+def _scalar_text(x: Any) -> str:
+    return repr(x) if isinstance(x, float) else str(x)
+
+
+def form_value(f: Field, value: Any) -> Any:
+    """What a field's widget holds for a config value."""
+    if f.kind == "bool":
+        return bool(value)
+    if f.kind == "choice":
+        return value
+    return to_text(f, value)
+
+
+class Draft:
+    """The editor's config: raw form values, their problems, dirty state, load/save."""
+
+    def __init__(self, cfg: dict | None = None, path: str | Path | None = None):
+        self.path: Path | None = None
+        self.origin: str = ""  # e.g. "from run <id>" when opened from a run
+        self.raw: dict[str, Any] = {}
+        self._saved: dict[str, Any] = {}
+        self.replace(cfg or config_mod.defaults(), path)
+
+    # ------------------------------------------------------------ state
+
+    def replace(self, cfg: dict, path: str | Path | None, origin: str = "", dirty: bool = False) -> None:
+        """Show `cfg` (a resolved config) in the editor."""
+        full = {**config_mod.defaults(), **cfg}
+        self.raw = {k: form_value(SCHEMA[k], v) for k, v in full.items() if k in SCHEMA}
+        self.path = Path(path) if path else None
+        self.origin = origin
+        self._saved = {} if dirty else self._normalized()
+        self._check()
+
+    def set(self, key: str, value: Any) -> None:
+        self.raw[key] = value
+        self._check()
+
+    @property
+    def model(self) -> str:
+        return str(self.raw.get("model", "DiffRec"))
+
+    @property
+    def dirty(self) -> bool:
+        return self._normalized() != self._saved
+
+    @property
+    def name(self) -> str:
+        if self.path:
+            return self.path.name
+        return self.origin or "untitled"
+
+    # ------------------------------------------------------------ validation
+
+    def _check(self) -> None:
+        values, own = self._parsed()
+        found = own + config_mod.problems(values)
+        self.problems: list[Problem] = found
+        self.errors: dict[str, str] = {}
+        for p in found:
+            self.errors.setdefault(p.key, p.message)
+
+    def _parsed(self) -> tuple[dict, list[Problem]]:
+        """Form values ready for config.problems(); list/mapping text is parsed here so a
+        YAML syntax slip becomes a message, not an exception."""
+        out, own = {}, []
+        for key, value in self.raw.items():
+            f = SCHEMA[key]
+            if f.kind in LIST_KINDS or f.kind == "mapping":
+                try:
+                    out[key] = _parse_text(f, value)
+                except (yaml.YAMLError, ValueError):
+                    example = "[200, 600]" if f.kind != "mapping" else "{split: {RS: [0.8, 0.1, 0.1]}}"
+                    own.append(Problem(key, f"config: `{key}` = {value!r} is not valid; write it like {example}"))
+            else:
+                out[key] = value
+        return out, own
+
+    def resolved(self) -> dict:
+        """The full config (data paths made absolute); ConfigError with the first problem."""
+        if self.problems:
+            raise ConfigError(self.problems[0].message)
+        values, _ = self._parsed()
+        return config_mod.absolute_paths(config_mod.resolve(values))
+
+    def preview_config(self) -> dict | None:
+        """Defaults plus the schedule keys, or None while one of them has a problem."""
+        if any(k in self.errors for k in SCHEDULE_KEYS):
+            return None
+        cfg = config_mod.defaults()
+        for key in SCHEDULE_KEYS:
+            try:
+                cfg[key] = config_mod.coerce(key, self.raw[key])
+            except ConfigError:
+                return None
+        return cfg
+
+    def _normalized(self) -> dict:
+        """Values compared for the dirty marker: '1e-3' and '0.001' are the same value."""
+        values, _ = self._parsed()
+        out = {}
+        for key, value in self.raw.items():
+            try:
+                if key not in values:  # its text did not parse
+                    raise ConfigError(key)
+                out[key] = config_mod.coerce(key, values[key])
+            except ConfigError:
+                out[key] = ("invalid", str(value))
+        return out
+
+    # ------------------------------------------------------------ files
+
+    def load(self, path: str | Path) -> None:
+        """Read a YAML config (ConfigError for a missing, malformed or invalid file)."""
+        cfg = config_mod.load(path)
+        self.replace(cfg, path)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ConfigError("config: this config has no file yet; use Save as")
+        cfg = self.resolved()
+        try:
+            config_mod.save(cfg, target)
+        except OSError as exc:
+            raise ConfigError(f"config: cannot write {target}: {exc.strerror or exc}") from None
+        self.path = target
+        self.origin = ""
+        self._saved = self._normalized()
+        return target
+
+
+def _parse_text(f: Field, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _copy(_parse_cached(f.kind, value.strip()))
+
+
+def _copy(v: Any) -> Any:
+    return list(v) if isinstance(v, list) else (dict(v) if isinstance(v, dict) else v)
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(kind: str, text: str) -> Any:
+    """YAML is slow to parse; the form re-checks the same texts on every keystroke."""
+    if kind == "mapping":
+        return yaml.safe_load(text) if text else None
+    if not text:
+        return []
+    if not text.startswith("["):
+        text = f"[{text}]"  # '200, 600' is read as a list too
+    return yaml.safe_load(text)

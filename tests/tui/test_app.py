@@ -1,0 +1,96 @@
+"""App-level tests: no torch in the UI process, page registry, help, command palette."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tui_helpers import FINISHED, REPO, SIZE, make_app, wait_for
+
+
+def test_import_and_first_paint_do_not_load_torch(tmp_path):
+    """Import the app and paint the Config screen in a fresh interpreter: torch stays out."""
+    code = textwrap.dedent(f"""
+        import asyncio, sys
+        from diffrec_tui.app import DiffRecApp
+        from engine import config
+        assert "torch" not in sys.modules, "import loaded torch"
+
+        async def main():
+            app = DiffRecApp(config=config.load("configs/default.yaml"), config_path="configs/default.yaml",
+                             runs_dir={str(tmp_path)!r})
+            async with app.run_test(size=(120, 40)) as pilot:
+                while not app.screen.ready:
+                    await pilot.pause(0.02)
+                app.screen.query_one("#field-steps").value = "9"  # the preview redraws too
+                await pilot.pause(0.1)
+        asyncio.run(main())
+        print("torch" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+async def test_number_keys_switch_pages_and_keep_their_state(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        assert [p.key for p in app.pages()][:3] == ["1", "2", "3"]
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.current_mode == "train", what="train")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "config" and app.screen.ready, what="config")
+        app.screen.query_one("#field-steps").value = "11"
+        await wait_for(pilot, lambda: app.draft.raw["steps"] == "11", what="the edit")
+        # typing a digit into a field edits it; it does not switch screens
+        app.screen.form.focus_field("steps")
+        await pilot.press("end", "3")
+        await pilot.pause()
+        assert app.current_mode == "config" and app.draft.raw["steps"] == "113"
+        await pilot.press("escape", "3")
+        await wait_for(pilot, lambda: app.current_mode == "runs", what="runs")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "config", what="config")
+        assert app.screen.query_one("#field-steps").value == "113"
+        # the tabs under the header switch pages with the mouse too
+        nav = app.screen.query_one("#nav")
+        x = str(nav.render()).index("2 Train") + 1 + 1  # +1 for the bar's left padding
+        await pilot.click("#nav", offset=(x, 0))
+        await wait_for(pilot, lambda: app.current_mode == "train", what="train by click")
+
+
+async def test_help_lists_bindings_of_every_screen(runs_dir):
+    app = make_app(runs_dir, start="train")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help")
+        text = "\n".join(str(w.render()) for w in app.screen.query(".help-column"))
+        for words in ("Everywhere", "1 Config screen", "2 Train screen", "3 Runs screen", "ctrl+s",
+                      "Save as", "Stop", "Next K", "Attach/open", "Delete", "ctrl+r"):
+            assert words in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TrainScreen", what="back")
+
+
+async def search(pilot, text: str) -> None:
+    """Type into the palette's search box (as a paste: one search, not one per key)."""
+    from textual.command import CommandInput
+    pilot.app.screen.query_one(CommandInput).value = text
+    await pilot.pause(0.5)
+
+
+async def test_command_palette_switches_screen_and_opens_run(runs_dir):
+    app = make_app(runs_dir, start="train")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="the palette")
+        await search(pilot, "switch to runs")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "runs", what="the runs screen")
+
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="the palette")
+        await search(pilot, f"open run {FINISHED[:15]}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "train" and app.live is not None, what="the run")
+        assert app.live.id == FINISHED

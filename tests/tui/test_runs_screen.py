@@ -1,0 +1,115 @@
+"""Pilot tests of the Runs screen: filter, sort, compare, diff, edit, delete."""
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from tui_helpers import FAILED, FINISHED, FINISHED_2, SIZE, make_app, wait_for
+
+
+def ids(screen) -> list[str]:
+    t = screen.table
+    return [t.coordinate_to_cell_key((i, 0)).row_key.value for i in range(t.row_count)]
+
+
+async def open_runs(pilot):
+    await wait_for(pilot, lambda: pilot.app.current_mode == "runs" and pilot.app.screen.table.row_count == 5,
+                   what="the runs table")
+    return pilot.app.screen
+
+
+async def select(pilot, screen, run_id: str) -> None:
+    screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
+    await pilot.press("space")
+
+
+async def test_filter_and_sort(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        assert ids(screen)[0].startswith("20250302")  # newest first
+        await pilot.press("slash")
+        assert screen.query_one("#runs-filter", Input).has_focus
+        await pilot.press(*"finished")
+        await wait_for(pilot, lambda: screen.table.row_count == 2, what="the filter")
+        assert set(ids(screen)) == {FINISHED, FINISHED_2}
+        await pilot.press("escape")
+        assert screen.table.has_focus
+        screen.query_one("#runs-filter", Input).value = ""
+        await wait_for(pilot, lambda: screen.table.row_count == 5, what="the cleared filter")
+
+        # sort by the best valid metric, best first
+        while screen.sort_key != "best":
+            await pilot.press("o")
+        assert ids(screen)[0] == FINISHED  # best valid recall@20 of all fixtures
+        await pilot.press("r")
+        assert ids(screen)[0] == FAILED and not screen.descending
+        summary = str(screen.query_one("#runs-summary", Static).render())
+        assert "sorted by best" in summary and "5 of 5 runs in runs" in summary
+
+
+async def test_select_two_runs_overlays_curves_and_diffs_configs(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        await select(pilot, screen, FINISHED)
+        chart = screen.query_one("#overlay-chart")
+        assert len(chart.series) == 1 and len(chart.series[0].xs) == 20  # eval_step 2 over 40 epochs
+        assert "select exactly two" in str(screen.query_one("#runs-diff", Static).render())
+        await select(pilot, screen, FINISHED_2)
+        assert [len(s.xs) for s in chart.series] == [20, 10]
+        diff = str(screen.query_one("#runs-diff", Static).render())
+        for key in ("steps", "noise_scale", "learning_rate", "dims_dnn", "epochs", "eval_step"):
+            assert key in diff
+        assert "noise_schedule" not in diff  # same in both
+        await pilot.press("c")
+        assert screen.selected == [] and chart.series == []
+
+
+async def test_edit_config_of_a_run_opens_it_in_the_editor(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        screen.table.move_cursor(row=screen.table.get_row_index(FINISHED_2), animate=False)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.current_mode == "config" and app.screen.ready, what="the editor")
+        assert app.draft.path is None and app.draft.origin == f"from run {FINISHED_2}"
+        assert app.draft.dirty
+        assert app.screen.query_one("#field-steps", Input).value == "10"
+        assert app.screen.query_one("#field-dims_dnn", Input).value == "[200, 600]"
+        assert app.sub_title.startswith(f"from run {FINISHED_2} *")
+
+
+async def test_delete_asks_first_and_refuses_running_runs(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        screen.table.move_cursor(row=screen.table.get_row_index(FAILED), animate=False)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.screen.query("#yes"), what="the confirmation")
+        await pilot.press("n")
+        await pilot.pause()
+        assert (runs_dir / FAILED).is_dir()
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.screen.query("#yes"), what="the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not (runs_dir / FAILED).exists(), what="the deletion")
+        await wait_for(pilot, lambda: screen.table.row_count == 4, what="the table refresh")
+        # the mid-run fixture is alive (this process): deleting it is refused
+        mid = next(r for r in screen.rows if r.info.status == "running")
+        screen.table.move_cursor(row=screen.table.get_row_index(mid.id), animate=False)
+        await pilot.press("d")
+        await pilot.pause()
+        assert not app.screen.query("#yes") and (runs_dir / mid.id).is_dir()
+
+
+async def test_enter_opens_a_finished_run_on_the_train_screen(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        screen.table.move_cursor(row=screen.table.get_row_index(FINISHED), animate=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "train", what="the train screen")
+        assert app.live.id == FINISHED and app.live.state.status == "finished"
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "runs", what="the runs screen")
+        assert screen.selected == []  # the runs screen kept its state

@@ -1,0 +1,49 @@
+"""Helpers for the app tests (a separate module: conftest files are not imported by name)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from engine import config as config_mod
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+FIXTURE_RUNS = HERE / "fixtures" / "runs"
+MID_RUN = "20250302-090000-DiffRec-synthetic"
+FINISHED = "20250301-100000-DiffRec-synthetic"
+FINISHED_2 = "20250301-113000-DiffRec-synthetic"
+FAILED = "20250301-140000-DiffRec-synthetic"
+SIZE = (140, 42)  # every snapshot uses this terminal size
+
+
+def default_config() -> dict:
+    return config_mod.load(REPO / "configs" / "default.yaml")
+
+
+def tiny_config(**over) -> dict:
+    """A run that trains in a few seconds: 300 users x 200 items, 4 epochs."""
+    cfg = default_config()
+    cfg.update(synthetic_users=300, synthetic_items=200, synthetic_interactions=20, synthetic_clusters=5,
+               dims_dnn=[32], epochs=4, eval_step=2, steps=5, train_batch_size=100, topk=[10, 20],
+               metrics=["Recall", "NDCG"], threads=1)
+    cfg.update(over)
+    return config_mod.resolve(cfg)
+
+
+def make_app(runs_dir: Path, cfg: dict | None = None, path: str | Path | None = "configs/default.yaml", **kw):
+    from diffrec_tui.app import DiffRecApp
+    return DiffRecApp(config=cfg or default_config(), config_path=path, runs_dir=runs_dir, **kw)
+
+
+async def wait_for(pilot, cond, timeout: float = 20.0, what: str = "condition") -> None:
+    """Let the app run until cond() is true (fails after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def config_ready(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.screen_for("config") is not None
+                   and pilot.app.screen_for("config").ready, what="the config form")
