@@ -47,7 +47,12 @@ class Row:
 
     @property
     def id(self) -> str:
-        return self.info.id
+        """Unique in the table: a sweep's trial is named with its sweep directory."""
+        return f"{self.info.path.parent.name}/{self.info.id}" if in_sweep(self.info.path) else self.info.id
+
+
+def in_sweep(path: Path) -> bool:
+    return path.parent.name.startswith("sweep-") and (path.parent / "sweep.yaml").is_file()
 
 
 # (title, sort key) per column; the first column is the selection mark.
@@ -63,7 +68,8 @@ def make_row(info: RunInfo) -> Row:
     vkey = valid_key(cfg)
     started = datetime.fromtimestamp(info.started_at).strftime("%m-%d %H:%M") if info.started_at else "-"
     best = valid.get(vkey)
-    cells = (short_id(info.id), info.status, _short(cfg.get("model")), _short(cfg.get("dataset")), started, str(info.epochs),
+    run = f"↳ {short_id(info.id)}" if in_sweep(info.path) else short_id(info.id)  # a sweep's trial
+    cells = (run, info.status, _short(cfg.get("model")), _short(cfg.get("dataset")), started, str(info.epochs),
              f"{vkey} {_num(best)}" if best is not None else "-", _num(test.get("recall@20")),
              _num(test.get("ndcg@20")), _short(cfg.get("steps")), _short(cfg.get("noise_scale")),
              _short(cfg.get("learning_rate")), _short(cfg.get("dims_dnn")))
@@ -87,6 +93,17 @@ def _stamp(path: Path) -> tuple:
     return tuple(out)
 
 
+def run_dirs(root: Path) -> list[Path]:
+    """Run directories under `root`, and the trials of its sweeps (sweep-*/<run>)."""
+    out = []
+    for p in root.iterdir():
+        if p.is_dir() and (p / "config.yaml").is_file():
+            out.append(p)
+        elif p.name.startswith("sweep-") and (p / "sweep.yaml").is_file():
+            out.extend(q for q in p.iterdir() if q.is_dir() and (q / "config.yaml").is_file())
+    return out
+
+
 def scan(root: Path, cache: dict) -> list[Row]:
     """The runs under `root`, newest first (as engine.runs.list_runs), re-reading only the
     runs whose files changed since the last scan. A run whose worker may still be
@@ -94,7 +111,7 @@ def scan(root: Path, cache: dict) -> list[Row]:
     root = Path(root)
     if not root.is_dir():
         return []
-    dirs = sorted((p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()), reverse=True)
+    dirs = sorted(run_dirs(root), key=lambda p: p.name, reverse=True)
     rows = []
     for path in dirs:
         stamp = _stamp(path)
@@ -165,7 +182,21 @@ class RunsScreen(Screen):
 
     def on_screen_resume(self) -> None:
         # Paint the screen as it was first, then re-read the runs directory.
-        self.call_after_refresh(self.reload)
+        self.call_after_refresh(self._resumed)
+
+    def _resumed(self) -> None:
+        self.reload()
+        self.show_highlighted()
+
+    def show_highlighted(self) -> None:
+        """Put the cursor on app.highlighted_run when another screen chose it (a sweep's trial)."""
+        target = self.app.highlighted_run
+        if target is None:
+            return
+        target = Path(target).resolve()
+        row = next((r for r in self.visible() if r.info.path.resolve() == target), None)
+        if row is not None and row is not self.current_row():
+            self.table.move_cursor(row=self.table.get_row_index(row.id), animate=False)
 
     def _auto_reload(self) -> None:
         if self.app.screen is self and any(r.info.status == "running" for r in self.rows):
@@ -220,7 +251,7 @@ class RunsScreen(Screen):
         series = []
         for r in chosen:
             evals = [e for e in r.info.events if e["type"] == "eval" and key in (e.get("valid") or {})]
-            series.append(Series(_label(r.id), [e["epoch"] for e in evals], [e["valid"][key] for e in evals]))
+            series.append(Series(_label(r.info.id), [e["epoch"] for e in evals], [e["valid"][key] for e in evals]))
         chart.show(series, title=f"valid {key} per run")
         self.query_one("#runs-diff", Static).update(self.diff_text(chosen))
 
@@ -229,7 +260,7 @@ class RunsScreen(Screen):
             return "[dim]select exactly two runs (space) to see how their configs differ[/]"
         a, b = chosen
         d = config_mod.diff(a.info.config, b.info.config)
-        lines = [f"[b]config diff[/b]  A = {escape(_label(a.id))}   B = {escape(_label(b.id))}"]
+        lines = [f"[b]config diff[/b]  A = {escape(_label(a.info.id))}   B = {escape(_label(b.info.id))}"]
         if not d:
             lines.append("identical configs")
         for k, (va, vb) in list(d.items())[:DIFF_ROWS]:
