@@ -1,0 +1,210 @@
+"""Sweeps for the app, without Textual: list them, check a space, create and launch one,
+stop it, and pick the config to promote. The Sweep screen only draws what this returns.
+
+A sweep launched from the app is created here (engine.sweep.SweepDir, no torch) and run
+by a separate process, `python -m diffrec_tui.cli --resume SWEEP_DIR`, in its own session
+with stdin closed and its output in SWEEP_DIR/sweep.log; the screen follows the sweep
+directory with engine.sweep.load_sweep. So the UI never imports torch and a sweep keeps
+running (or can be resumed) when the app quits.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import config as config_mod
+from engine import tuning
+from engine.errors import ConfigError, InputError
+from engine.runs import pid_alive
+from engine.sweep import BEST_FILE, SWEEP_FILE, SweepDir, SweepInfo, TrialInfo, load_sweep
+
+LOG_FILE = "sweep.log"  # the coordinator's own output
+REPO = Path(__file__).resolve().parent.parent  # where `-m diffrec_tui.cli` and `engine` import from
+TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] | uniform LOW HIGH\n"
+            "#   | loguniform LOW HIGH (exponents of e) | quniform LOW HIGH Q\n"
+            "learning_rate choice [1e-3,1e-4]\n"
+            "steps choice [5,10]\n")
+
+
+# ---------------------------------------------------------------- listing
+
+def list_sweeps(root: str | Path) -> list[SweepInfo]:
+    """Every readable sweep-* directory under `root`, newest first (names start with a stamp)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted((p for p in root.iterdir() if p.name.startswith("sweep-") and (p / SWEEP_FILE).is_file()),
+                       key=lambda p: p.name, reverse=True):
+        try:
+            out.append(load_sweep(path))
+        except ConfigError:
+            continue  # a damaged sweep.yaml: not listable, never fatal
+    return out
+
+
+def label(path: Path) -> str:
+    """'sweep-20250303-100000-hyper' -> '20250303-100000-hyper'."""
+    name = Path(path).name
+    return name[len("sweep-"):] if name.startswith("sweep-") else name
+
+
+# ---------------------------------------------------------------- checking
+
+@dataclass
+class Check:
+    """What the space editor says about its text: the parsed space or the error."""
+    space: tuning.Space | None
+    error: str = ""
+    summary: str = ""
+
+
+def check_space(text: str, trials: int | None = None, source: str = "hyper.test") -> Check:
+    """Parse the editor's text; the message names the line of the first problem."""
+    try:
+        space = tuning.parse(text, source=source)
+    except ConfigError as exc:
+        return Check(None, str(exc))
+    n = len(space.params)
+    if trials is not None:
+        what = f"random search, {trials} trial{'s' * (trials != 1)}"
+    elif space.is_grid:
+        what = f"grid of {space.grid_size} trial{'s' * (space.grid_size != 1)}"
+    else:
+        line = next(p for p in space.params if p.continuous)
+        return Check(space, f"line {line.line} (`{line.key} {line.kind}`) is continuous: "
+                            "random search needs a number of trials")
+    return Check(space, summary=f"{n} parameter{'s' * (n != 1)}: {what}")
+
+
+def parse_count(text: str, what: str) -> int | None:
+    """An optional positive integer typed in an input ('' = None)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise InputError(f"{what}: must be a whole number, got `{text}`") from None
+    if n < 1:
+        raise InputError(f"{what}: must be >= 1, got {n}")
+    return n
+
+
+def base_config(path_text: str, draft) -> tuple[dict, str]:
+    """(resolved base config, where it came from): a YAML file when a path is given,
+    else the editor's config. ConfigError/InputError with a one-line message."""
+    path_text = path_text.strip()
+    if path_text:
+        path = Path(path_text).expanduser()
+        cfg = config_mod.absolute_paths(config_mod.load(path))
+        return cfg, path.name
+    try:
+        return draft.resolved(), f"the editor's {draft.name}"
+    except ConfigError as exc:
+        raise ConfigError(f"the editor's config has problems ({exc}); fix it on the Config screen "
+                          "or give a base config file") from None
+
+
+# ---------------------------------------------------------------- launching
+
+def create(root: str | Path, name: str, text: str, base: dict, trials: int | None,
+           hyper_file: str | None = None, source: str = "hyper.test") -> tuple[SweepDir, list[str]]:
+    """Plan the search and write its sweep directory (no process yet). Returns the sweep
+    and notes to show (skipped combinations, lines that do not apply to the model)."""
+    space = tuning.parse(text, source=source)
+    strategy, planned = tuning.plan(space, base, trials, seed=base["seed"])
+    runnable = sum(1 for t in planned if not t.skip)
+    if not runnable:
+        raise ConfigError(f"every combination is invalid with this base config: {planned[0].skip}")
+    notes = [f"line {p.line}: `{p.key}` does not apply to model {base['model']}; its trials differ in name only"
+             for p in tuning.inert(space, base)]
+    skipped = len(planned) - runnable
+    if skipped:
+        notes.append(f"{skipped} of {len(planned)} combinations are invalid with this base config: skipped")
+    sd = SweepDir.create(root, name or "sweep", space, base, strategy, planned, seed=base["seed"],
+                         hyper_text=text, hyper_file=hyper_file)
+    return sd, notes
+
+
+def launch(path: str | Path, workers: int | None = None) -> subprocess.Popen:
+    """Run (or resume) the sweep's unfinished trials in a coordinator process."""
+    path = Path(path).resolve()
+    cmd = [sys.executable, "-m", "diffrec_tui.cli", "--resume", str(path)]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    log = open(path / LOG_FILE, "ab")
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=str(REPO))
+    finally:
+        log.close()
+
+
+def stop(info: SweepInfo, proc: subprocess.Popen | None) -> bool:
+    """Ask the coordinator to stop (SIGINT: no new trial, workers stop at a batch and are
+    recorded as stopped). A second call makes it kill its workers at once."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        return True
+    pid = info.state.get("pid")
+    if info.state.get("status") == "running" and pid_alive(pid):
+        try:
+            os.kill(int(pid), signal.SIGINT)
+        except OSError:
+            return False
+        return True
+    return False
+
+
+def log_tail(path: str | Path, lines: int = 3) -> str:
+    """The last lines of a sweep's log (why its coordinator exited early)."""
+    try:
+        text = (Path(path) / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------- results
+
+def ranked(info: SweepInfo) -> list[TrialInfo]:
+    """Every trial, best validation metric first; trials without one after, by number."""
+    return sorted(info.trials, key=lambda t: (not _finite(t.value), -(t.value or 0.0), t.index))
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def best_config(info: SweepInfo) -> tuple[dict, str]:
+    """The best trial's full config (chosen by validation only) and where it came from:
+    best.yaml when it describes the current best trial, else base + the trial's params
+    (what best.yaml holds, for a sweep still running)."""
+    best = info.best
+    if best is None:
+        raise ConfigError(f"{info.path.name}: no finished trial yet, so no best config")
+    f = info.path / BEST_FILE
+    try:
+        if f.read_text(encoding="utf-8").startswith(f"# best trial {best.index} "):
+            return config_mod.load(f), f"{BEST_FILE} of {label(info.path)} (trial {best.index})"
+    except OSError:
+        pass
+    return tuning.trial_config(info.meta["base"], best.params), f"best of {label(info.path)} (trial {best.index})"
+
+
+def scatter_points(info: SweepInfo, key: str) -> tuple[list, list[float], list[int]]:
+    """(x values, validation metrics, trial numbers) of the finished trials (a running or
+    stopped trial's metric is only its best so far)."""
+    xs, ys, idx = [], [], []
+    for t in info.trials:
+        if t.status == "finished" and _finite(t.value) and key in t.params:
+            xs.append(t.params[key])
+            ys.append(float(t.value))
+            idx.append(t.index)
+    return xs, ys, idx
