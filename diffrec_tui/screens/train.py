@@ -73,7 +73,15 @@ class TrainScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.height)
         self.redraw()
+
+    def on_resize(self, event) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        # Charts first: on a short terminal the event log gives up rows (9 from 42 rows up).
+        self.query_one("#train-bottom").styles.height = max(4, min(9, (height - 6) // 4))
 
     def on_screen_resume(self) -> None:
         self.redraw()
