@@ -45,6 +45,7 @@ PAGES: list[Page] = [
     Page("2", "train", "Train", "diffrec_tui.screens.train:TrainScreen"),
     Page("3", "runs", "Runs", "diffrec_tui.screens.runs:RunsScreen"),
     Page("4", "inspect", "Inspect", "diffrec_tui.screens.inspect:InspectScreen"),
+    Page("5", "sweep", "Sweep", "diffrec_tui.screens.sweep:SweepScreen"),
 ]
 
 

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         for flag, (module, func) in COMMANDS.items():
             if getattr(args, flag):
                 return _dispatch(module, func, args)
+        if args.resume and (Path(args.resume) / "sweep.yaml").is_file():  # a sweep, not a run
+            return _dispatch("tune", "main", args)
         if args.run:
             return run_headless(args)
         if args.resume:
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        sys.stderr.close()
+        return EXIT_OK
 
 
 def _dispatch(module: str, func: str, args) -> int:
@@ -161,17 +166,20 @@ def watch(run: RunDir, resume: bool) -> int:
 
 
 def report(run: RunDir, last: dict | None, code: int, interrupted: bool) -> int:
-    from .report import print_summary
+    from .report import print_peers, print_summary
 
     status = last["type"] if last else None
     if status == "failed":
-        print(f"diffrec-tui: run failed: {last.get('reason')}", file=sys.stderr)
-        print(f"run directory: {run.path}", file=sys.stderr)
-        return EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
+        if last.get("kind") == "input":  # the one-line message says what to fix
+            print(last.get("reason"), file=sys.stderr)
+            return EXIT_INPUT
+        print(f"diffrec-tui: run failed: {last.get('reason')} (run directory: {run.path})", file=sys.stderr)
+        return EXIT_FAILED
     if status not in ("finished", "stopped"):
         print(f"diffrec-tui: the worker ended without a result (exit {code}); see {run.log_file}", file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
     print_summary(run, last)
+    print_peers(run)
     return EXIT_INTERRUPTED if status == "stopped" or interrupted else EXIT_OK
 
 

@@ -165,6 +165,8 @@ def _reason(exc: Exception) -> str:
 def _describe(f: Field) -> str:
     if f.kind == "choice":
         return "one of " + ", ".join(f.choices)
+    if f.kind == "str_list" and f.choices:
+        return "a list of names from " + ", ".join(f.choices)
     return {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
             "int_list": "a list of integers like [200, 600]", "float_list": "a list of numbers",
             "str_list": "a list of names", "mapping": "a mapping"}[f.kind]
@@ -431,3 +433,7 @@ def diff(a: dict, b: dict) -> dict[str, tuple[Any, Any]]:
 
 def applies(f: Field, model: str) -> bool:
     return not f.models or model in f.models
+
+
+# Keys of models defined outside this file register themselves on import (torch-free modules).
+from . import baseline_keys  # noqa: E402,F401  (at the end: it calls register above)

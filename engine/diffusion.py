@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 
 from . import schedule
@@ -42,6 +43,12 @@ class GaussianDiffusion:
             w[1:] = snr[:-1] - snr[1:]
             w[0] = 1.0
             self.snr_weight = as_t(w)
+            # Weight of step t for eps-prediction, in float64 before the cast: 1 - abar_{t-1}
+            # is ~1e-5 at step 1 with beta_fixed, which float32 resolves only to ~0.5%.
+            ac, ac_prev = c.alphas_cumprod, c.alphas_cumprod_prev
+            w_eps = (1 - ac) / np.maximum((1 - ac_prev) ** 2 * (1 - c.betas), 1e-300)
+            w_eps[0] = 1.0
+            self.eps_weight = as_t(w_eps)
 
     # ------------------------------------------------------------ forward process
 
@@ -71,8 +78,7 @@ class GaussianDiffusion:
             if self.mean_type == "x0":
                 loss = self.snr_weight[t] * mse
             else:
-                ac, ac_prev, b = self.alphas_cumprod[t], self.alphas_cumprod_prev[t], self.betas[t]
-                w = torch.where(t == 0, 1.0, (1 - ac) / ((1 - ac_prev) ** 2 * (1 - b)))
+                w = self.eps_weight[t]
                 x0_hat = self.predict_x0_from_eps(x_t, t, out)
                 nll = ((x0 - x0_hat) ** 2 / 2.0).mean(dim=1)
                 loss = w * torch.where(t == 0, nll, mse)

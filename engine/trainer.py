@@ -82,6 +82,22 @@ def evaluate(method, cfg: dict, ds: Dataset, train_in: sp.csr_matrix, device,
     return acc_v.mean(), acc_t.mean()
 
 
+def train_epoch(method, train_in: sp.csr_matrix, order: np.ndarray, batch_size: int, device,
+                should_stop: Callable[[], bool] = lambda: False) -> float | None:
+    """One pass over the users in `order`; the mean batch loss, or None if asked to stop.
+    A non-finite batch loss ends the epoch at once and is returned."""
+    total, batches = 0.0, 0
+    for lo in range(0, len(order), batch_size):
+        if should_stop():
+            return None
+        loss = method.train_batch(dense_rows(train_in, order[lo:lo + batch_size], device))
+        if not math.isfinite(loss):
+            return loss
+        total += loss
+        batches += 1
+    return total / max(batches, 1)
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % (2 ** 32))
@@ -158,6 +174,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
     yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],
            "dataset": ds.stats, "parameters": parameter_count(method.module),
+           "buffer_values": sum(b.numel() for b in method.module.buffers()),
            "fingerprint": fingerprint, "resumed_from_epoch": st["epoch"] if resume else None,
            "setup_seconds": round(time.perf_counter() - t_setup, 3)}
 
@@ -194,26 +211,20 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
         return
 
     n = ds.n_users
-    bs = cfg["train_batch_size"]
     while st["epoch"] < cfg["epochs"]:
         epoch = st["epoch"] + 1
         t0 = time.perf_counter()
         order = np.random.default_rng([cfg["seed"], epoch]).permutation(n)
-        total, batches = 0.0, 0
-        for lo in range(0, n, bs):
-            if should_stop():
-                yield summary("stopped", reason="stopped by user")
-                return
-            loss = method.train_batch(dense_rows(train_in, order[lo:lo + bs], device))
-            if not math.isfinite(loss):
-                raise TrainingFailed(f"loss became {loss} at epoch {epoch}, batch {batches + 1}: "
-                                     "lower learning_rate or noise_scale")
-            total += loss
-            batches += 1
+        loss = train_epoch(method, train_in, order, cfg["train_batch_size"], device, should_stop)
+        if loss is None:
+            yield summary("stopped", reason="stopped by user")
+            return
+        if not math.isfinite(loss):
+            raise TrainingFailed(f"loss became {loss} in epoch {epoch}: lower learning_rate or noise_scale")
         seconds = time.perf_counter() - t0
         st["train_seconds"] += seconds
         st["epoch"] = epoch
-        yield {"type": "epoch", "epoch": epoch, "loss": total / max(batches, 1), "seconds": round(seconds, 3),
+        yield {"type": "epoch", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3),
                "epochs": cfg["epochs"]}
         if epoch % cfg["eval_step"] == 0 or epoch == cfg["epochs"]:
             yield from run_eval()

@@ -1,0 +1,126 @@
+"""Headless inspection: `--inspect RUN_DIR --user ID [--topk K] [--json]` prints one user's
+top-K, and `--export-recs RUN_DIR OUT.csv [--topk K]` writes every user's top-K.
+
+torch is imported only inside the commands (through engine.inspect), never at start-up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from engine.errors import InputError
+
+DEFAULT_TOPK = 20
+
+
+def _topk(args) -> int:
+    k = DEFAULT_TOPK if getattr(args, "topk", None) is None else args.topk
+    if k < 1:
+        raise InputError(f"--topk: {k} must be at least 1, e.g. --topk 20")
+    return k
+
+
+def _inspector(run_dir: str):
+    from engine.inspect import Inspector
+    return Inspector(run_dir)
+
+
+def main(args) -> int:
+    if args.user is None:
+        raise InputError("--inspect: which user? add --user ID, e.g. --inspect RUN_DIR --user 0")
+    k = _topk(args)
+    insp = _inspector(args.inspect)
+    if not 0 <= args.user < insp.n_users:
+        raise InputError(f"--user: {args.user} is out of range; this run's dataset has users 0..{insp.n_users - 1}")
+    view = insp.user(args.user, k)
+    try:
+        if args.json:
+            print(json.dumps(as_json(insp, view), indent=2))
+        else:
+            print_view(insp, view)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def as_json(insp, view) -> dict:
+    return {
+        "run": str(insp.path), "model": insp.model, "user": view.user, "topk": view.topk,
+        "items": [r.item for r in view.top],
+        "names": [r.name for r in view.top],
+        "scores": [r.score for r in view.top],
+        "hits": [r.hit or None for r in view.top],
+        "metrics": view.metrics,
+        "history": [h.item for h in view.history],
+        "valid_items": view.valid_items.tolist(), "test_items": view.test_items.tolist(),
+    }
+
+
+def print_view(insp, view) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"run {insp.path}")
+    table = Table(title=f"user {view.user}: top-{view.topk} ({insp.model})")
+    table.add_column("rank", justify="right")
+    table.add_column("item", justify="right")
+    if insp.ds.item_names:
+        table.add_column("name", overflow="fold")
+    table.add_column("score", justify="right")
+    table.add_column("hit")
+    for r in view.top:
+        cells = [str(r.rank), str(r.item)] + ([r.name] if insp.ds.item_names else [])
+        table.add_row(*cells, f"{r.score:.4f}", r.hit)
+    console.print(table)
+    k = view.topk
+    console.print(f"history {len(view.history)} items, {len(view.valid_items)} valid, {len(view.test_items)} test "
+                  f"held out (the list excludes only the history)")
+    for split in ("test", "valid"):
+        m = view.metrics[split]
+        console.print(f"{split}: " + "  ".join(f"{key} {m[key]:.4f}" for key in (f"recall@{k}", f"ndcg@{k}")
+                                               if key in m))
+
+
+def export_main(args) -> int:
+    run_dir, out = args.export_recs
+    k = _topk(args)
+    parent = Path(out).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"--export-recs: folder {parent} does not exist; create it or choose another OUT path")
+    insp = _inspector(run_dir)
+    print(f"export-recs: scoring {insp.n_users} users x {insp.n_items} items with {insp.model} "
+          f"({insp.path.name})...", file=sys.stderr, flush=True)
+    progress = Progress(insp.n_users)
+    t0 = time.perf_counter()
+    n = insp.export_recs(out, k, progress=progress)
+    progress.done()
+    print(f"export-recs: wrote {n} rows (top-{k} of {insp.n_users} users, training and validation items "
+          f"excluded) to {out} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+class Progress:
+    """Users scored so far, on stderr: one updating line in a terminal, a line per batch
+    otherwise; silent when everything fits in one batch."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if done >= total and not self.shown:
+            return
+        self.shown = True
+        end = "\r" if self.tty else "\n"
+        print(f"export-recs: {done}/{total} users ({100 * done // max(total, 1)}%)", end=end,
+              file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.shown and self.tty:
+            print(file=sys.stderr)

@@ -1,0 +1,283 @@
+"""`diffrec-tui --tune HYPER_FILE --config CONFIG [--trials N] [--workers N] [--runs-dir DIR]
+[--set k=v] [--resume SWEEP_DIR]`: a hyper-parameter sweep, headless.
+
+Trials run as worker processes (engine.sweep.Runner), `--workers` at a time, each with
+its share of the cores. In a terminal a Rich live table follows them; otherwise one plain
+line per trial. At the end: the best trial (chosen on the validation metric only), its
+valid and test metrics, and best.yaml, a full config for `--run`.
+Exit status: 0 at least one trial finished, 1 none did, 2 bad input, 130 interrupted.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from engine import config as config_mod
+from engine import tuning
+from engine.errors import InputError
+from engine.runs import runs_root
+from engine.sweep import Runner, SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def share(base: dict, workers: int | None, runnable: int) -> tuple[int, int | None]:
+    """(workers, threads per trial). By default as many workers as fit the cores (one
+    thread each, or the base config's own `threads`), never more than there are trials."""
+    n = cores()
+    fixed = base.get("threads") or 0
+    if workers is None:
+        workers = max(1, min(n // max(1, fixed), runnable))
+    elif workers < 1:
+        raise InputError(f"--workers: must be >= 1, got {workers}")
+    return workers, (None if fixed else max(1, n // workers))
+
+
+def main(args) -> int:
+    if args.resume:
+        return resume(args)
+    if not args.base_config:
+        raise InputError("--tune: needs --config CONFIG, the base config of every trial "
+                         "(e.g. --config configs/default.yaml)")
+    space = tuning.read(args.tune)
+    from .cli import load_config
+    base = load_config(args.base_config, args)
+    strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"])
+    runnable = sum(1 for t in trials if not t.skip)
+    if not runnable:
+        raise InputError(f"--tune: every combination is invalid with this base config: {trials[0].skip}")
+    workers, threads = share(base, args.workers, runnable)
+    hyper = Path(args.tune)
+    for p in tuning.inert(space, base):
+        print(f"note: {hyper.name} line {p.line}: `{p.key}` does not apply to model {base['model']}; "
+              "its trials differ in name only", flush=True)
+    sd = SweepDir.create(runs_root(args.runs_dir), hyper.stem or "sweep", space, base, strategy, trials,
+                         seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
+                         hyper_file=str(hyper.resolve()))
+    skipped = len(trials) - runnable
+    print(f"sweep {sd.path}: {strategy} of {len(trials)} trials"
+          + (f" ({skipped} skipped: invalid combinations)" if skipped else "")
+          + f", {workers} worker{'s' * (workers > 1)}"
+          + (f" x {threads} thread{'s' * (threads > 1)}" if threads else "")
+          + f", best by valid {base['valid_metric']}", flush=True)
+    return execute(sd, workers, threads)
+
+
+def resume(args) -> int:
+    """Run a sweep's unfinished trials again. The sweep's stored space and base config
+    are used; a --tune/--config/--set given too must agree with them."""
+    sd = SweepDir(args.resume)
+    info = load_sweep(sd.path)  # ConfigError (exit 2) when it is not a sweep directory
+    if info.status == "running":
+        raise InputError(f"--resume: sweep {sd.path} is still running (pid {info.state.get('pid')})")
+    meta, base = info.meta, info.meta["base"]
+    if args.tune and _space_key(tuning.read(args.tune)) != _space_key(sd.space()):
+        raise InputError(f"--resume: {args.tune} differs from the sweep's space; "
+                         "drop --tune to resume, or start a new sweep without --resume")
+    if args.base_config or args.overrides or args.device:
+        from .cli import load_config
+        given = load_config(args.base_config, args) if args.base_config else \
+            config_mod.resolve({**base, **dict(config_mod.parse_override(o) for o in args.overrides),
+                                **({"device": args.device} if args.device else {})})
+        changed = sorted(set(config_mod.diff(base, given)) - {"threads"})
+        if changed:
+            raise InputError(f"--resume: the base config differs from the sweep's in {', '.join(changed)}; "
+                             "resume without --config/--set, or start a new sweep")
+    if args.trials is not None and args.trials != meta.get("trials"):
+        raise InputError(f"--resume: the sweep has {meta.get('trials')} trials; drop --trials")
+    todo = sum(1 for t in info.trials if t.status not in ("finished", "skipped"))
+    workers, threads = share(base, args.workers, max(1, todo))
+    print(f"resuming sweep {sd.path}: {len(info.trials) - todo} of {len(info.trials)} trials done, "
+          f"{todo} to run, {workers} worker{'s' * (workers > 1)}", flush=True)
+    return execute(sd, workers, threads)
+
+
+def _space_key(space: tuning.Space) -> list:
+    return [{k: v for k, v in d.items() if k != "line"} for d in space.to_list()]
+
+
+def execute(sd: SweepDir, workers: int, threads: int | None) -> int:
+    runner = Runner(sd.path, workers, threads)
+    presses = {"n": 0}
+
+    def on_sigint(signum, frame):
+        presses["n"] += 1
+        if presses["n"] > 1:
+            runner.stop_grace = 0.0  # a second Ctrl-C: do not wait for the workers
+
+    tty = sys.stdout.isatty()
+    view = RichSweepView(sd) if tty else PlainSweepView(sd)
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with view:
+            info = runner.run(should_stop=lambda: presses["n"] > 0, on_update=view.update, on_tick=view.tick)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    print_result(info, interrupted=presses["n"] > 0)
+    if presses["n"]:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if info.best else EXIT_FAILED
+
+
+# ---------------------------------------------------------------- display
+
+def _headline(info: SweepInfo) -> list[str]:
+    """Metric keys shown for a trial: the validation metric first, then NDCG at the same K."""
+    keys = [info.metric]
+    k = info.metric.partition("@")[2]
+    for name in ("ndcg", "recall"):
+        if f"{name}@{k}" not in keys and name in [m.lower() for m in info.meta["base"].get("metrics", [])]:
+            keys.append(f"{name}@{k}")
+    return keys
+
+
+def describe(t: TrialInfo, info: SweepInfo) -> str:
+    """One plain line for a trial that started or ended."""
+    head = f"trial {t.index}/{len(info.trials)} {t.status}"
+    if t.status == "running":
+        return f"{head}: {tuning.format_params(t.params)} ({t.run.name if t.run else ''})"
+    if t.status in ("failed", "skipped"):
+        return f"{head}: {tuning.format_params(t.params)}: {t.reason}"
+    test = " ".join(f"{k} {t.test[k]:.4f}" for k in _headline(info) if k in t.test)
+    value = f"{t.value:.4f}" if t.value is not None else "-"
+    return (f"{head}: valid {info.metric} {value} | test {test or '-'} "
+            f"({t.epochs} epochs, {t.seconds or 0:.1f}s): {tuning.format_params(t.params)}")
+
+
+class PlainSweepView:
+    """Not a terminal: one flushed line per trial that starts or ends."""
+
+    def __init__(self, sd: SweepDir):
+        self.info = load_sweep(sd.path)
+
+    def __enter__(self):
+        for t in self.info.trials:
+            if t.status in ("skipped", "finished"):
+                print(describe(t, self.info), flush=True)
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, t: TrialInfo) -> None:
+        print(describe(t, self.info), flush=True)
+
+    def tick(self) -> None:
+        pass
+
+
+STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "stopped": "yellow",
+                "skipped": "dim", "pending": "dim", "dead": "red"}
+
+
+class RichSweepView:
+    """In a terminal: a live table of the trials (running ones first, then the best by
+    validation metric), with each running trial's epoch read from its events."""
+
+    def __init__(self, sd: SweepDir, console: Console | None = None):
+        self.sd = sd
+        self.console = console or Console()
+        self.info = load_sweep(sd.path)
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        self.last_read = 0.0
+        self.started = time.monotonic()
+
+    def __enter__(self):
+        self.live.__enter__()
+        self.live.update(self.render())
+        return self
+
+    def __exit__(self, *exc):
+        return self.live.__exit__(*exc)
+
+    def update(self, t: TrialInfo) -> None:
+        if t.status in ("failed",):
+            self.console.print(describe(t, self.info))
+        self.refresh(force=True)
+
+    def tick(self) -> None:
+        self.refresh()
+
+    def refresh(self, force: bool = False) -> None:
+        if force or time.monotonic() - self.last_read > 0.5:  # running trials' epochs from their events
+            self.info = load_sweep(self.sd.path)
+            self.last_read = time.monotonic()
+        self.live.update(self.render())
+
+    def render(self, max_rows: int | None = None) -> Table:
+        return trial_table(self.info, max_rows or max(5, self.console.size.height - 8),
+                           time.monotonic() - self.started)
+
+
+def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) -> Table:
+    """Running trials first, then ended ones by validation metric (best on top), cut to max_rows."""
+    counts = info.counts()
+    done = sum(counts.get(s, 0) for s in ("finished", "failed", "skipped"))
+    title = (f"{info.name}: {done}/{len(info.trials)} done, " +
+             ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) +
+             (f", {elapsed:.0f}s" if elapsed is not None else ""))
+    table = Table(title=title, title_justify="left")
+    keys = [p["key"] for p in info.meta.get("space", [])]
+    for col in ["#", "status", *keys, "epoch", f"valid {info.metric}", *(f"test {k}" for k in _headline(info)), "s"]:
+        table.add_column(col, justify="right" if col not in ("status",) else "left", no_wrap=True)
+    running = [t for t in info.trials if t.status == "running"]
+    ended = sorted((t for t in info.trials if t.status not in ("running", "pending")),
+                   key=lambda t: (t.value is None, -(t.value or 0.0), t.index))
+    best = best_trial(info.trials)
+    rows = (running + ended)[:max_rows]
+    for t in rows:
+        style = "bold" if best is not None and t.index == best.index else None
+        table.add_row(str(t.index), Text(t.status, style=STATUS_STYLE.get(t.status, "")),
+                      *(tuning.format_value(t.params.get(k)) for k in keys),
+                      str(t.epochs or "-"), _num(t.value), *(_num(t.test.get(k)) for k in _headline(info)),
+                      f"{t.seconds:.0f}" if t.seconds else "-", style=style)
+    hidden = len(running) + len(ended) - len(rows)
+    if hidden > 0:
+        table.caption = f"{hidden} more in {info.path / 'results.csv'}"
+    return table
+
+
+def _num(v) -> str:
+    return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+
+
+def print_result(info: SweepInfo, interrupted: bool, out=None) -> None:
+    console = Console(file=out or sys.stdout, width=120)
+    counts = info.counts()
+    word = "stopped" if interrupted or info.status == "stopped" else "finished"
+    console.print(f"sweep {word}: {len(info.trials)} trials: " +
+                  ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), highlight=False)
+    best = info.best
+    if best is None:
+        console.print("no trial finished: no best config", highlight=False)
+    else:
+        console.print(f"best trial {best.index} (chosen by valid {info.metric}; test never chooses): "
+                      f"{tuning.format_params(best.params)}", highlight=False)
+        k = info.metric.partition("@")[2]
+        table = Table()
+        for col in ("metric", "valid", "test"):
+            table.add_column(col, justify="left" if col == "metric" else "right")
+        for key, v in best.valid.items():
+            if key.endswith(f"@{k}"):
+                table.add_row(key, f"{v:.4f}", _num(best.test.get(key)))
+        console.print(table)
+        console.print(f"best config: {info.path / 'best.yaml'} (diffrec-tui --run {info.path / 'best.yaml'})",
+                      highlight=False, soft_wrap=True)
+    console.print(f"results: {info.path / 'results.csv'}", highlight=False, soft_wrap=True)
+    if word == "stopped":
+        console.print(f"resume with: diffrec-tui --resume {info.path}", highlight=False, soft_wrap=True)

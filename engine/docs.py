@@ -1,0 +1,42 @@
+"""Render the config schema as Markdown: `python -m engine.docs > docs/config.md`."""
+from __future__ import annotations
+
+import sys
+
+from . import config
+
+
+def _value(v) -> str:
+    if v is None:
+        return "(empty)"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return f"`{v}`"
+
+
+def _allowed(f: config.Field) -> str:
+    if f.choices:
+        return ", ".join(f.choices)
+    if f.min is not None or f.max is not None:
+        lo = "" if f.min is None else (f"> {f.min:g}" if f.min_exclusive else f">= {f.min:g}")
+        hi = "" if f.max is None else f"<= {f.max:g}"
+        return " and ".join(x for x in (lo, hi) if x)
+    return ""
+
+
+def markdown() -> str:
+    lines = ["# Config keys", "",
+             "Generated from `engine/config.py` (`python -m engine.docs > docs/config.md`).",
+             "Key names follow RecBole; unknown keys are rejected with a suggestion.", ""]
+    for group in config.GROUPS:
+        lines += [f"## {group}", "", "| key | type | default | allowed | models | help |", "|---|---|---|---|---|---|"]
+        for f in config.FIELDS:
+            if f.group == group:
+                models = ", ".join(f.models) if f.models else "all"
+                lines.append(f"| `{f.name}` | {f.kind} | {_value(f.default)} | {_allowed(f)} | {models} | {f.help} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())

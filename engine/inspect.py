@@ -1,0 +1,507 @@
+"""Inspect a trained run: what did the model do to one user?
+
+`Inspector(run_dir)` loads the run's best checkpoint (weights_only), its dataset and
+method once; its methods are then cheap and safe to call from a worker thread (model
+calls hold a lock). Scoring goes through the same path as evaluation
+(`trainer.dense_rows` on the run's training matrix, T-DiffRec weights included, the run's
+`eval_precision`, `metrics.mask_` / `metrics.per_user`), so per-user metrics agree with
+the evaluation's.
+
+Two rankings, as in the evaluation protocol: the top-K a user is shown (`UserView.top`)
+excludes only the training history, so held-out valid and test items can appear as hits;
+the per-user *test* metrics rank with training and validation items excluded, the
+*valid* metrics with training items excluded. `recommend_all` (the CSV export) uses the
+test ranking, so re-scoring it against the test split gives the run's test metrics.
+"""
+from __future__ import annotations
+
+import inspect as _pyinspect
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from . import config as config_mod
+from . import data as data_mod
+from . import methods, metrics, trainer
+from .errors import InputError
+from .runs import RunDir
+
+DEFAULT_TOPK = 20
+RANK_METRIC = "recall@20"  # what best/worst users are ranked by
+VIEW_METRICS = ("Recall", "NDCG")  # always computed per user, besides the run's own metrics
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class HistoryEntry:
+    position: int  # 0 = the user's oldest training interaction
+    item: int
+    name: str
+    weight: float  # the value in the model's input (T-DiffRec's recency weight, else 1)
+
+
+@dataclass
+class Rec:
+    rank: int  # 1-based
+    item: int
+    name: str
+    score: float
+    in_test: bool
+    in_valid: bool
+
+    @property
+    def hit(self) -> str:
+        return "test" if self.in_test else ("valid" if self.in_valid else "")
+
+
+@dataclass
+class Curve:
+    """Chart data for one trajectory step: scores sorted high to low (downsampled to at most
+    `points`), and where the user's history / valid / test items sit in that order."""
+    x: np.ndarray  # 1-based rank of each plotted point
+    y: np.ndarray
+    marks: dict[str, tuple[np.ndarray, np.ndarray]]  # "history"/"valid"/"test" -> (ranks, scores)
+
+
+@dataclass
+class UserView:
+    user: int
+    topk: int
+    seed: int
+    history: list[HistoryEntry]  # oldest first
+    valid_items: np.ndarray
+    test_items: np.ndarray
+    input: np.ndarray  # the model's input vector x0 (n_items)
+    trajectory: list[np.ndarray]  # the vector after each reverse step; the last is `scores`
+    latent: bool  # True when the trajectory lives in a latent space (not one value per item)
+    scores: np.ndarray  # the final denoised scores (n_items), unmasked
+    top: list[Rec]  # top-K with the training history excluded
+    metrics: dict[str, dict[str, float]]  # {"test": {"recall@K": ..}, "valid": {..}}
+
+    @property
+    def steps(self) -> int:
+        return len(self.trajectory)
+
+    def step(self, i: int) -> np.ndarray:
+        return self.trajectory[i]
+
+    def curve(self, step: int = -1, points: int = 500) -> Curve:
+        vec = self.trajectory[step]
+        order = np.argsort(-vec, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(1, len(order) + 1)
+        idx = np.unique(np.linspace(0, len(order) - 1, min(points, len(order))).astype(np.int64))
+        marks = {}
+        if not self.latent:
+            hist = np.array([h.item for h in self.history], dtype=np.int64)
+            for key, items in (("history", hist), ("valid", self.valid_items), ("test", self.test_items)):
+                marks[key] = (rank[items], vec[items])
+        return Curve(idx + 1, vec[order[idx]], marks)
+
+
+@dataclass
+class RankChange:
+    item: int
+    name: str
+    before: int | None  # 1-based rank among the non-history items; None = excluded (history)
+    after: int | None
+
+
+@dataclass
+class WhatIf:
+    user: int
+    removed: list[int]
+    added: list[int]
+    before: UserView
+    after: UserView
+    entering: list[RankChange]  # in the new top-K, not in the old
+    leaving: list[RankChange]  # in the old top-K, not in the new
+    moved: list[RankChange]  # in both, at another rank
+
+
+@dataclass
+class UserScore:
+    user: int
+    value: float
+    n_history: int
+    n_test: int
+
+
+@dataclass
+class UserTable:
+    """Per-user metrics of every user from one vectorized pass (as `trainer.evaluate`)."""
+    valid: dict[str, np.ndarray]
+    test: dict[str, np.ndarray]
+    n_history: np.ndarray
+    n_valid: np.ndarray
+    n_test: np.ndarray
+
+
+# ---------------------------------------------------------------- the inspector
+
+class Inspector:
+    def __init__(self, run_dir: str | Path, device: str | None = None):
+        self.run = RunDir(Path(run_dir).expanduser())
+        self.path = self.run.path.resolve() if self.run.path.exists() else self.run.path
+        ckpt = _load_checkpoint(self.run)
+        self.cfg = {**config_mod.defaults(), **ckpt["config"]}
+        self.checkpoint_epoch = ckpt.get("epoch")
+        self.checkpoint_valid = ckpt.get("valid") or {}
+        self.checkpoint_test = ckpt.get("test") or {}
+        self.ds = _load_dataset(self.cfg, ckpt, self.path)
+        self.device = _device(device or self.cfg["device"])
+        self.method = _load_method(self.cfg, self.ds, self.device, ckpt, self.path)
+        self.train_in = self.ds.train_matrix(self.cfg["time-aware"], self.cfg["w_min"], self.cfg["w_max"])
+        sig = _pyinspect.signature(self.method.predict).parameters
+        self._traj_ok = "trajectory" in sig
+        self._gen_ok = "generator" in sig
+        self._lock = threading.RLock()
+        self._table: UserTable | None = None
+        names = self.ds.item_names
+        self.names = list(names) if names else [str(i) for i in range(self.ds.n_items)]
+        self._lower = [n.lower() for n in self.names]
+
+    # ------------------------------------------------------------ basics
+
+    @property
+    def n_users(self) -> int:
+        return self.ds.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.ds.n_items
+
+    @property
+    def model(self) -> str:
+        return self.cfg["model"]
+
+    def name(self, item: int) -> str:
+        return self.names[item]
+
+    def check_user(self, user: int) -> int:
+        if not isinstance(user, (int, np.integer)) or not 0 <= int(user) < self.ds.n_users:
+            raise InputError(f"user: {user} is out of range; this run's dataset has users 0..{self.ds.n_users - 1}")
+        return int(user)
+
+    def _check_topk(self, topk: int | None) -> int:
+        k = DEFAULT_TOPK if topk is None else int(topk)
+        if k < 1:
+            raise InputError(f"topk: {topk} must be at least 1")
+        return min(k, self.ds.n_items)
+
+    def search_items(self, text: str, limit: int = 50) -> list[tuple[int, str]]:
+        """Items whose name contains `text` (case-insensitive); an item id matches too."""
+        text = text.strip().lower()
+        if not text:
+            return []
+        out: list[tuple[int, str]] = []
+        if text.isdigit() and int(text) < self.ds.n_items:
+            out.append((int(text), self.names[int(text)]))
+        for i, n in enumerate(self._lower):
+            if len(out) >= limit:
+                break
+            if text in n and not (out and out[0][0] == i):
+                out.append((i, self.names[i]))
+        return out
+
+    # ------------------------------------------------------------ scoring
+
+    def _predict(self, x: torch.Tensor, seed: int, trajectory: list | None = None) -> torch.Tensor:
+        """method.predict exactly as trainer.score_users calls it, seeded, with the trajectory
+        collected when the method supports it."""
+        kw = {}
+        if trajectory is not None and self._traj_ok:
+            kw["trajectory"] = trajectory
+        if self._gen_ok:
+            kw["generator"] = torch.Generator(device=self.device).manual_seed(seed)
+        with self._lock, _seeded(seed, self.device):
+            if self.cfg["eval_precision"] == "bfloat16":
+                with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+                    return self.method.predict(x, **kw).float()
+            return self.method.predict(x, **kw).float()
+
+    def user(self, user: int, topk: int | None = None, seed: int = 0) -> UserView:
+        """The user's history, held-out items, reverse trajectory, top-K and metrics."""
+        user = self.check_user(user)
+        hist = self.ds.history(user)
+        x = trainer.dense_rows(self.train_in, np.array([user]), self.device)
+        weights = x[0, torch.from_numpy(hist).to(self.device)].cpu().numpy()
+        return self._view(user, hist, weights, x, self._check_topk(topk), seed)
+
+    def what_if(self, user: int, remove: list[int] = (), add: list[int] = (), topk: int | None = None,
+                seed: int = 0, before: UserView | None = None) -> WhatIf:
+        """Re-denoise the user with items removed from / added to the history (added items
+        count as the newest interactions, so T-DiffRec weights are recomputed by position).
+        Nothing in the run or dataset changes. Pass `before` (this user's view with the same
+        topk and seed) to skip re-scoring the original."""
+        user = self.check_user(user)
+        k = self._check_topk(topk)
+        hist = self.ds.history(user)
+        remove = [int(i) for i in dict.fromkeys(remove)]
+        add = [int(i) for i in dict.fromkeys(add)]
+        in_hist = set(hist.tolist())
+        for i in remove:
+            if i not in in_hist:
+                raise InputError(f"what-if: item {i} is not in user {user}'s history; remove one of its items")
+        for i in add:
+            if not 0 <= i < self.ds.n_items:
+                raise InputError(f"what-if: item {i} is out of range; items are 0..{self.ds.n_items - 1}")
+            if i in in_hist and i not in remove:
+                raise InputError(f"what-if: item {i} is already in user {user}'s history")
+        gone = set(remove)
+        new_hist = np.array([i for i in hist.tolist() if i not in gone] + add, dtype=np.int64)
+        weights = self._weights(len(new_hist))
+        x = torch.zeros((1, self.ds.n_items), dtype=torch.float32)
+        x[0, torch.from_numpy(new_hist)] = torch.from_numpy(weights)
+        if before is None or (before.user, before.topk, before.seed) != (user, k, seed):
+            before = self.user(user, k, seed)
+        after = self._view(user, new_hist, weights, x.to(self.device), k, seed)
+        return _compare(before, after, remove, add, self.names)
+
+    def _weights(self, n: int) -> np.ndarray:
+        """Input values of a history of n items, oldest first, as Dataset.train_matrix makes them."""
+        if not self.cfg["time-aware"]:
+            return np.ones(n, dtype=np.float32)
+        lo, hi = self.cfg["w_min"], self.cfg["w_max"]
+        return (lo + (hi - lo) * np.divide(np.arange(n), max(n - 1, 1), dtype=np.float64)).astype(np.float32)
+
+    def _view(self, user: int, hist: np.ndarray, weights: np.ndarray, x: torch.Tensor, k: int,
+              seed: int) -> UserView:
+        traj: list[torch.Tensor] = []
+        scores = self._predict(x, seed, traj)
+        latent = not self._traj_ok or any(t.shape[-1] != self.ds.n_items for t in traj)
+        if not self._traj_ok:
+            traj = [scores]
+        hist_csr = _row_csr(hist, self.ds.n_items)
+        valid_csr, test_csr = self.ds.valid[[user]], self.ds.test[[user]]
+        names = sorted({*VIEW_METRICS, *self.cfg["metrics"]})
+        ranked = scores.clone()
+        metrics.mask_(ranked, hist_csr)
+        shown = torch.topk(ranked, k)
+        m_valid = metrics.per_user(shown.indices, valid_csr, [k], names)
+        metrics.mask_(ranked, valid_csr)
+        m_test = metrics.per_user(torch.topk(ranked, k).indices, test_csr, [k], names)
+        valid_items, test_items = valid_csr.indices.astype(np.int64), test_csr.indices.astype(np.int64)
+        vset, tset = set(valid_items.tolist()), set(test_items.tolist())
+        top = [Rec(r + 1, int(i), self.names[int(i)], float(s), int(i) in tset, int(i) in vset)
+               for r, (i, s) in enumerate(zip(shown.indices[0].tolist(), shown.values[0].tolist()))
+               if math.isfinite(s)]  # -inf: excluded history items (fewer than K candidates)
+        history = [HistoryEntry(p, int(i), self.names[int(i)], float(w))
+                   for p, (i, w) in enumerate(zip(hist.tolist(), weights.tolist()))]
+        return UserView(user, k, seed, history, valid_items, test_items, x[0].cpu().numpy(),
+                        [t[0].float().cpu().numpy() for t in traj], latent, scores[0].cpu().numpy(), top,
+                        {"test": _floats(m_test), "valid": _floats(m_valid)})
+
+    # ------------------------------------------------------------ all users
+
+    def _batches(self, batch_size: int | None = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """(users, scores) for every user, batched like trainer.evaluate, seeded by the run's seed."""
+        step = batch_size or trainer.eval_batch_size(self.cfg, self.ds.n_items)
+        users = np.arange(self.ds.n_users)
+        for lo in range(0, len(users), step):
+            rows = users[lo:lo + step]
+            with self._lock, _seeded(self.cfg["seed"] + lo, self.device):
+                scores = trainer.score_users(self.method, self.train_in, rows, self.device,
+                                             self.cfg["eval_precision"])
+            yield rows, scores
+
+    def user_table(self, progress: Callable[[int, int], None] | None = None) -> UserTable:
+        """Per-user valid and test metrics of all users (computed once, then cached)."""
+        with self._lock:
+            if self._table is not None:
+                return self._table
+            topk = sorted({*self.cfg["topk"], 20})
+            names = sorted({*self.cfg["metrics"], *VIEW_METRICS})
+            kmax = min(max(topk), self.ds.n_items)
+            parts_v: list[dict] = []
+            parts_t: list[dict] = []
+            for rows, scores in self._batches():
+                metrics.mask_(scores, self.train_in[rows])
+                parts_v.append(metrics.per_user(torch.topk(scores, kmax).indices, self.ds.valid[rows], topk, names))
+                metrics.mask_(scores, self.ds.valid[rows])
+                parts_t.append(metrics.per_user(torch.topk(scores, kmax).indices, self.ds.test[rows], topk, names))
+                if progress:
+                    progress(int(rows[-1]) + 1, self.ds.n_users)
+            cat = lambda parts: {k: torch.cat([p[k] for p in parts]).cpu().numpy() for k in parts[0]}
+            self._table = UserTable(cat(parts_v), cat(parts_t), np.diff(self.train_in.indptr),
+                                    np.diff(self.ds.valid.indptr), np.diff(self.ds.test.indptr))
+            return self._table
+
+    def _ranked_users(self, metric: str, split: str) -> tuple[UserTable, np.ndarray, np.ndarray]:
+        table = self.user_table()
+        values = getattr(table, split).get(metric)
+        if values is None:
+            raise InputError(f"inspect: metric `{metric}` is not computed; use one of {', '.join(table.test)}")
+        eligible = np.flatnonzero((table.n_test if split == "test" else table.n_valid) > 0)
+        return table, values, eligible
+
+    def _scores(self, table, values, users) -> list[UserScore]:
+        return [UserScore(int(u), float(values[u]), int(table.n_history[u]), int(table.n_test[u])) for u in users]
+
+    def best_users(self, n: int = 20, metric: str = RANK_METRIC, split: str = "test") -> list[UserScore]:
+        """The n best-served users (among those with held-out items), best first."""
+        table, values, eligible = self._ranked_users(metric, split)
+        order = eligible[np.lexsort((eligible, -values[eligible]))]
+        return self._scores(table, values, order[:n])
+
+    def worst_users(self, n: int = 20, metric: str = RANK_METRIC, split: str = "test") -> list[UserScore]:
+        """The n worst-served users (among those with held-out items), worst first."""
+        table, values, eligible = self._ranked_users(metric, split)
+        order = eligible[np.lexsort((eligible, values[eligible]))]
+        return self._scores(table, values, order[:n])
+
+    def random_users(self, n: int = 20, seed: int | None = None, metric: str = RANK_METRIC,
+                     split: str = "test") -> list[UserScore]:
+        table, values, eligible = self._ranked_users(metric, split)
+        pick = np.random.default_rng(seed).choice(eligible, size=min(n, len(eligible)), replace=False)
+        return self._scores(table, values, pick)
+
+    # ------------------------------------------------------------ export
+
+    def recommend_all(self, topk: int | None = None, exclude_valid: bool = True,
+                      batch_size: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Every user's top-K in one vectorized pass, batched over users: yields (users,
+        items (B, K), scores (B, K)); excluded items (history, and valid unless
+        exclude_valid is False) score -inf and never appear above a candidate."""
+        k = self._check_topk(topk)
+        for rows, scores in self._batches(batch_size):
+            metrics.mask_(scores, self.train_in[rows])
+            if exclude_valid:
+                metrics.mask_(scores, self.ds.valid[rows])
+            top = torch.topk(scores, k)
+            yield rows, top.indices.cpu().numpy(), top.values.cpu().numpy()
+
+    def export_recs(self, out: str | Path, topk: int | None = None,
+                    progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> int:
+        """Write user,rank,item,score rows (test ranking: train and valid items excluded) to
+        a CSV, atomically; returns the number of rows."""
+        out = Path(out).expanduser()
+        if not out.parent.is_dir():
+            raise InputError(f"export: folder {out.parent} does not exist; create it or choose another OUT path")
+        tmp = out.with_name(out.name + ".tmp")
+        n = 0
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write("user,rank,item,score\n")
+                for rows, items, scores in self.recommend_all(topk, batch_size=batch_size):
+                    n += _write_rows(fh, rows, items, scores)
+                    if progress:
+                        progress(int(rows[-1]) + 1, self.ds.n_users)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return n
+
+
+# ---------------------------------------------------------------- helpers
+
+def _load_checkpoint(run: RunDir) -> dict:
+    if not run.path.is_dir():
+        raise InputError(f"inspect: {run.path}: no such run directory; pass a folder under your runs directory")
+    if not run.checkpoint_file.is_file():
+        why = "it is not a run directory (no config.yaml)" if not run.config_file.is_file() else \
+            "the run never reached an evaluation"
+        raise InputError(f"inspect: {run.path} has no checkpoint.pt ({why}); pick a run that finished an evaluation")
+    ckpt = trainer.load_checkpoint(run.checkpoint_file)
+    missing = [k for k in ("state_dict", "config", "fingerprint") if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise InputError(f"inspect: {run.checkpoint_file} lacks {', '.join(missing)}; re-train the run")
+    return ckpt
+
+
+def _load_dataset(cfg: dict, ckpt: dict, path: Path) -> data_mod.Dataset:
+    try:
+        ds = data_mod.load(cfg)
+    except InputError as exc:
+        raise InputError(f"inspect: cannot load the dataset of run {path.name}: {exc}") from None
+    if ds.fingerprint() != ckpt["fingerprint"]:
+        where = cfg.get("data_path") or f"synthetic data (seed {cfg.get('synthetic_seed')})"
+        raise InputError(f"inspect: the dataset at {where} changed since run {path.name} was trained "
+                         f"(fingerprint {ds.fingerprint()} != {ckpt['fingerprint']}); restore the data or re-train")
+    return ds
+
+
+def _device(name: str) -> torch.device:
+    try:
+        return trainer.select_device(name)
+    except InputError:  # trained on a GPU that is not here: inspecting on the CPU is fine
+        return torch.device("cpu")
+
+
+def _load_method(cfg: dict, ds, device: torch.device, ckpt: dict, path: Path) -> methods.Method:
+    method = methods.build(cfg, ds, device)
+    try:
+        method.module.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise InputError(f"inspect: checkpoint of run {path.name} does not match its config's model ({first}); "
+                         "re-train the run") from None
+    if not method.iterative and not ckpt["state_dict"]:
+        method.fit(ds.train_matrix())  # a closed-form method that keeps no weights: refit, as fit() did
+    method.module.eval()
+    return method
+
+
+class _seeded:
+    """Fix torch's global RNG for a block (for methods that draw noise without a generator),
+    leaving the caller's RNG state as it was."""
+
+    def __init__(self, seed: int, device: torch.device):
+        self.seed, self.device = seed, device
+
+    def __enter__(self):
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        self._fork = torch.random.fork_rng(devices=devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)
+
+
+def _row_csr(items: np.ndarray, n_items: int) -> sp.csr_matrix:
+    items = np.sort(np.asarray(items, dtype=np.int64))
+    return sp.csr_matrix((np.ones(len(items), dtype=np.float32), items, [0, len(items)]), shape=(1, n_items))
+
+
+def _floats(values: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(v[0]) for k, v in values.items()}
+
+
+def _full_ranks(view: UserView) -> dict[int, int]:
+    """1-based rank of each non-history item under the view's scores."""
+    s = view.scores.astype(np.float64).copy()
+    s[[h.item for h in view.history]] = -np.inf
+    order = np.argsort(-s, kind="stable")
+    n = int(np.isfinite(s).sum())
+    return {int(i): r + 1 for r, i in enumerate(order[:n])}
+
+
+def _compare(before: UserView, after: UserView, removed, added, names) -> WhatIf:
+    old = {r.item: r.rank for r in before.top}
+    new = {r.item: r.rank for r in after.top}
+    rb, ra = _full_ranks(before), _full_ranks(after)
+    change = lambda i: RankChange(i, names[i], rb.get(i), ra.get(i))
+    entering = [change(i) for i in new if i not in old]
+    leaving = [change(i) for i in old if i not in new]
+    moved = [change(i) for i in new if i in old and old[i] != new[i]]
+    return WhatIf(before.user, list(removed), list(added), before, after, entering, leaving, moved)
+
+
+def _write_rows(fh, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> int:
+    """CSV rows for a batch, skipping excluded (-inf) slots; one format call per batch."""
+    b, k = items.shape
+    ok = np.isfinite(scores)
+    u = np.repeat(users, k).reshape(b, k)[ok].tolist()
+    r = np.tile(np.arange(1, k + 1), b).reshape(b, k)[ok].tolist()
+    cols = (u, r, items[ok].tolist(), scores[ok].tolist())
+    flat = [v for row in zip(*cols) for v in row]
+    fh.write("%d,%d,%d,%.6g\n" * len(u) % tuple(flat))
+    return len(u)
