@@ -195,3 +195,22 @@ async def test_open_finished_run_and_switch_k(runs_dir):
         assert screen.query_one("#recall-chart").series[0].label == "valid recall@10"
         best = str(screen.query_one("#run-best", Static).render())
         assert "recall@10" in best and "0.1826" in best  # summary.json's best valid recall@10
+
+
+async def test_closed_form_run_shows_one_pass_instead_of_epochs(runs_dir):
+    """A baseline fitted in one pass (EASE, Pop ...) writes no epoch events."""
+    run = RunDir.create(runs_dir, tiny_config(model="EASE"))
+    metrics = {"recall@10": 0.40, "ndcg@10": 0.23, "recall@20": 0.54, "ndcg@20": 0.27}
+    run.event("started", pid=1, device="cpu", model="EASE", dataset={"n_users": 300, "n_items": 200},
+              parameters=0)
+    run.event("eval", epoch=1, valid=metrics, test=metrics, seconds=0.2)
+    run.event("finished", status="finished", best_epoch=1, epochs_run=1, valid=metrics, test=metrics,
+              reason="closed-form model fitted")
+    app = make_app(runs_dir, start="train")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(run.path)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert "fitted in one pass" in str(screen.query_one("#run-progress", Static).render())
+        assert screen.query_one("#loss-chart").empty == "none (fitted in one pass)"
+        assert [s.xs for s in screen.query_one("#recall-chart").series] == [[1], [1]]
