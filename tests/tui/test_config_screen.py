@@ -56,7 +56,7 @@ async def set_value(pilot, key: str, value: str) -> None:
     await pilot.pause()
 
 
-async def test_values_are_parsed_checked_and_previewed(runs_dir):
+async def test_values_are_parsed_checked_previewed_and_model_keys_hidden(runs_dir):
     app = make_app(runs_dir)
     async with app.run_test(size=(140, 42)) as pilot:
         await config_ready(pilot)
@@ -81,11 +81,7 @@ async def test_values_are_parsed_checked_and_previewed(runs_dir):
         assert cfg["steps"] == 12 and cfg["dims_dnn"] == [200, 600] and cfg["valid_metric"] == "NDCG@10"
         assert len(chart.series[0].xs) == 12
 
-
-async def test_model_choice_hides_keys_that_do_not_apply(runs_dir):
-    app = make_app(runs_dir)
-    async with app.run_test(size=(140, 42)) as pilot:
-        await config_ready(pilot)
+        # keys that do not apply to the selected model are hidden (built when first needed)
         rows = app.screen.form.rows
         ldiffrec_only = [f.name for f in config_mod.SCHEMA.values() if f.models == ("LDiffRec",)]
         assert ldiffrec_only and not any(app.screen.query(f"#field-{k}") for k in ldiffrec_only)

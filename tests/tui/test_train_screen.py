@@ -94,12 +94,14 @@ async def test_worker_failure_is_shown_and_app_stays_usable(runs_dir, tmp_path):
         text = str(box.render())
         assert "run failed" in text and "header has no user column" in text
         assert "failed" in status_text(app)
-        # the app goes on: another screen, an edit, back again
-        await pilot.press("1")
-        await wait_for(pilot, lambda: app.current_mode == "config" and app.screen.ready, what="the config screen")
-        app.screen.query_one("#field-epochs").value = "6"
-        await wait_for(pilot, lambda: app.draft.raw["epochs"] == "6", what="the edit")
-        await pilot.press("escape", "2")
+        # the app goes on: the Runs screen lists the failed run, the Train screen still shows it
+        failed_id = app.live.id
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 6,
+                       what="the runs table")
+        row = next(r for r in app.screen.rows if r.id == failed_id)
+        assert row.info.status == "failed"
+        await pilot.press("2")
         await wait_for(pilot, lambda: app.current_mode == "train", what="the train screen")
         assert app.screen.query_one("#run-failure", Static).display
 
