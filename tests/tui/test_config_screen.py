@@ -48,6 +48,17 @@ async def test_edit_error_shown_blocks_start_then_fixed(runs_dir):
         assert not screen.form.rows["noise_min"].control.has_class("-problem")
         assert "valid" in str(screen.query_one("#config-status", Static).render())
 
+        # now ctrl+r starts a worker on the edited config and shows the Train screen
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.current_mode == "train" and app.live is not None, what="the run")
+        live = app.live
+        try:
+            assert live.proc is not None and live.run.path.parent == runs_dir
+            assert config_mod.read_yaml(live.run.config_file)["noise_min"] == 0.005
+        finally:
+            live.proc.kill()  # this test is about the editor; real runs are in test_train_screen
+            live.proc.wait()
+
 
 async def set_value(pilot, key: str, value: str) -> None:
     """Set a text field as a paste would (one Changed event) and let the screen react."""
