@@ -214,7 +214,10 @@ def _choice(f, v):
 
 def _as_list(v):
     if isinstance(v, str):
-        v = yaml.safe_load(v) if v.strip() else []  # '[200,600]' from a quoted hyper.test value
+        try:
+            v = yaml.safe_load(v) if v.strip() else []  # '[200,600]' from a quoted hyper.test value
+        except yaml.YAMLError:
+            raise ValueError("") from None
     if isinstance(v, (int, float, str)) and not isinstance(v, bool):
         v = [v]
     if not isinstance(v, (list, tuple)):
