@@ -269,6 +269,19 @@ def test_fit_reports_clusters_and_checkpoint_reloads(tmp_path):
     assert test["ndcg@20"] == pytest.approx(done["test"]["ndcg@20"], abs=1e-6)
 
 
+def test_resume_restores_the_annealing_counters(tmp_path, monkeypatch):
+    cfg = tiny(epochs=2, eval_step=1)
+    ds = data.load(cfg)
+    list(trainer.fit(cfg, ds, tmp_path))
+    epochs_seen = []
+    original = ldiffrec.LDiffRec.train_batch
+    monkeypatch.setattr(ldiffrec.LDiffRec, "train_batch",
+                        lambda self, x: epochs_seen.append((self.epoch, self.batches)) or original(self, x))
+    events = list(trainer.fit({**cfg, "epochs": 3}, ds, tmp_path, resume=True))
+    assert epochs_seen[0] == (2, 6)  # 3 batches per epoch: lambda_e and beta_b go on where they stopped
+    assert events[-1]["epochs_run"] == 3
+
+
 # ------------------------------------------------------------------ misconfiguration
 
 def test_check_config_rejects_too_many_clusters():
