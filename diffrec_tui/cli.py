@@ -166,7 +166,7 @@ def watch(run: RunDir, resume: bool) -> int:
 
 
 def report(run: RunDir, last: dict | None, code: int, interrupted: bool) -> int:
-    from .report import print_summary
+    from .report import print_peers, print_summary
 
     status = last["type"] if last else None
     if status == "failed":
@@ -179,6 +179,7 @@ def report(run: RunDir, last: dict | None, code: int, interrupted: bool) -> int:
         print(f"diffrec-tui: the worker ended without a result (exit {code}); see {run.log_file}", file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
     print_summary(run, last)
+    print_peers(run)
     return EXIT_INTERRUPTED if status == "stopped" or interrupted else EXIT_OK
 
 

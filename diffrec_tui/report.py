@@ -105,3 +105,44 @@ def print_summary(run, ev: dict, out=None) -> None:
     console.print(table)
     console.print(f"train {ev.get('train_seconds', 0):.1f}s, eval {ev.get('eval_seconds', 0):.1f}s")
     console.print(f"run directory: {run.path}")
+
+
+PEER_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+
+
+def peers(run) -> list:
+    """Finished runs in the same runs directory on the same data (same fingerprint), newest
+    run of each model first, so a DiffRec run is shown beside the baselines."""
+    from engine.runs import list_runs, load_run
+
+    me = load_run(run.path)
+    if me.fingerprint is None:
+        return []
+    best_of_model = {}
+    for r in list_runs(run.path.parent):
+        if r.fingerprint == me.fingerprint and r.status == "finished" and r.best[1]:
+            best_of_model.setdefault(r.config.get("model"), r)
+    return list(best_of_model.values())
+
+
+def print_peers(run, out=None) -> None:
+    """Test metrics of the latest run of each model on this dataset, best per metric in bold."""
+    rows = peers(run)
+    if len(rows) < 2:
+        return
+    console = Console(file=out or sys.stdout, width=120)
+    table = Table(title="test metrics of each model's latest run on this dataset (best in bold)")
+    table.add_column("model")
+    table.add_column("run")
+    for key in PEER_KEYS:
+        table.add_column(key, justify="right")
+    best = {k: max(r.best[1].get(k, float("-inf")) for r in rows) for k in PEER_KEYS}
+    for r in rows:
+        cells = []
+        for k in PEER_KEYS:
+            v = r.best[1].get(k)
+            text = "-" if v is None else f"{v:.4f}"
+            cells.append(f"[bold]{text}[/bold]" if v is not None and v == best[k] else text)
+        name = r.config.get("model", "?") + (" (this run)" if r.path == run.path else "")
+        table.add_row(name, r.id, *cells)
+    console.print(table)

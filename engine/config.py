@@ -54,7 +54,7 @@ FIELDS: list[Field] = [
     _f("w_max", "float", 1.0, "T-DiffRec weight of a user's newest interaction", "Model", min=0),
     _f("n_cate", "int", 1, "L-DiffRec: number of item clusters, one autoencoder each", "Model", min=1, models=_L),
     _f("reparam", "bool", True, "L-DiffRec: variational (reparameterized) autoencoder", "Model", models=_L),
-    _f("in_dims", "int_list", [300], "L-DiffRec: encoder dims; the last is the latent size", "Model", min=1, models=_L),
+    _f("in_dims", "int_list", [300], "L-DiffRec: encoder dims from the latent outwards, as RecBole (first = latent size)", "Model", min=1, models=_L),
     _f("out_dims", "int_list", [], "L-DiffRec: decoder hidden dims ([] = one linear map)", "Model", min=1, models=_L),
     _f("ae_act_func", "choice", "tanh", "L-DiffRec: autoencoder activation", "Model", choices=_ACTS, models=_L),
     _f("lamda", "float", 0.03, "L-DiffRec: weight of the autoencoder loss (annealed)", "Model", min=0, models=_L),
@@ -214,7 +214,10 @@ def _choice(f, v):
 
 def _as_list(v):
     if isinstance(v, str):
-        v = yaml.safe_load(v) if v.strip() else []  # '[200,600]' from a quoted hyper.test value
+        try:
+            v = yaml.safe_load(v) if v.strip() else []  # '[200,600]' from a quoted hyper.test value
+        except yaml.YAMLError:
+            raise ValueError("") from None
     if isinstance(v, (int, float, str)) and not isinstance(v, bool):
         v = [v]
     if not isinstance(v, (list, tuple)):

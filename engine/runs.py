@@ -186,6 +186,11 @@ class RunInfo:
         return best["valid"], best["test"]
 
     @property
+    def fingerprint(self) -> str | None:
+        """The dataset fingerprint from the `started` event: runs on the same data share it."""
+        return next((e.get("fingerprint") for e in self.events if e["type"] == "started"), None)
+
+    @property
     def started_at(self) -> float | None:
         return self.events[0]["time"] if self.events else None
 

@@ -174,6 +174,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
     yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],
            "dataset": ds.stats, "parameters": parameter_count(method.module),
+           "buffer_values": sum(b.numel() for b in method.module.buffers()),
+           "model_info": getattr(method, "info", dict)(),  # e.g. L-DiffRec's cluster sizes
            "fingerprint": fingerprint, "resumed_from_epoch": st["epoch"] if resume else None,
            "setup_seconds": round(time.perf_counter() - t_setup, 3)}
 

@@ -32,6 +32,8 @@ def fmt_seconds(s: float | None) -> str:
 
 
 def progress_text(st: RunState) -> str:
+    if not st.epochs and st.evals and not st.active:  # a closed-form model: fitted in one pass
+        return f"fitted in one pass (no training epochs)  took {fmt_seconds(sum(st.eval_seconds))} to evaluate"
     total = st.total_epochs or 1
     done = min(st.epoch, total)
     filled = int(BAR_WIDTH * done / total)
@@ -73,7 +75,15 @@ class TrainScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.height)
         self.redraw()
+
+    def on_resize(self, event) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        # Charts first: on a short terminal the event log gives up rows (9 from 42 rows up).
+        self.query_one("#train-bottom").styles.height = max(4, min(9, (height - 6) // 4))
 
     def on_screen_resume(self) -> None:
         self.redraw()
@@ -121,7 +131,8 @@ class TrainScreen(Screen):
             "[b]No run yet.[/b] Press [b]s[/b] (or ctrl+r anywhere) to train the config being edited, "
             "or open a run from the Runs screen (3).")
         self.query_one("#run-progress", Static).update("")
-        for cid in ("#loss-chart", "#recall-chart", "#ndcg-chart"):
+        self.query_one("#loss-chart", LineChart).show([], empty="waiting for the first epoch")
+        for cid in ("#recall-chart", "#ndcg-chart"):
             self.query_one(cid, LineChart).show([])
         self.query_one("#event-log", Log).clear()
         self._logged = (None, 0)
@@ -141,7 +152,10 @@ class TrainScreen(Screen):
         self.query_one("#run-status", Static).update("  ·  ".join(parts))
 
     def _draw_charts(self, st: RunState, k: int) -> None:
-        self.query_one("#loss-chart", LineChart).show([Series("loss", st.epochs, st.losses, "cyan")])
+        one_pass = not st.epochs and not st.active and bool(st.evals)  # a closed-form model
+        self.query_one("#loss-chart", LineChart).show(
+            [Series("loss", st.epochs, st.losses, "cyan")],
+            empty="none (fitted in one pass)" if one_pass else "waiting for the first epoch")
         for name, cid in (("recall", "#recall-chart"), ("ndcg", "#ndcg-chart")):
             metric = f"{name}@{k}"
             series = [Series(f"{split} {metric}", *st.series(metric, split), color)

@@ -54,10 +54,12 @@ class LineChart(PlotextPlot):
             xs, ys = downsample(s.xs, s.ys)
             plt.plot(xs, ys, label=s.label, color=s.color or COLORS[i % len(COLORS)], marker="hd")
 
-    def show(self, series: list[Series], title: str | None = None) -> None:
+    def show(self, series: list[Series], title: str | None = None, empty: str | None = None) -> None:
         self.series = list(series)
         if title is not None:
             self.title_text = title
+        if empty is not None:
+            self.empty = empty
         self._configure()
         self._version += 1
         self.refresh()

@@ -327,3 +327,11 @@ def test_default_order_is_chronological():
 ])
 def test_parse_metric(name, expected):
     assert config.parse_metric(name) == expected
+
+
+def test_malformed_list_text_is_a_config_error_not_a_yaml_traceback():
+    import pytest
+    from engine import config
+    from engine.errors import ConfigError
+    with pytest.raises(ConfigError, match="dims_dnn"):
+        config.resolve({"dims_dnn": "[1,"})

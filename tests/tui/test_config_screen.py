@@ -48,6 +48,17 @@ async def test_edit_error_shown_blocks_start_then_fixed(runs_dir):
         assert not screen.form.rows["noise_min"].control.has_class("-problem")
         assert "valid" in str(screen.query_one("#config-status", Static).render())
 
+        # now ctrl+r starts a worker on the edited config and shows the Train screen
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.current_mode == "train" and app.live is not None, what="the run")
+        live = app.live
+        try:
+            assert live.proc is not None and live.run.path.parent == runs_dir
+            assert config_mod.read_yaml(live.run.config_file)["noise_min"] == 0.005
+        finally:
+            live.proc.kill()  # this test is about the editor; real runs are in test_train_screen
+            live.proc.wait()
+
 
 async def set_value(pilot, key: str, value: str) -> None:
     """Set a text field as a paste would (one Changed event) and let the screen react."""
@@ -56,7 +67,7 @@ async def set_value(pilot, key: str, value: str) -> None:
     await pilot.pause()
 
 
-async def test_values_are_parsed_checked_and_previewed(runs_dir):
+async def test_values_are_parsed_checked_previewed_and_model_keys_hidden(runs_dir):
     app = make_app(runs_dir)
     async with app.run_test(size=(140, 42)) as pilot:
         await config_ready(pilot)
@@ -81,11 +92,7 @@ async def test_values_are_parsed_checked_and_previewed(runs_dir):
         assert cfg["steps"] == 12 and cfg["dims_dnn"] == [200, 600] and cfg["valid_metric"] == "NDCG@10"
         assert len(chart.series[0].xs) == 12
 
-
-async def test_model_choice_hides_keys_that_do_not_apply(runs_dir):
-    app = make_app(runs_dir)
-    async with app.run_test(size=(140, 42)) as pilot:
-        await config_ready(pilot)
+        # keys that do not apply to the selected model are hidden (built when first needed)
         rows = app.screen.form.rows
         ldiffrec_only = [f.name for f in config_mod.SCHEMA.values() if f.models == ("LDiffRec",)]
         assert ldiffrec_only and not any(app.screen.query(f"#field-{k}") for k in ldiffrec_only)

@@ -94,12 +94,14 @@ async def test_worker_failure_is_shown_and_app_stays_usable(runs_dir, tmp_path):
         text = str(box.render())
         assert "run failed" in text and "header has no user column" in text
         assert "failed" in status_text(app)
-        # the app goes on: another screen, an edit, back again
-        await pilot.press("1")
-        await wait_for(pilot, lambda: app.current_mode == "config" and app.screen.ready, what="the config screen")
-        app.screen.query_one("#field-epochs").value = "6"
-        await wait_for(pilot, lambda: app.draft.raw["epochs"] == "6", what="the edit")
-        await pilot.press("escape", "2")
+        # the app goes on: the Runs screen lists the failed run, the Train screen still shows it
+        failed_id = app.live.id
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 6,
+                       what="the runs table")
+        row = next(r for r in app.screen.rows if r.id == failed_id)
+        assert row.info.status == "failed"
+        await pilot.press("2")
         await wait_for(pilot, lambda: app.current_mode == "train", what="the train screen")
         assert app.screen.query_one("#run-failure", Static).display
 
@@ -195,3 +197,22 @@ async def test_open_finished_run_and_switch_k(runs_dir):
         assert screen.query_one("#recall-chart").series[0].label == "valid recall@10"
         best = str(screen.query_one("#run-best", Static).render())
         assert "recall@10" in best and "0.1826" in best  # summary.json's best valid recall@10
+
+
+async def test_closed_form_run_shows_one_pass_instead_of_epochs(runs_dir):
+    """A baseline fitted in one pass (EASE, Pop ...) writes no epoch events."""
+    run = RunDir.create(runs_dir, tiny_config(model="EASE"))
+    metrics = {"recall@10": 0.40, "ndcg@10": 0.23, "recall@20": 0.54, "ndcg@20": 0.27}
+    run.event("started", pid=1, device="cpu", model="EASE", dataset={"n_users": 300, "n_items": 200},
+              parameters=0)
+    run.event("eval", epoch=1, valid=metrics, test=metrics, seconds=0.2)
+    run.event("finished", status="finished", best_epoch=1, epochs_run=1, valid=metrics, test=metrics,
+              reason="closed-form model fitted")
+    app = make_app(runs_dir, start="train")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(run.path)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert "fitted in one pass" in str(screen.query_one("#run-progress", Static).render())
+        assert screen.query_one("#loss-chart").empty == "none (fitted in one pass)"
+        assert [s.xs for s in screen.query_one("#recall-chart").series] == [[1], [1]]

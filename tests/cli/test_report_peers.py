@@ -1,0 +1,40 @@
+"""The --run summary lists each model's latest finished run on the same data, best in bold."""
+import io
+from datetime import datetime
+
+from diffrec_tui.report import peers, print_peers
+from engine.runs import RunDir
+
+
+def fake_run(root, model, fingerprint, recall, when):
+    run = RunDir.create(root, {"model": model, "dataset": "d"}, now=datetime(2026, 1, 1, 12, 0, when))
+    run.event("started", fingerprint=fingerprint)
+    test = {"recall@10": recall / 2, "recall@20": recall, "ndcg@10": recall / 3, "ndcg@20": recall / 2}
+    ev = run.event("finished", status="finished", valid=test, test=test, best_epoch=1, epochs_run=1)
+    run.write_summary({k: v for k, v in ev.items() if k != "type"})
+    return run
+
+
+def test_peers_are_runs_on_the_same_data_latest_per_model(tmp_path):
+    fake_run(tmp_path, "DiffRec", "aaa", 0.10, 1)
+    newer = fake_run(tmp_path, "DiffRec", "aaa", 0.12, 2)
+    ease = fake_run(tmp_path, "EASE", "aaa", 0.15, 3)
+    fake_run(tmp_path, "Pop", "other-data", 0.30, 4)
+    found = {r.config["model"]: r.path for r in peers(ease)}
+    assert found == {"DiffRec": newer.path, "EASE": ease.path}
+
+
+def test_print_peers_lists_every_model_with_its_metrics(tmp_path):
+    fake_run(tmp_path, "DiffRec", "aaa", 0.12, 1)
+    ease = fake_run(tmp_path, "EASE", "aaa", 0.15, 2)
+    out = io.StringIO()
+    print_peers(ease, out=out)
+    text = out.getvalue()
+    assert "EASE (this run)" in text and "DiffRec" in text and "0.1500" in text
+
+
+def test_no_table_for_a_lonely_run(tmp_path):
+    only = fake_run(tmp_path, "DiffRec", "aaa", 0.12, 1)
+    out = io.StringIO()
+    print_peers(only, out=out)
+    assert out.getvalue() == ""
