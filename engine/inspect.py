@@ -163,6 +163,7 @@ class Inspector:
         self._traj_ok = "trajectory" in sig
         self._gen_ok = "generator" in sig
         self._lock = threading.RLock()
+        self._table_lock = threading.Lock()  # one all-users pass at a time
         self._table: UserTable | None = None
         names = self.ds.item_names
         self.names = list(names) if names else [str(i) for i in range(self.ds.n_items)]
@@ -312,9 +313,12 @@ class Inspector:
                                              self.cfg["eval_precision"])
             yield rows, scores
 
-    def user_table(self, progress: Callable[[int, int], None] | None = None) -> UserTable:
-        """Per-user valid and test metrics of all users (computed once, then cached)."""
-        with self._lock:
+    def user_table(self, progress: Callable[[int, int], None] | None = None,
+                   batch_size: int | None = None) -> UserTable:
+        """Per-user valid and test metrics of all users (computed once, then cached).
+        Each batch holds the model lock on its own, so single-user calls from other threads
+        run between batches; `progress` may raise to abandon the pass."""
+        with self._table_lock:
             if self._table is not None:
                 return self._table
             topk = sorted({*self.cfg["topk"], 20})
@@ -322,7 +326,7 @@ class Inspector:
             kmax = min(max(topk), self.ds.n_items)
             parts_v: list[dict] = []
             parts_t: list[dict] = []
-            for rows, scores in self._batches():
+            for rows, scores in self._batches(batch_size):
                 metrics.mask_(scores, self.train_in[rows])
                 parts_v.append(metrics.per_user(torch.topk(scores, kmax).indices, self.ds.valid[rows], topk, names))
                 metrics.mask_(scores, self.ds.valid[rows])

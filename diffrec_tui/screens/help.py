@@ -22,11 +22,20 @@ def binding_lines(bindings, skip=()) -> list[str]:
         if not isinstance(b, Binding) or not b.description or b.id in skip:
             continue
         keys.setdefault((b.action, b.description), []).extend(_key_name(k) for k in b.key.split(","))
-    return [f"  [b]{escape(', '.join(k)):<14}[/b] {escape(desc)}" for (_, desc), k in keys.items()]
+    return [f"  [b]{_key_markup(', '.join(k))}[/b] {escape(desc)}" for (_, desc), k in keys.items()]
+
+
+def _key_markup(label: str) -> str:
+    """Keys padded to 14 columns; every `[` escaped (keys such as `[` are not markup)."""
+    return label.replace("[", "\\[") + " " * max(0, 14 - len(label))
+
+
+KEY_NAMES = {"slash": "/", "question_mark": "?", "space": "space", "comma": ",", "full_stop": ".",
+             "left_square_bracket": "[", "right_square_bracket": "]", "left": "←", "right": "→"}
 
 
 def _key_name(key: str) -> str:
-    return {"slash": "/", "question_mark": "?", "space": "space"}.get(key.strip(), key.strip())
+    return KEY_NAMES.get(key.strip(), key.strip())
 
 
 class HelpScreen(ModalScreen[None]):

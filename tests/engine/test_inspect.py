@@ -183,6 +183,29 @@ def test_best_worst_and_random_users(plain):
     assert insp.user_table() is table  # cached
 
 
+def test_user_table_in_small_batches_can_be_abandoned(tmp_path):
+    """Batched (so single-user calls run between batches) gives the same table; a progress
+    callback that raises abandons the pass and leaves nothing cached."""
+    run = train_run(tmp_path)
+    whole = inspect.Inspector(run.path).user_table()
+    insp = inspect.Inspector(run.path)
+    seen = []
+
+    def stop_after_two(done, total):
+        seen.append(done)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        insp.user_table(progress=stop_after_two, batch_size=50)
+    assert seen == [50, 100] and insp._table is None
+    table = insp.user_table(progress=lambda d, t: seen.append(d), batch_size=50)
+    assert seen[-1] == insp.n_users and len(seen) == 2 + -(-insp.n_users // 50)
+    for split in ("valid", "test"):
+        for key, values in getattr(whole, split).items():
+            np.testing.assert_array_equal(getattr(table, split)[key], values)
+
+
 # ---------------------------------------------------------------- what-if
 
 def test_what_if_without_edits_changes_nothing(noisy):
