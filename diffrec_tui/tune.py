@@ -63,9 +63,8 @@ def main(args) -> int:
         raise InputError(f"--tune: every combination is invalid with this base config: {trials[0].skip}")
     workers, threads = share(base, args.workers, runnable)
     hyper = Path(args.tune)
-    for p in tuning.inert(space, base):
-        print(f"note: {hyper.name} line {p.line}: `{p.key}` does not apply to model {base['model']}; "
-              "its trials differ in name only", flush=True)
+    for p, why in tuning.inert(space, base):
+        print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}; its trials differ in name only", flush=True)
     sd = SweepDir.create(runs_root(args.runs_dir), hyper.stem or "sweep", space, base, strategy, trials,
                          seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
                          hyper_file=str(hyper.resolve()))

@@ -33,6 +33,7 @@ class Field:
     nullable: bool = False
     models: tuple = ()  # models the key applies to; empty = all
     min_exclusive: bool = field(default=False)
+    needs: str | None = None  # a bool key that must be true for this one to have any effect
 
 
 def _f(name, kind, default, help, group, **kw) -> Field:
@@ -50,8 +51,8 @@ FIELDS: list[Field] = [
     _f("mlp_act_func", "choice", "tanh", "Activation of the denoiser MLP", "Model", choices=_ACTS),
     _f("dropout", "float", 0.5, "Dropout on the denoiser's input vector during training", "Model", min=0, max=0.99),
     _f("time-aware", "bool", False, "T-DiffRec: weight training interactions by recency", "Model"),
-    _f("w_min", "float", 0.1, "T-DiffRec weight of a user's oldest interaction", "Model", min=0),
-    _f("w_max", "float", 1.0, "T-DiffRec weight of a user's newest interaction", "Model", min=0),
+    _f("w_min", "float", 0.1, "T-DiffRec weight of a user's oldest interaction", "Model", min=0, needs="time-aware"),
+    _f("w_max", "float", 1.0, "T-DiffRec weight of a user's newest interaction", "Model", min=0, needs="time-aware"),
     _f("n_cate", "int", 1, "L-DiffRec: number of item clusters, one autoencoder each", "Model", min=1, models=_L),
     _f("reparam", "bool", True, "L-DiffRec: variational (reparameterized) autoencoder", "Model", models=_L),
     _f("in_dims", "int_list", [300], "L-DiffRec: encoder dims from the latent outwards, as RecBole (first = latent size)", "Model", min=1, models=_L),

@@ -33,7 +33,8 @@ def markdown() -> str:
         for f in config.FIELDS:
             if f.group == group:
                 models = ", ".join(f.models) if f.models else "all"
-                lines.append(f"| `{f.name}` | {f.kind} | {_value(f.default)} | {_allowed(f)} | {models} | {f.help} |")
+                needs = f" (only with `{f.needs}: true`)" if f.needs else ""
+                lines.append(f"| `{f.name}` | {f.kind} | {_value(f.default)} | {_allowed(f)} | {models} | {f.help}{needs} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -265,12 +265,19 @@ def skip_reason(base: dict, params: dict) -> str | None:
     return "; ".join(_strip(p.message) for p in found) if found else None
 
 
-def inert(space: Space, base: dict) -> list[Param]:
-    """Lines whose key does not apply to the base model (and the space does not vary the
-    model): their trials would differ in name only."""
-    if "model" in space.keys:
-        return []
-    return [p for p in space.params if not config_mod.applies(config_mod.SCHEMA[p.key], base["model"])]
+def inert(space: Space, base: dict) -> list[tuple[Param, str]]:
+    """(line, why) for lines that cannot change a trial under the base config: the key does
+    not apply to the base model, or it needs a switch the base leaves off (w_min without
+    time-aware). Their trials differ in name only. A space that varies the model or the
+    switch itself is trusted."""
+    out = []
+    for p in space.params:
+        f = config_mod.SCHEMA[p.key]
+        if "model" not in space.keys and not config_mod.applies(f, base["model"]):
+            out.append((p, f"does not apply to model {base['model']}"))
+        elif f.needs and f.needs not in space.keys and not base.get(f.needs):
+            out.append((p, f"has no effect while `{f.needs}` is false in the base config"))
+    return out
 
 
 def trial_config(base: dict, params: dict, threads: int | None = None) -> dict:

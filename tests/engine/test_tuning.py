@@ -157,12 +157,18 @@ def test_plan_grid_random_and_skipped_combinations():
         tuning.plan(cont, base, trials=0)
 
 
-def test_lines_that_do_not_apply_to_the_base_model_are_reported():
+def test_lines_that_cannot_change_a_trial_are_reported():
     base = config_mod.resolve({"model": "DiffRec"})
-    space = tuning.parse("steps choice [2, 5]\nn_cate choice [1, 2]\n")
-    assert [p.key for p in tuning.inert(space, base)] == ["n_cate"]
+    space = tuning.parse("steps choice [2, 5]\nn_cate choice [1, 2]\nw_min choice [0.1, 0.2]\n")
+    found = tuning.inert(space, base)
+    assert [(p.key, why) for p, why in found] == [
+        ("n_cate", "does not apply to model DiffRec"),
+        ("w_min", "has no effect while `time-aware` is false in the base config")]
     assert tuning.inert(tuning.parse("model choice [DiffRec, LDiffRec]\nn_cate choice [1, 2]\n"), base) == []
-    assert tuning.inert(space, config_mod.resolve({"model": "LDiffRec"})) == []
+    assert [p.key for p, _ in tuning.inert(space, config_mod.resolve({"model": "LDiffRec"}))] == ["w_min"]
+    assert tuning.inert(space, config_mod.resolve({"model": "LDiffRec", "time-aware": True})) == []
+    both = tuning.parse("time-aware choice [true, false]\nw_min choice [0.1, 0.2]\n")
+    assert tuning.inert(both, base) == []
 
 
 def test_trial_config_threads_only_when_nothing_fixes_them():
