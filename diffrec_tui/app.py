@@ -272,17 +272,23 @@ class DiffRecApp(App):
 
     async def action_quit(self) -> None:
         active = self.active_runs()
-        if not active:
+        sweep_screen = self.screen_for("sweep")
+        sweeping = sweep_screen.running_sweeps() if sweep_screen is not None else []
+        if not active and not sweeping:
             self.exit()
             return
         from .screens.dialogs import QuitWithRun
+        from .sweeps import label
 
         def chosen(choice: str | None) -> None:
             if choice == "stop":
                 for r in active:
                     r.stop()  # the worker writes `stopped` and its summary on its own
+                if sweeping:
+                    sweep_screen.stop_all()  # the coordinator stops its trials the same way
                 self.exit()
             elif choice == "leave":
                 self.exit()
 
-        self.push_screen(QuitWithRun(active[0].id), chosen)
+        names = [f"run {r.id}" for r in active] + [f"sweep {label(p)}" for p in sweeping]
+        self.push_screen(QuitWithRun(names), chosen)

@@ -60,22 +60,25 @@ class PathPrompt(ModalScreen[str | None]):
 
 
 class QuitWithRun(ModalScreen[str | None]):
-    """A run is still training: stop it, leave it running, or do not quit."""
+    """Work this app started is still running (runs, sweeps): stop it, leave it running,
+    or do not quit."""
 
     BINDINGS = [
-        Binding("s", "choose('stop')", "Stop run and quit", id="quit.stop"),
+        Binding("s", "choose('stop')", "Stop and quit", id="quit.stop"),
         Binding("l", "choose('leave')", "Leave running and quit", id="quit.leave"),
         Binding("escape,c", "choose(None)", "Cancel", id="quit.cancel"),
     ]
 
-    def __init__(self, run_id: str):
+    def __init__(self, running: list[str]):
         super().__init__(classes="dialog-screen")
-        self.run_id = run_id
+        self.running = running  # e.g. ["run 2025...-DiffRec-synthetic", "sweep 2025...-hyper"]
 
     def compose(self) -> ComposeResult:
+        names = ", ".join(f"[b]{escape(x)}[/b]" for x in self.running)
+        verb = "is" if len(self.running) == 1 else "are"
         with Vertical(classes="dialog"):
-            yield Static(f"Run [b]{escape(self.run_id)}[/b] is still training.\n"
-                         "Stop it (the best checkpoint is kept) or leave it running in the background?",
+            yield Static(f"{names} {verb} still running.\n"
+                         "Stop (best checkpoints and finished trials are kept) or leave running in the background?",
                          classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Stop and quit (s)", id="stop", variant="error")

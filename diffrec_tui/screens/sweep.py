@@ -7,6 +7,7 @@ sweep directory on a timer while it is active, and redraws only what changed.
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -242,6 +243,15 @@ class SweepScreen(Screen):
         if info.status in ("pending", "stopped") and code == 2:
             return "not started"
         return info.status
+
+    def running_sweeps(self) -> list[Path]:
+        """Sweeps whose coordinator this screen started and which are still running."""
+        return [path for path, proc in self.procs.items() if proc.poll() is None]
+
+    def stop_all(self) -> None:
+        """Ask every coordinator this screen started to stop (used when the app quits)."""
+        for path in self.running_sweeps():
+            self.procs[path].send_signal(signal.SIGINT)
 
     def active(self) -> bool:
         return self.info is not None and self._status(self.info) in ("running", "starting")

@@ -315,3 +315,27 @@ async def test_launch_a_real_two_trial_sweep_and_stop_it(runs_dir):
         assert (screen.current / "sweep.log").is_file()
         best = config_mod.load(screen.current / "best.yaml")
         assert best["epochs"] == 2 and best["synthetic_users"] == 200
+
+
+async def test_quit_while_a_launched_sweep_runs_asks_and_stops_it(sweep_dir):
+    """A coordinator this app started is still running: quitting asks; `s` sends it SIGINT
+    (the clean stop that records running trials as stopped)."""
+    coordinator = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        app = make_app(sweep_dir.parent, start="sweep")
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_sweep_screen(pilot)
+            screen.procs[sweep_dir] = coordinator
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
+            assert "sweep 20250303-100000-hyper" in str(app.screen.query_one(".dialog-text", Static).render())
+            await pilot.press("escape")  # cancel: nothing stopped
+            await wait_for(pilot, lambda: app.screen is screen, what="the sweep screen again")
+            assert coordinator.poll() is None
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
+            await pilot.press("s")
+        assert coordinator.wait(timeout=10) == -signal.SIGINT
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
