@@ -42,14 +42,15 @@ def _f(name, kind, default, help, group, **kw) -> Field:
 
 _ACTS = ("tanh", "relu", "sigmoid", "leakyrelu", "linear")
 _L = ("LDiffRec",)
+_D = DIFFUSION_MODELS  # keys of the diffusion models only (baselines register their own)
 
 FIELDS: list[Field] = [
     # Model
     _f("model", "choice", "DiffRec", "Model to train", "Model", choices=DIFFUSION_MODELS),
-    _f("dims_dnn", "int_list", [300], "Denoiser MLP hidden dims, bottleneck first (encoder mirrors them)", "Model", min=1),
-    _f("embedding_size", "int", 10, "Size of the sinusoidal timestep embedding", "Model", min=1),
-    _f("mlp_act_func", "choice", "tanh", "Activation of the denoiser MLP", "Model", choices=_ACTS),
-    _f("dropout", "float", 0.5, "Dropout on the denoiser's input vector during training", "Model", min=0, max=0.99),
+    _f("dims_dnn", "int_list", [300], "Denoiser MLP hidden dims, bottleneck first (encoder mirrors them)", "Model", min=1, models=_D),
+    _f("embedding_size", "int", 10, "Size of the sinusoidal timestep embedding", "Model", min=1, models=_D),
+    _f("mlp_act_func", "choice", "tanh", "Activation of the denoiser MLP", "Model", choices=_ACTS, models=_D),
+    _f("dropout", "float", 0.5, "Dropout on the denoiser's input vector during training", "Model", min=0, max=0.99, models=_D),
     _f("time-aware", "bool", False, "T-DiffRec: weight training interactions by recency", "Model"),
     _f("w_min", "float", 0.1, "T-DiffRec weight of a user's oldest interaction", "Model", min=0, needs="time-aware"),
     _f("w_max", "float", 1.0, "T-DiffRec weight of a user's newest interaction", "Model", min=0, needs="time-aware"),
@@ -67,17 +68,17 @@ FIELDS: list[Field] = [
     _f("ae_learning_rate", "float", None, "L-DiffRec: autoencoder learning rate (empty = learning_rate)", "Model", min=0, min_exclusive=True, nullable=True, models=_L),
     _f("mlp_learning_rate", "float", None, "L-DiffRec: diffusion MLP learning rate (empty = learning_rate)", "Model", min=0, min_exclusive=True, nullable=True, models=_L),
     # Diffusion
-    _f("noise_schedule", "choice", "linear", "Noise schedule of the forward process", "Diffusion", choices=("linear", "linear-var", "cosine", "binomial")),
-    _f("noise_scale", "float", 0.001, "Scale of the noise (0 = no noise, plain denoising)", "Diffusion", min=0),
-    _f("noise_min", "float", 0.0005, "Noise lower bound (before scaling)", "Diffusion", min=0),
-    _f("noise_max", "float", 0.005, "Noise upper bound (before scaling)", "Diffusion", min=0),
-    _f("sampling_noise", "bool", False, "Add noise at each reverse step during inference", "Diffusion"),
-    _f("sampling_steps", "int", 0, "Forward steps applied to the input before denoising at inference", "Diffusion", min=0),
-    _f("reweight", "bool", True, "Weight the loss per step (SNR difference for x0, the ELBO weight for eps)", "Diffusion"),
-    _f("mean_type", "choice", "x0", "What the denoiser predicts", "Diffusion", choices=("x0", "eps")),
-    _f("steps", "int", 5, "Number of diffusion steps T", "Diffusion", min=1),
-    _f("history_num_per_term", "int", 10, "Loss-history length per step for importance-sampled training steps", "Diffusion", min=1),
-    _f("beta_fixed", "bool", True, "Fix beta_1 to 1e-5 to keep the first step near-noiseless", "Diffusion"),
+    _f("noise_schedule", "choice", "linear", "Noise schedule of the forward process", "Diffusion", choices=("linear", "linear-var", "cosine", "binomial"), models=_D),
+    _f("noise_scale", "float", 0.001, "Scale of the noise (0 = no noise, plain denoising)", "Diffusion", min=0, models=_D),
+    _f("noise_min", "float", 0.0005, "Noise lower bound (before scaling)", "Diffusion", min=0, models=_D),
+    _f("noise_max", "float", 0.005, "Noise upper bound (before scaling)", "Diffusion", min=0, models=_D),
+    _f("sampling_noise", "bool", False, "Add noise at each reverse step during inference", "Diffusion", models=_D),
+    _f("sampling_steps", "int", 0, "Forward steps applied to the input before denoising at inference", "Diffusion", min=0, models=_D),
+    _f("reweight", "bool", True, "Weight the loss per step (SNR difference for x0, the ELBO weight for eps)", "Diffusion", models=_D),
+    _f("mean_type", "choice", "x0", "What the denoiser predicts", "Diffusion", choices=("x0", "eps"), models=_D),
+    _f("steps", "int", 5, "Number of diffusion steps T", "Diffusion", min=1, models=_D),
+    _f("history_num_per_term", "int", 10, "Loss-history length per step for importance-sampled training steps", "Diffusion", min=1, models=_D),
+    _f("beta_fixed", "bool", True, "Fix beta_1 to 1e-5 to keep the first step near-noiseless", "Diffusion", models=_D),
     # Training
     _f("learning_rate", "float", 0.001, "AdamW learning rate", "Training", min=0, min_exclusive=True),
     _f("weight_decay", "float", 0.0, "AdamW weight decay", "Training", min=0),

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from engine.config import SCHEMA, applies
+from engine.config import DIFFUSION_MODELS, SCHEMA, applies
 from engine.errors import ConfigError
 
 from ..state import SCHEDULE_KEYS
@@ -69,7 +69,7 @@ class ConfigScreen(Screen):
     # ------------------------------------------------------------ reactions
 
     def on_config_form_edited(self, event: ConfigForm.Edited) -> None:
-        if event.key in SCHEDULE_KEYS:
+        if event.key in SCHEDULE_KEYS or event.key == "model":
             self.draw_preview()
         self.show_status()
 
@@ -89,9 +89,11 @@ class ConfigScreen(Screen):
             return  # not mounted yet: _mount_preview draws it
         cfg = self.app.draft.preview_config()
         beta, abar = self.query_one("#beta-chart"), self.query_one("#abar-chart")
-        if cfg is None:
-            beta.show([], title="beta_t")
-            abar.show([], title="1 - alpha_bar_t")
+        model = self.app.draft.model
+        if cfg is None or model not in DIFFUSION_MODELS:
+            why = "" if cfg is None else f" (no diffusion in {model})"
+            beta.show([], title="beta_t" + why)
+            abar.show([], title="1 - alpha_bar_t" + why)
             return
         b, one_minus_abar = schedule.preview(cfg)
         steps = list(range(1, len(b) + 1))

@@ -192,6 +192,7 @@ class ConfigForm(VerticalScroll):
             self._model = model
             for group in self.query(FieldGroup):
                 group.add_missing(model)
+                group.display = any(applies(f, model) for f in group.fields)  # Diffusion: not for Pop
         for w in self.rows.values():
             shown, error = applies(w.field, model), self.draft.errors.get(w.field.name)
             if shown != w.shown:

@@ -104,9 +104,19 @@ async def test_values_are_parsed_checked_previewed_and_model_keys_hidden(runs_di
         # built in schema order: n_cate right after w_max in the Model group
         group = list(app.screen.query_one("#group-model").children)
         assert group.index(rows["n_cate"].label) == group.index(rows["w_max"].control) + 1
+        # a baseline: its own keys appear, the diffusion keys and their group go
+        app.screen.query_one("#field-model", Select).value = "EASE"
+        await wait_for(pilot, lambda: app.draft.model == "EASE", what="the model change")
+        await pilot.pause()
+        assert rows["reg_weight"].control.display
+        assert not rows["steps"].control.display and not rows["dims_dnn"].control.display
+        assert not app.screen.query_one("#group-diffusion").display
+        assert rows["learning_rate"].control.display and rows["topk"].control.display
+        assert chart.series == [] and "no diffusion in EASE" in chart.title_text
         app.screen.query_one("#field-model", Select).value = "DiffRec"
         await wait_for(pilot, lambda: app.draft.model == "DiffRec", what="the model change")
         assert not any(rows[k].control.display for k in ldiffrec_only)
+        assert rows["steps"].control.display and app.screen.query_one("#group-diffusion").display
 
 
 async def test_save_as_overwrite_confirmation_and_load(runs_dir, tmp_path):
