@@ -17,59 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from diffrec_tui.app import DiffRecApp  # noqa: E402
+from paint_probe import ROOT, Probe, mark_handled, pct, timed  # noqa: E402  (puts ROOT on sys.path)
 from diffrec_tui.screens.runs import RunsScreen  # noqa: E402
 from diffrec_tui.screens.train import TrainScreen  # noqa: E402
 from engine import config as config_mod  # noqa: E402
 
-marks: dict[str, float] = {}
-
-
-class Probe(DiffRecApp):
-    def _display(self, screen, renderable):
-        if renderable is not None and not self._batch_count and "handled" in marks and "painted" not in marks:
-            marks["painted"] = time.perf_counter()
-        super()._display(screen, renderable)
-
-
-def mark_handled(fn):
-    @functools.wraps(fn)  # Textual passes arguments by the wrapped signature
-    def wrapper(self, *args, **kwargs):
-        out = fn(self, *args, **kwargs)
-        marks.setdefault("handled", time.perf_counter())
-        return out
-    return wrapper
-
-
 TrainScreen.action_next_k = mark_handled(TrainScreen.action_next_k)
 TrainScreen.on_screen_resume = mark_handled(TrainScreen.on_screen_resume)
 RunsScreen.on_screen_resume = mark_handled(RunsScreen.on_screen_resume)
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
-async def measure(pilot, key: str) -> tuple[float, float]:
-    marks.clear()
-    t0 = time.perf_counter()
-    await pilot.press(key)
-    deadline = time.perf_counter() + 5
-    while "painted" not in marks and time.perf_counter() < deadline:
-        await asyncio.sleep(0.001)
-    return (marks.get("handled", float("nan")) - t0) * 1000, (marks.get("painted", float("nan")) - t0) * 1000
 
 
 async def main(args) -> None:
@@ -94,12 +55,12 @@ async def main(args) -> None:
         await pilot.pause(0.5)
         rng = random.Random(0)
         for i in range(args.presses):
-            rows["k"].append(await measure(pilot, "k"))
+            rows["k"].append(await timed(pilot, "k", timeout=5))
             await asyncio.sleep(rng.uniform(0.05, 0.25))
             if i % 3 == 0:
-                rows["3 (to Runs)"].append(await measure(pilot, "3"))
+                rows["3 (to Runs)"].append(await timed(pilot, "3", timeout=5))
                 await asyncio.sleep(rng.uniform(0.05, 0.25))
-                rows["2 (to Train)"].append(await measure(pilot, "2"))
+                rows["2 (to Train)"].append(await timed(pilot, "2", timeout=5))
                 await asyncio.sleep(rng.uniform(0.05, 0.25))
         epochs_seen = app.live.state.epoch
         await pilot.press("x")

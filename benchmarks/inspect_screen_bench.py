@@ -19,61 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from diffrec_tui.app import DiffRecApp  # noqa: E402
+from paint_probe import ROOT, Probe, mark_handled, pct, timed  # noqa: E402  (puts ROOT on sys.path)
 from diffrec_tui.screens.inspect import InspectScreen  # noqa: E402
 from engine import config as config_mod  # noqa: E402
-
-marks: dict[str, float] = {}
-
-
-class Probe(DiffRecApp):
-    def _display(self, screen, renderable):
-        if renderable is not None and not self._batch_count and "handled" in marks and "painted" not in marks:
-            marks["painted"] = time.perf_counter()
-        super()._display(screen, renderable)
-
-
-def mark_handled(fn):
-    @functools.wraps(fn)
-    def wrapper(self, *args, **kwargs):
-        out = fn(self, *args, **kwargs)
-        marks.setdefault("handled", time.perf_counter())
-        return out
-    return wrapper
-
 
 # "handled" = the screen has applied the change (a step drawn, a worker's result applied)
 InspectScreen.action_step = mark_handled(InspectScreen.action_step)
 InspectScreen._user_loaded = mark_handled(InspectScreen._user_loaded)
 InspectScreen._whatif_done = mark_handled(InspectScreen._whatif_done)
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
-async def timed(pilot, *keys: str, timeout: float = 60.0) -> tuple[float, float]:
-    """(handled, painted) in ms after pressing keys (the clock starts at the last key)."""
-    if len(keys) > 1:
-        await pilot.press(*keys[:-1])
-    marks.clear()
-    t0 = time.perf_counter()
-    await pilot.press(keys[-1])
-    deadline = t0 + timeout
-    while "painted" not in marks and time.perf_counter() < deadline:
-        await asyncio.sleep(0.001)
-    return (marks.get("handled", float("nan")) - t0) * 1000, (marks.get("painted", float("nan")) - t0) * 1000
 
 
 async def settle(pilot, screen, timeout: float = 600.0) -> None:

@@ -90,7 +90,7 @@ def _dispatch(module: str, func: str, args) -> int:
     except ModuleNotFoundError as exc:
         if exc.name != f"diffrec_tui.{module}":
             raise
-        raise UsageError(f"diffrec-tui: this command is not available in this version") from None
+        raise UsageError("diffrec-tui: this command is not available in this version") from None
     return getattr(mod, func)(args)
 
 

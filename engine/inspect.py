@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect as _pyinspect
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 

@@ -27,7 +27,30 @@ def downsample(xs: Sequence[float], ys: Sequence[float], n: int = MAX_POINTS) ->
     return [xs[i] for i in idx], [ys[i] for i in idx]
 
 
-class LineChart(PlotextPlot):
+class CachedPlot(PlotextPlot):
+    """A plotext plot built only when its data, size or theme changed: Textual also asks
+    for a render when the screen is switched or a neighbour moves, and a plotext build
+    takes tens of milliseconds. Subclasses set up `self.plt`, then call `redraw()`."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self._version = 0
+        self._cached_key: tuple | None = None
+        self._cached = None
+
+    def redraw(self) -> None:
+        self._version += 1
+        self.refresh()
+
+    def render(self):
+        key = (self.size, self.app.theme, self.theme, self._version)
+        if key != self._cached_key:
+            self._cached = super().render()
+            self._cached_key = key
+        return self._cached
+
+
+class LineChart(CachedPlot):
     """A titled line chart; `show()` replaces every series and redraws once."""
 
     def __init__(self, title: str = "", xlabel: str = "", *, empty: str = "no data yet",
@@ -37,9 +60,6 @@ class LineChart(PlotextPlot):
         self.xlabel = xlabel
         self.empty = empty
         self.series: list[Series] = []
-        self._version = 0
-        self._cached_key: tuple | None = None
-        self._cached = None
         self._configure()
 
     def _configure(self) -> None:
@@ -61,15 +81,4 @@ class LineChart(PlotextPlot):
         if empty is not None:
             self.empty = empty
         self._configure()
-        self._version += 1
-        self.refresh()
-
-    def render(self):
-        """Build the plot only when its data, size or theme changed: Textual also asks
-        for a render when the screen is switched or a neighbour moves, and a plotext
-        build takes tens of milliseconds."""
-        key = (self.size, self.app.theme, self.theme, self._version)
-        if key != self._cached_key:
-            self._cached = super().render()
-            self._cached_key = key
-        return self._cached
+        self.redraw()

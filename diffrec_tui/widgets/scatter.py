@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from textual_plotext import PlotextPlot
 
 from engine.tuning import format_value
+
+from .charts import CachedPlot
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def positions(xs: Sequence[Any], categories: Sequence[Any]) -> tuple[list[float]
     return [float(keys.index(format_value(x))) for x in xs], keys
 
 
-class ScatterChart(PlotextPlot):
+class ScatterChart(CachedPlot):
     """`show()` replaces the points and redraws once; the plot is rebuilt only when its
     data, size or theme changed (a plotext build takes tens of milliseconds)."""
 
@@ -41,16 +42,12 @@ class ScatterChart(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self.empty = empty
         self.data: Scatter = Scatter([], [])
-        self._version = 0
-        self._cached_key: tuple | None = None
-        self._cached = None
         self._configure()
 
     def show(self, data: Scatter) -> None:
         self.data = data
         self._configure()
-        self._version += 1
-        self.refresh()
+        self.redraw()
 
     def _configure(self) -> None:
         d, plt = self.data, self.plt
@@ -75,10 +72,3 @@ class ScatterChart(PlotextPlot):
             plt.scatter([xs[i] for i in rest], [ys[i] for i in rest], color="cyan", marker="●", label="trials")
         if d.highlight is not None:
             plt.scatter([xs[d.highlight]], [ys[d.highlight]], color="orange", marker="◆", label=d.highlight_label)
-
-    def render(self):
-        key = (self.size, self.app.theme, self.theme, self._version)
-        if key != self._cached_key:
-            self._cached = super().render()
-            self._cached_key = key
-        return self._cached

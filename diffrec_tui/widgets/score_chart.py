@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from textual_plotext import PlotextPlot
+
+from .charts import CachedPlot
 
 MAX_POINTS = 400  # the curve is downsampled to this; marked items are always drawn
 # (key, colour, marker) of each marked set, drawn in this order (last on top)
@@ -35,7 +36,7 @@ def curve(vec: np.ndarray, marked: dict[str, np.ndarray], points: int = MAX_POIN
     return Curve(idx + 1, vec[order[idx]], marks)
 
 
-class ScoreChart(PlotextPlot):
+class ScoreChart(CachedPlot):
     """`show(vec, marked, k, title)` replaces the picture; the plot is rebuilt only when
     the data, size or theme changed (a plotext build costs tens of milliseconds)."""
 
@@ -46,9 +47,6 @@ class ScoreChart(PlotextPlot):
         self.vector: np.ndarray | None = None
         self.title_text = ""
         self.log_x = False
-        self._version = 0
-        self._cached_key: tuple | None = None
-        self._cached = None
         self._configure(None, 0)
 
     def _configure(self, c: Curve | None, k: int, log_x: bool = False) -> None:
@@ -77,12 +75,4 @@ class ScoreChart(PlotextPlot):
         self.title_text = title
         self.log_x = log_x
         self._configure(self.curve, k, log_x)
-        self._version += 1
-        self.refresh()
-
-    def render(self):
-        key = (self.size, self.app.theme, self.theme, self._version)
-        if key != self._cached_key:
-            self._cached = super().render()
-            self._cached_key = key
-        return self._cached
+        self.redraw()
