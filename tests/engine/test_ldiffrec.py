@@ -92,6 +92,21 @@ def test_svd_embeddings_are_deterministic_and_separate_user_communities():
     assert np.array_equal(labels, np.repeat([0, 1], 20))
 
 
+def test_svd_clusters_follow_communities_not_popularity():
+    """Two user communities, Zipf popularity inside each: clusters are the communities
+    (raw U*S rows would put the two most popular items together against the rest)."""
+    rng = np.random.default_rng(0)
+    per, n_users = 20, 400
+    p = 1.0 / np.arange(1, per + 1) ** 1.5
+    hits = rng.random((n_users, per)) < p
+    users, cols = np.nonzero(hits)
+    items = cols + np.where(users < n_users // 2, 0, per)
+    m = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(n_users, 2 * per))
+    emb = clustering.svd_embeddings(m, dim=8, seed=5)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0)
+    assert np.array_equal(clustering.kmeans(emb, 2, seed=0), np.repeat([0, 1], per))
+
+
 def test_item_emb_sources(ds, tmp_path):
     train = ds.train_matrix()
     ds_with = data.Dataset(**{**ds.__dict__, "item_emb": np.random.default_rng(0).standard_normal((200, 6))})
