@@ -122,7 +122,7 @@ def create(root: str | Path, name: str, text: str, base: dict, trials: int | Non
     runnable = sum(1 for t in planned if not t.skip)
     if not runnable:
         raise ConfigError(f"every combination is invalid with this base config: {planned[0].skip}")
-    notes = [f"line {p.line}: `{p.key}` {why}; its trials differ in name only" for p, why in tuning.inert(space, base)]
+    notes = [f"line {p.line}: `{p.key}` {why}: trials differing only in it run once" for p, why in tuning.inert(space, base)]
     skipped = len(planned) - runnable
     if skipped:
         notes.append(f"{skipped} of {len(planned)} combinations are invalid with this base config: skipped")

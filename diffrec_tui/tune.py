@@ -64,7 +64,8 @@ def main(args) -> int:
     workers, threads = share(base, args.workers, runnable)
     hyper = Path(args.tune)
     for p, why in tuning.inert(space, base):
-        print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}; its trials differ in name only", flush=True)
+        print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}: "
+              "trials that differ only in it run once and share the result", flush=True)
     sd = SweepDir.create(runs_root(args.runs_dir), hyper.stem or "sweep", space, base, strategy, trials,
                          seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
                          hyper_file=str(hyper.resolve()))
@@ -154,8 +155,10 @@ def describe(t: TrialInfo, info: SweepInfo) -> str:
         return f"{head}: {tuning.format_params(t.params)}: {t.reason}"
     test = " ".join(f"{k} {t.test[k]:.4f}" for k in _headline(info) if k in t.test)
     value = f"{t.value:.4f}" if t.value is not None else "-"
+    cost = f"same config as trial {t.same_as}, not run again" if t.same_as else \
+        f"{t.epochs} epochs, {t.seconds or 0:.1f}s"
     return (f"{head}: valid {info.metric} {value} | test {test or '-'} "
-            f"({t.epochs} epochs, {t.seconds or 0:.1f}s): {tuning.format_params(t.params)}")
+            f"({cost}): {tuning.format_params(t.params)}")
 
 
 class PlainSweepView:

@@ -33,7 +33,7 @@ import yaml
 
 from . import config as config_mod
 from .runs import RunDir, _slug, load_run, pid_alive
-from .tuning import Space, Trial, format_params, trial_config
+from .tuning import Space, Trial, format_params, same_config, trial_config
 
 SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
 RESULTS_JSONL, RESULTS_CSV, BEST_FILE = "results.jsonl", "results.csv", "best.yaml"
@@ -67,6 +67,7 @@ class TrialInfo:
     epochs: int | None = None
     seconds: float | None = None
     reason: str = ""
+    same_as: int | None = None  # the result is this trial's: the two configs are the same
 
 
 @dataclass
@@ -138,6 +139,7 @@ def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
         setattr(t, name, rec.get(name))
     t.valid, t.test = rec.get("valid") or {}, rec.get("test") or {}
     t.reason = rec.get("reason") or ""
+    t.same_as = rec.get("same_as")
 
 
 def _from_run(t: TrialInfo, metric: str, coordinator_alive: bool) -> None:
@@ -357,7 +359,11 @@ class Runner:
     A failed trial is recorded and the sweep goes on. When `should_stop()` turns true no
     trial starts, running workers get SIGINT (killed after `stop_grace` seconds) and are
     recorded as stopped; running the Runner again (resume) skips finished and skipped
-    trials, continues stopped ones from their resume.pt, and re-runs the rest."""
+    trials, continues stopped ones from their resume.pt, and re-runs the rest.
+
+    Trials that differ only in lines that cannot change a run (tuning.inert: w_min while
+    time-aware is off, a key of another model) would repeat one seeded run: one of them
+    runs, the others take its result (recorded with `same_as`) and never start a worker."""
 
     def __init__(self, path: str | Path, workers: int, threads: int | None = None,
                  spawn: Callable | None = None, poll_seconds: float = 0.2,
@@ -374,6 +380,13 @@ class Runner:
             on_tick: Callable[[], None] = lambda: None) -> SweepInfo:
         info = load_sweep(self.sd.path)
         self.base, self.metric = info.meta["base"], info.metric
+        self.trials = {t.index: t for t in info.trials}
+        group, self.same_why = same_config(Space.from_list(info.meta.get("space", [])), self.base,
+                                           info.meta.get("plan", []))
+        self.twins: dict[int, list[int]] = {}
+        for index, first in group.items():
+            self.twins.setdefault(first, []).append(index)
+        self.group = group
         self.sd.write_state(status="running", pid=os.getpid(), workers=self.workers, threads=self.threads)
         self._settle(info)
         self._adopt_orphans(info)
@@ -385,8 +398,12 @@ class Runner:
                     stop_at = time.monotonic()
                     for slot in self.running.values():
                         slot.proc.send_signal(signal.SIGINT)
-                while stop_at is None and todo and len(self.running) < self.workers:
-                    on_update(self._start(todo.pop(0)))
+                while stop_at is None and len(self.running) < self.workers:
+                    t = self._next(todo)
+                    if t is None:
+                        break
+                    source = self._finished_twin(t)
+                    on_update(self._reuse(t, source) if source else self._start(t))
                 for index in [i for i, s in self.running.items() if s.proc.poll() is not None]:
                     on_update(self._finish(self.running.pop(index)))
                 if stop_at is not None and time.monotonic() - stop_at > self.stop_grace:
@@ -403,6 +420,30 @@ class Runner:
             self.sd.write_csv()
             self.sd.write_best(info)
         return load_sweep(self.sd.path)
+
+    def _members(self, t: TrialInfo) -> list[int]:
+        """The other trials with t's config."""
+        return [i for i in self.twins.get(self.group.get(t.index, t.index), []) if i != t.index]
+
+    def _next(self, todo: list[TrialInfo]) -> TrialInfo | None:
+        """The first trial to do whose twin is not running (it may give this one's result)."""
+        for i, t in enumerate(todo):
+            if not any(m in self.running for m in self._members(t)):
+                return todo.pop(i)
+        return None
+
+    def _finished_twin(self, t: TrialInfo) -> TrialInfo | None:
+        return next((self.trials[m] for m in self._members(t)
+                     if self.trials[m].status == "finished" and self.trials[m].same_as is None), None)
+
+    def _reuse(self, t: TrialInfo, source: TrialInfo) -> TrialInfo:
+        t.status, t.run, t.same_as = "finished", source.run, source.index
+        t.value, t.valid, t.test = source.value, dict(source.valid), dict(source.test)
+        t.best_epoch, t.epochs, t.seconds = source.best_epoch, source.epochs, 0.0
+        t.reason = f"same config as trial {source.index}: {self.same_why}"
+        self._record_end(t)
+        self.sd.write_csv()
+        return t
 
     def _settle(self, info: SweepInfo) -> None:
         """Trials whose worker ended after the previous coordinator died get their record now."""
@@ -459,4 +500,5 @@ class Runner:
         self.sd.record({"trial": t.index, "status": t.status, "params": t.params,
                         "run": t.run.name if t.run else None, "metric": self.metric, "value": t.value,
                         "valid": t.valid, "test": t.test, "best_epoch": t.best_epoch, "epochs": t.epochs,
-                        "seconds": t.seconds, "reason": t.reason})
+                        "seconds": t.seconds, "reason": t.reason,
+                        **({"same_as": t.same_as} if t.same_as is not None else {})})

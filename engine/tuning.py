@@ -268,8 +268,8 @@ def skip_reason(base: dict, params: dict) -> str | None:
 def inert(space: Space, base: dict) -> list[tuple[Param, str]]:
     """(line, why) for lines that cannot change a trial under the base config: the key does
     not apply to the base model, or it needs a switch the base leaves off (w_min without
-    time-aware). Their trials differ in name only. A space that varies the model or the
-    switch itself is trusted."""
+    time-aware). Trials that differ only in them run the same config. A space that varies
+    the model or the switch itself is trusted."""
     out = []
     for p in space.params:
         f = config_mod.SCHEMA[p.key]
@@ -278,6 +278,21 @@ def inert(space: Space, base: dict) -> list[tuple[Param, str]]:
         elif f.needs and f.needs not in space.keys and not base.get(f.needs):
             out.append((p, f"has no effect while `{f.needs}` is false in the base config"))
     return out
+
+
+def same_config(space: Space, base: dict, plan: list[dict]) -> tuple[dict[int, int], str]:
+    """Trials that would run the very same config: ({trial: the first trial with its
+    config} for every planned trial, why). Only the lines `inert` names are ignored, so
+    trials match when they differ in those alone; training is seeded, so such trials give
+    the same result and a sweep runs one of them."""
+    found = inert(space, base)
+    ignored = {p.key for p, _ in found}
+    first: dict[str, int] = {}
+    group = {}
+    for entry in plan:
+        key = repr(sorted((k, v) for k, v in entry["params"].items() if k not in ignored))
+        group[entry["trial"]] = first.setdefault(key, entry["trial"])
+    return group, "; ".join(f"`{p.key}` {reason}" for p, reason in found)
 
 
 def trial_config(base: dict, params: dict, threads: int | None = None) -> dict:

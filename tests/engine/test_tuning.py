@@ -170,6 +170,18 @@ def test_lines_that_cannot_change_a_trial_are_reported():
     assert tuning.inert(both, base) == []
 
 
+def test_same_config_groups_trials_that_differ_only_in_inert_lines():
+    base = config_mod.resolve({"model": "DiffRec"})
+    space = tuning.parse("steps choice [2, 5]\nw_min choice [0.1, 0.2, 0.3]\n")
+    _, trials = tuning.plan(space, base)
+    group, why = tuning.same_config(space, base, [{"trial": t.index, "params": t.params} for t in trials])
+    assert group == {1: 1, 2: 1, 3: 1, 4: 4, 5: 4, 6: 4}
+    assert why == "`w_min` has no effect while `time-aware` is false in the base config"
+    on = config_mod.resolve({"time-aware": True})
+    group, why = tuning.same_config(space, on, [{"trial": t.index, "params": t.params} for t in trials])
+    assert group == {i: i for i in range(1, 7)} and why == ""
+
+
 def test_trial_config_threads_only_when_nothing_fixes_them():
     base = config_mod.resolve({})
     assert tuning.trial_config(base, {"steps": 2}, threads=3)["threads"] == 3
@@ -296,6 +308,38 @@ def test_resume_skips_finished_trials_and_continues_stopped_ones(tmp_path):
     spawn3 = FakeSpawn()
     Runner(sd.path, workers=2, spawn=spawn3).run()
     assert spawn3.calls == []
+
+
+def test_trials_with_the_same_config_run_once_and_share_the_result(tmp_path):
+    """w_min cannot change a run while time-aware is off: one trial of each pair runs."""
+    sd = make_sweep(tmp_path, "learning_rate choice [0.01, 0.03]\nw_min choice [0.1, 0.2]\n")
+    spawn = FakeSpawn()
+    info = Runner(sd.path, workers=2, spawn=spawn, poll_seconds=0.02).run()
+    assert [t.status for t in info.trials] == ["finished"] * 4
+    assert len(spawn.calls) == 2 and len(list_runs(sd.path)) == 2
+    assert [t.same_as for t in info.trials] == [None, 1, None, 3]
+    assert info.trials[1].run == info.trials[0].run and info.trials[1].value == info.trials[0].value
+    assert info.trials[3].test == info.trials[2].test and info.trials[3].seconds == 0.0
+    rows = read_csv(sd.csv_file)
+    assert rows[1]["valid_recall@20"] == rows[0]["valid_recall@20"] and rows[1]["seconds"] == "0"
+    assert rows[1]["reason"] == ("same config as trial 1: `w_min` has no effect while `time-aware` "
+                                 "is false in the base config")
+    assert info.best.index == 3  # the first of the tied pair
+
+    # a stopped trial whose twin finished takes the twin's result on resume, not a new run
+    sd2 = make_sweep(tmp_path / "b", "learning_rate choice [0.01]\nw_min choice [0.1, 0.2]\n")
+    first = RunDir.create(sd2.path, tuning.trial_config(sd2.meta()["base"], {"learning_rate": 0.01, "w_min": 0.1}))
+    s = {"status": "finished", "best_epoch": 1, "epochs_run": 2, "valid": {"recall@20": 0.25}, "test": {}}
+    first.event("finished", **s)
+    first.write_summary(s)
+    sd2.record({"trial": 1, "status": "running", "params": {}, "run": first.path.name})
+    sd2.record({"trial": 1, "status": "finished", "params": {}, "run": first.path.name, "value": 0.25,
+                "valid": {"recall@20": 0.25}, "epochs": 2})
+    sd2.record({"trial": 2, "status": "stopped", "params": {}, "run": None})
+    spawn2 = FakeSpawn()
+    info = Runner(sd2.path, workers=2, spawn=spawn2, poll_seconds=0.02).run()
+    assert spawn2.calls == [] and [t.status for t in info.trials] == ["finished", "finished"]
+    assert info.trials[1].same_as == 1 and info.trials[1].value == 0.25
 
 
 def test_grace_period_kills_a_worker_that_ignores_sigint(tmp_path):
