@@ -83,13 +83,15 @@ def test_kmeans_never_leaves_a_cluster_empty(emb, k):
 
 
 def test_svd_embeddings_are_deterministic_and_separate_user_communities():
-    users = np.r_[np.repeat(np.arange(50), 20), np.repeat(np.arange(50, 100), 20)]
-    items = np.r_[np.tile(np.arange(20), 50), np.tile(np.arange(20, 40), 50)]
-    m = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(100, 40))
+    # Two communities of 50 users x 20 items, a hub item 40 everybody uses, item 41 unused.
+    users = np.r_[np.repeat(np.arange(50), 20), np.repeat(np.arange(50, 100), 20), np.arange(100)]
+    items = np.r_[np.tile(np.arange(20), 50), np.tile(np.arange(20, 40), 50), np.full(100, 40)]
+    m = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(100, 42))
     emb = clustering.svd_embeddings(m, dim=8, seed=5)
-    assert emb.shape == (40, 8) and np.array_equal(emb, clustering.svd_embeddings(m, dim=8, seed=5))
+    assert emb.shape == (42, 8) and np.array_equal(emb, clustering.svd_embeddings(m, dim=8, seed=5))
+    assert np.allclose(np.linalg.norm(emb[:41], axis=1), 1.0) and not emb[41].any()
     labels = clustering.kmeans(emb, 2, seed=0)
-    assert np.array_equal(labels, np.repeat([0, 1], 20))
+    assert np.array_equal(labels[:40], np.repeat([0, 1], 20))  # by community, not by popularity
 
 
 def test_item_emb_sources(ds, tmp_path):
