@@ -83,13 +83,15 @@ def test_kmeans_never_leaves_a_cluster_empty(emb, k):
 
 
 def test_svd_embeddings_are_deterministic_and_separate_user_communities():
-    users = np.r_[np.repeat(np.arange(50), 20), np.repeat(np.arange(50, 100), 20)]
-    items = np.r_[np.tile(np.arange(20), 50), np.tile(np.arange(20, 40), 50)]
-    m = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(100, 40))
+    # Two communities of 50 users x 20 items, a hub item 40 everybody uses, item 41 unused.
+    users = np.r_[np.repeat(np.arange(50), 20), np.repeat(np.arange(50, 100), 20), np.arange(100)]
+    items = np.r_[np.tile(np.arange(20), 50), np.tile(np.arange(20, 40), 50), np.full(100, 40)]
+    m = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(100, 42))
     emb = clustering.svd_embeddings(m, dim=8, seed=5)
-    assert emb.shape == (40, 8) and np.array_equal(emb, clustering.svd_embeddings(m, dim=8, seed=5))
+    assert emb.shape == (42, 8) and np.array_equal(emb, clustering.svd_embeddings(m, dim=8, seed=5))
+    assert np.allclose(np.linalg.norm(emb[:41], axis=1), 1.0) and not emb[41].any()
     labels = clustering.kmeans(emb, 2, seed=0)
-    assert np.array_equal(labels, np.repeat([0, 1], 20))
+    assert np.array_equal(labels[:40], np.repeat([0, 1], 20))  # by community, not by popularity
 
 
 def test_svd_clusters_follow_communities_not_popularity():
@@ -131,6 +133,19 @@ def test_apportion_shares_latent_units_by_cluster_size():
     assert ldiffrec.apportion(3, [1000, 1, 1]) == [1, 1, 1]
     shares = ldiffrec.apportion(100, [70, 20, 7, 3])
     assert sum(shares) == 100 and min(shares) >= 1 and shares == sorted(shares, reverse=True)
+
+
+def test_sparse_dropout_drops_a_share_of_the_interactions_and_rescales():
+    torch.manual_seed(0)
+    x = (torch.rand(200, 500) < 0.05).float() * torch.rand(200, 500)
+    drop = ldiffrec.SparseDropout(0.25)
+    y = drop(x)
+    kept = y != 0
+    assert not (kept & (x == 0)).any()
+    assert float(kept.sum() / (x != 0).sum()) == pytest.approx(0.75, abs=0.03)
+    assert torch.allclose(y[kept], x[kept] / 0.75)
+    drop.eval()
+    assert torch.equal(drop(x), x)
 
 
 def test_latent_layout_follows_in_dims_and_clusters(ds):
