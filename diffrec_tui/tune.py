@@ -183,6 +183,13 @@ class PlainSweepView:
         pass
 
 
+def seconds_cell(t: TrialInfo) -> str:
+    """A trial's seconds, or `=N` when it took trial N's result (same config, not run)."""
+    if t.same_as is not None:
+        return f"={t.same_as}"
+    return f"{t.seconds:.0f}" if t.seconds else "-"
+
+
 STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "stopped": "yellow",
                 "skipped": "dim", "pending": "dim", "dead": "red"}
 
@@ -247,7 +254,7 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
         table.add_row(str(t.index), Text(t.status, style=STATUS_STYLE.get(t.status, "")),
                       *(tuning.format_value(t.params.get(k)) for k in keys),
                       str(t.epochs or "-"), _num(t.value), *(_num(t.test.get(k)) for k in _headline(info)),
-                      f"{t.seconds:.0f}" if t.seconds else "-", style=style)
+                      seconds_cell(t), style=style)
     hidden = len(running) + len(ended) - len(rows)
     if hidden > 0:
         table.caption = f"{hidden} more in {info.path / 'results.csv'}"

@@ -24,7 +24,7 @@ from engine.errors import ConfigError, InputError
 from engine.sweep import SweepInfo, TrialInfo, load_sweep
 
 from .. import sweeps
-from ..tune import STATUS_STYLE, _headline
+from ..tune import STATUS_STYLE, _headline, seconds_cell
 from ..widgets.keybar import KeyBar
 from ..widgets.nav import NavBar
 from ..widgets.scatter import Scatter, ScatterChart
@@ -326,7 +326,7 @@ class SweepScreen(Screen):
             cells = [str(t.index), Text(t.status, style=STATUS_STYLE.get(t.status, "")),
                      *(tuning.format_value(t.params.get(k)) for k in keys), str(t.epochs or "-"),
                      _num(t.value), *(_num(t.test.get(k)) for k in heads),
-                     f"{t.seconds:.0f}" if t.seconds else "-"]
+                     seconds_cell(t)]
             table.add_row(*(Text(c, style=style) if isinstance(c, str) else c for c in cells), key=str(t.index))
         if current is not None:
             table.move_cursor(row=table.get_row_index(str(current.index)), animate=False)

@@ -146,3 +146,7 @@ def test_plain_lines_describe_trials(tmp_path):
     info.trials[:] = [t] * 4
     assert tune.describe(t, info) == ("trial 3/4 finished: valid recall@20 0.1234 | test recall@20 0.1111 "
                                       "ndcg@20 0.0500 (7 epochs, 12.3s): learning_rate=0.001 dims_dnn=[200,600]")
+    twin = TrialInfo(4, {"learning_rate": 0.001, "w_min": 0.2}, "finished", value=0.1234, test=t.test, epochs=7,
+                     seconds=0.0, same_as=3)
+    assert tune.describe(twin, info).endswith("(same config as trial 3, not run again): learning_rate=0.001 w_min=0.2")
+    assert (tune.seconds_cell(t), tune.seconds_cell(twin)) == ("12", "=3")
