@@ -76,25 +76,6 @@ def _mlp(widths: list[int], act: str, last_act: bool) -> nn.Sequential:
     return nn.Sequential(*(layers if last_act else layers[:-1]))
 
 
-class SparseDropout(nn.Module):
-    """nn.Dropout for mostly-zero interaction vectors: same result in distribution, but
-    random numbers are drawn for the nonzero entries only (at Amazon-book size a dense
-    mask over 400 x 94,949 entries was ~15% of a training batch)."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        nz = x.nonzero(as_tuple=True)
-        kept = (torch.rand(nz[0].shape, device=x.device) >= self.p).to(x.dtype)
-        out = torch.zeros_like(x)
-        out[nz] = x[nz] * kept / (1 - self.p)
-        return out
-
-
 class ClusterAutoencoder(nn.Module):
     """One encoder per item cluster; a shared or per-cluster decoder. Works in cluster order:
     `order` (a buffer, saved with the weights) lists the item ids cluster by cluster."""
@@ -125,7 +106,7 @@ class ClusterAutoencoder(nn.Module):
             self.decoders = nn.ModuleList(
                 _mlp([self.latent_dims[c]] + [layer[c] for layer in dec] + [n], act, last_act=False)
                 for c, n in enumerate(sizes))
-        self.drop = SparseDropout(dropout)
+        self.drop = nn.Dropout(dropout)
 
     def to_clusters(self, x: torch.Tensor) -> torch.Tensor:
         """Item-id order -> cluster order."""

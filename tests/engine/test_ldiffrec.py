@@ -135,19 +135,6 @@ def test_apportion_shares_latent_units_by_cluster_size():
     assert sum(shares) == 100 and min(shares) >= 1 and shares == sorted(shares, reverse=True)
 
 
-def test_sparse_dropout_drops_a_share_of_the_interactions_and_rescales():
-    torch.manual_seed(0)
-    x = (torch.rand(200, 500) < 0.05).float() * torch.rand(200, 500)
-    drop = ldiffrec.SparseDropout(0.25)
-    y = drop(x)
-    kept = y != 0
-    assert not (kept & (x == 0)).any()
-    assert float(kept.sum() / (x != 0).sum()) == pytest.approx(0.75, abs=0.03)
-    assert torch.allclose(y[kept], x[kept] / 0.75)
-    drop.eval()
-    assert torch.equal(drop(x), x)
-
-
 def test_latent_layout_follows_in_dims_and_clusters(ds):
     labels = np.repeat([0, 1, 2], [100, 60, 40])
     m = method_for(ds, labels, in_dims=[20, 50], out_dims=[30])
