@@ -337,6 +337,8 @@ async def test_quit_while_a_launched_sweep_runs_asks_and_stops_it(sweep_dir):
             await pilot.press("ctrl+q")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
             await pilot.press("s")
+            # the answer reaches the app in a later message: wait for it before leaving
+            await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
         assert coordinator.wait(timeout=10) == -signal.SIGINT
     finally:
         if coordinator.poll() is None:

@@ -143,6 +143,8 @@ async def test_quit_with_active_run_asks_stop_or_leave(runs_dir):
             await pilot.press("ctrl+q")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
             await pilot.press("l")  # leave it running
+            # the answer reaches the app in a later message: wait for it before leaving
+            await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
         assert app.return_code == 0 or app.return_code is None
         assert proc.poll() is None  # still training in the background
 
@@ -154,6 +156,8 @@ async def test_quit_with_active_run_asks_stop_or_leave(runs_dir):
             await pilot.press("ctrl+q")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
             await pilot.press("s")  # stop it: SIGINT to the worker's process group
+            # the answer reaches the app in a later message: wait for it before leaving
+            await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
         assert proc.wait(timeout=10) == -signal.SIGINT
     finally:
         if proc.poll() is None:
