@@ -16,7 +16,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from engine import config as config_mod
 from engine.sweep import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
-from tui_helpers import HERE, REPO, SIZE, make_app, tiny_config, wait_for
+from tui_helpers import HERE, REPO, SIZE, make_app, sleeper, tiny_config, wait_for
 
 SWEEP = "sweep-20250303-100000-hyper"  # tests/tui/fixtures/make_sweep.py
 FIXTURE_SWEEP = HERE / "fixtures" / "sweeps" / SWEEP
@@ -322,7 +322,7 @@ async def test_launch_a_real_two_trial_sweep_and_stop_it(runs_dir):
 async def test_quit_while_a_launched_sweep_runs_asks_and_stops_it(sweep_dir):
     """A coordinator this app started is still running: quitting asks; `s` sends it SIGINT
     (the clean stop that records running trials as stopped)."""
-    coordinator = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    coordinator = sleeper()
     try:
         app = make_app(sweep_dir.parent, start="sweep")
         async with app.run_test(size=SIZE) as pilot:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from textual.widgets import Static
 
 from diffrec_tui.live import LiveRun
 from engine.runs import RunDir
-from tui_helpers import FINISHED, MID_RUN, SIZE, make_app, tiny_config, wait_for
+from tui_helpers import FINISHED, MID_RUN, SIZE, make_app, sleeper, tiny_config, wait_for
 
 RUN_TIMEOUT = 150.0  # a tiny run takes ~10 s; the shared machine can be very busy
 
@@ -110,7 +108,7 @@ async def test_killed_worker_is_reported_dead(runs_dir):
     """A worker that vanishes without a final event (killed) is shown as dead, with the log."""
     run = RunDir.create(runs_dir, tiny_config())
     run.log_file.write_text("Traceback (most recent call last):\nMemoryError\n", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    proc = sleeper()
     run.event("started", pid=proc.pid, device="cpu", model="DiffRec", dataset={}, parameters=1)
     app = make_app(runs_dir, start="train")
     async with app.run_test(size=SIZE) as pilot:
@@ -127,7 +125,7 @@ async def test_killed_worker_is_reported_dead(runs_dir):
 
 async def test_quit_with_active_run_asks_stop_or_leave(runs_dir):
     run = RunDir.create(runs_dir, tiny_config())
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    proc = sleeper()
     run.event("started", pid=proc.pid, device="cpu", model="DiffRec", dataset={}, parameters=1)
     try:
         app = make_app(runs_dir, start="train")

@@ -1,6 +1,8 @@
 """Helpers for the app tests (a separate module: conftest files are not imported by name)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,3 +49,13 @@ async def wait_for(pilot, cond, timeout: float = 20.0, what: str = "condition") 
 async def config_ready(pilot) -> None:
     await wait_for(pilot, lambda: pilot.app.screen_for("config") is not None
                    and pilot.app.screen_for("config").ready, what="the config form")
+
+
+# A stand-in for a worker or a sweep coordinator: sleeps, and dies of SIGINT even when the
+# test runner was started with SIGINT ignored (a background job in a script), which a child
+# would otherwise inherit.
+SLEEPER = "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); time.sleep(60)"
+
+
+def sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True)
