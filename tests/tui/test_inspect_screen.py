@@ -1,4 +1,4 @@
-"""The Inspect screen on a real tiny trained run (tests/tui/fixtures/inspect, made by
+"""The Inspect screen on a real tiny trained run (trained once per session by
 fixtures/make_inspect_run.py): picking a user, stepping through the reverse trajectory,
 what-if edits, inline errors, and a snapshot. The model work runs in thread workers that
 import torch; the checks compare what the screen shows with engine.inspect directly."""
@@ -17,17 +17,24 @@ from textual.widgets import DataTable, Input, OptionList, Static
 
 from tui_helpers import HERE, REPO, SIZE, make_app, wait_for
 
-INSPECT_FIXTURE = HERE / "fixtures" / "inspect"
 RUN_ID = "20250303-120000-DiffRec-synthetic"
 NO_CKPT = "20250303-110000-DiffRec-synthetic"  # same config, never evaluated: no checkpoint.pt
 USER = 7
 LOAD_TIMEOUT = 120.0  # the first load imports torch, which takes a while on a busy machine
 
 
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """The tiny seeded run, trained once (about a second) and copied by each test."""
+    sys.path.insert(0, str(HERE / "fixtures"))
+    from make_inspect_run import make
+    return make(tmp_path_factory.mktemp("inspect") / "runs")
+
+
 @pytest.fixture
-def inspect_runs(tmp_path) -> Path:
+def inspect_runs(tmp_path, trained_run) -> Path:
     root = tmp_path / "runs"
-    shutil.copytree(INSPECT_FIXTURE, root)
+    shutil.copytree(trained_run.parent, root)
     bare = root / NO_CKPT
     bare.mkdir()
     for name in ("config.yaml", "events.jsonl"):
