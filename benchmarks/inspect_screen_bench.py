@@ -45,14 +45,11 @@ async def settle(pilot, screen, timeout: float = 600.0) -> None:
 
 def train(config: str) -> Path:
     from engine import data, trainer
-    from engine.runs import TERMINAL, RunDir
+    from engine.runs import RunDir
     cfg = config_mod.load(config, ["threads=1"])
     run = RunDir.create(Path(tempfile.mkdtemp(prefix="diffrec-inspect-bench-")), cfg)
     t0 = time.perf_counter()
-    for ev in trainer.fit(cfg, data.load(cfg), run.path):
-        ev = run.event(ev.pop("type"), **ev)
-        if ev["type"] in TERMINAL:
-            run.write_summary({k: v for k, v in ev.items() if k != "type"})
+    trainer.fit_into(run, cfg, data.load(cfg))
     print(f"trained {run.path} in {time.perf_counter() - t0:.0f}s")
     return run.path
 

@@ -17,6 +17,7 @@ from .config import parse_metric
 from .data import Dataset
 from .errors import ConfigError
 from .models import parameter_count
+from .runs import RunDir
 
 EVAL_SCORE_BUDGET = 1 << 25  # auto eval batch: users x items scores held at once (128 MB fp32)
 
@@ -236,3 +237,14 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
                                                  f"in {cfg['stopping_step']} evaluations")
                 return
     yield summary("finished", reason="reached epochs")
+
+
+def fit_into(run: RunDir, cfg: dict, ds: Dataset, should_stop: Callable[[], bool] = lambda: False,
+             resume: bool = False) -> None:
+    """Train into a run directory: every event appended to its events.jsonl, the summary
+    written when training ends. The worker process does this; tests and benchmarks call it
+    in-process. Raises TrainingFailed like `fit`."""
+    for ev in fit(cfg, ds, run.path, should_stop, resume=resume):
+        ev = run.event(ev.pop("type"), **ev)
+        if ev["type"] in ("finished", "stopped"):
+            run.write_summary({k: v for k, v in ev.items() if k != "type"})

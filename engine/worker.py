@@ -53,12 +53,9 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         from . import config, data
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
-        from .trainer import TrainingFailed, fit
+        from .trainer import TrainingFailed, fit_into
         try:
-            for ev in fit(cfg, ds, run.path, lambda: stop["asked"], resume=resume):
-                ev = run.event(ev.pop("type"), **ev)
-                if ev["type"] in ("finished", "stopped"):
-                    run.write_summary({k: v for k, v in ev.items() if k != "type"})
+            fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
             return EXIT_OK
         except TrainingFailed as exc:
             return fail(str(exc), "training", EXIT_FAILED)

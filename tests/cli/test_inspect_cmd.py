@@ -24,14 +24,11 @@ TINY = {"synthetic_users": 200, "synthetic_items": 100, "synthetic_interactions"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     from engine import config, data, trainer
-    from engine.runs import TERMINAL, RunDir
+    from engine.runs import RunDir
 
     cfg = config.resolve(TINY)
     run = RunDir.create(tmp_path_factory.mktemp("runs"), cfg)
-    for ev in trainer.fit(cfg, data.load(cfg), run.path):
-        ev = run.event(ev.pop("type"), **ev)
-        if ev["type"] in TERMINAL:
-            run.write_summary({k: v for k, v in ev.items() if k != "type"})
+    trainer.fit_into(run, cfg, data.load(cfg))
     return run
 
 

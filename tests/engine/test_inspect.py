@@ -8,7 +8,7 @@ import torch
 
 from engine import config, data, inspect, trainer
 from engine.errors import InputError
-from engine.runs import TERMINAL, RunDir
+from engine.runs import RunDir
 
 TINY = {"synthetic_users": 240, "synthetic_items": 120, "synthetic_interactions": 14, "synthetic_clusters": 6,
         "dims_dnn": [32], "embedding_size": 8, "steps": 5, "noise_schedule": "linear-var",
@@ -21,10 +21,7 @@ def train_run(root, **overrides) -> RunDir:
     """A finished run directory, trained in-process exactly as the worker does."""
     cfg = config.resolve({**TINY, **overrides})
     run = RunDir.create(root, cfg)
-    for ev in trainer.fit(cfg, data.load(cfg), run.path):
-        ev = run.event(ev.pop("type"), **ev)
-        if ev["type"] in TERMINAL:
-            run.write_summary({k: v for k, v in ev.items() if k != "type"})
+    trainer.fit_into(run, cfg, data.load(cfg))
     return run
 
 
