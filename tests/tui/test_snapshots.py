@@ -37,13 +37,17 @@ def test_config_schedule_preview(snap_compare, runs_dir):
     assert snap_compare(make_app(runs_dir), terminal_size=SIZE, run_before=run_before)
 
 
+async def show_train(pilot, run_dir) -> None:
+    pilot.app.open_run(run_dir)
+    await wait_for(pilot, lambda: pilot.app.screen_for("train") is not None
+                   and pilot.app.screen_for("train").is_mounted, what="the train screen")
+    await pilot.pause(0.3)
+
+
 def test_train_mid_run(snap_compare, runs_dir):
     """A run still training (its pid is alive): progress with ETA, curves so far."""
     async def run_before(pilot):
-        pilot.app.open_run(runs_dir / MID_RUN)
-        await wait_for(pilot, lambda: pilot.app.screen_for("train") is not None
-                       and pilot.app.screen_for("train").is_mounted, what="the train screen")
-        await pilot.pause(0.3)
+        await show_train(pilot, runs_dir / MID_RUN)
 
     assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SIZE, run_before=run_before)
 
@@ -51,10 +55,7 @@ def test_train_mid_run(snap_compare, runs_dir):
 def test_train_finished(snap_compare, runs_dir):
     """A finished run: full curves, best metrics at the default K, the event log."""
     async def run_before(pilot):
-        pilot.app.open_run(runs_dir / FINISHED)
-        await wait_for(pilot, lambda: pilot.app.screen_for("train") is not None
-                       and pilot.app.screen_for("train").is_mounted, what="the train screen")
-        await pilot.pause(0.3)
+        await show_train(pilot, runs_dir / FINISHED)
 
     assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SIZE, run_before=run_before)
 

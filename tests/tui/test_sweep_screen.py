@@ -16,7 +16,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from engine import config as config_mod
 from engine.sweep import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
-from tui_helpers import HERE, REPO, SIZE, make_app, sleeper, tiny_config, wait_for
+from tui_helpers import HERE, REPO, SIZE, answer_quit, make_app, sleeper, tiny_config, wait_for
 
 SWEEP = "sweep-20250303-100000-hyper"  # tests/tui/fixtures/make_sweep.py
 FIXTURE_SWEEP = HERE / "fixtures" / "sweeps" / SWEEP
@@ -334,11 +334,7 @@ async def test_quit_while_a_launched_sweep_runs_asks_and_stops_it(sweep_dir):
             await pilot.press("escape")  # cancel: nothing stopped
             await wait_for(pilot, lambda: app.screen is screen, what="the sweep screen again")
             assert coordinator.poll() is None
-            await pilot.press("ctrl+q")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
-            await pilot.press("s")
-            # the answer reaches the app in a later message: wait for it before leaving
-            await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
+            await answer_quit(pilot, "s")
         assert coordinator.wait(timeout=10) == -signal.SIGINT
     finally:
         if coordinator.poll() is None:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from diffrec_tui.live import LiveRun
 from engine.runs import RunDir
-from tui_helpers import FINISHED, MID_RUN, SIZE, make_app, sleeper, tiny_config, wait_for
+from tui_helpers import FINISHED, MID_RUN, SIZE, answer_quit, make_app, sleeper, tiny_config, wait_for
 
 RUN_TIMEOUT = 150.0  # a tiny run takes ~10 s; the shared machine can be very busy
 
@@ -127,35 +127,26 @@ async def test_quit_with_active_run_asks_stop_or_leave(runs_dir):
     run = RunDir.create(runs_dir, tiny_config())
     proc = sleeper()
     run.event("started", pid=proc.pid, device="cpu", model="DiffRec", dataset={}, parameters=1)
+
+    def show(app):  # the run as this app's own, training
+        app.started.append(LiveRun(run, proc))
+        app.open_run(run.path)
+
     try:
         app = make_app(runs_dir, start="train")
         async with app.run_test(size=SIZE) as pilot:
-            live = LiveRun(run, proc)
-            app.started.append(live)
-            app.open_run(run.path)
-            await pilot.press("ctrl+q")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
-            await pilot.press("escape")  # cancel: still running, app still there
+            show(app)
+            await answer_quit(pilot, "escape")  # cancel: still running, app still there
             await wait_for(pilot, lambda: type(app.screen).__name__ == "TrainScreen", what="the train screen")
             assert proc.poll() is None
-            await pilot.press("ctrl+q")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
-            await pilot.press("l")  # leave it running
-            # the answer reaches the app in a later message: wait for it before leaving
-            await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
+            await answer_quit(pilot, "l")  # leave it running
         assert app.return_code == 0 or app.return_code is None
         assert proc.poll() is None  # still training in the background
 
         app = make_app(runs_dir, start="train")
         async with app.run_test(size=SIZE) as pilot:
-            live = LiveRun(run, proc)
-            app.started.append(live)
-            app.open_run(run.path)
-            await pilot.press("ctrl+q")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
-            await pilot.press("s")  # stop it: SIGINT to the worker's process group
-            # the answer reaches the app in a later message: wait for it before leaving
-            await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
+            show(app)
+            await answer_quit(pilot, "s")  # stop it: SIGINT to the worker's process group
         assert proc.wait(timeout=10) == -signal.SIGINT
     finally:
         if proc.poll() is None:

@@ -59,3 +59,15 @@ SLEEPER = "import signal, time; signal.signal(signal.SIGINT, signal.default_int_
 
 def sleeper() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True)
+
+
+async def answer_quit(pilot, key: str) -> None:
+    """ctrl+q, wait for the stop-or-leave question, answer it with `key` (s, l or escape).
+    An answer that quits reaches the app in a later message: wait for it, so a test does
+    not leave run_test before the app acted on it."""
+    app = pilot.app
+    await pilot.press("ctrl+q")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitWithRun", what="the quit question")
+    await pilot.press(key)
+    if key != "escape":
+        await wait_for(pilot, lambda: app.return_code is not None, what="the quit")
