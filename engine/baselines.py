@@ -209,15 +209,14 @@ class MultiVAE(Method):
         self.cfg = cfg
         self.module = MultiVAEModule(n_items, cfg["mlp_hidden_size"], cfg["latent_dimension"],
                                      cfg["dropout_prob"]).to(device)
-        self.opt = torch.optim.AdamW(self.module.parameters(), lr=cfg["learning_rate"],
-                                     weight_decay=cfg["weight_decay"])
+        self.opt = methods.adamw(self.module.parameters(), cfg["learning_rate"], cfg["weight_decay"])
         self.updates = 0
 
     def kl_weight(self) -> float:
         cap, steps = self.cfg["anneal_cap"], self.cfg["total_anneal_steps"]
         return cap if steps == 0 else min(cap, self.updates / steps)
 
-    def train_batch(self, x: torch.Tensor) -> float:
+    def train_batch(self, x: torch.Tensor) -> torch.Tensor:
         self.module.train()
         self.opt.zero_grad(set_to_none=True)
         logits, mu, logvar = self.module(x)
@@ -227,7 +226,7 @@ class MultiVAE(Method):
         loss.backward()
         self.opt.step()
         self.updates += 1
-        return float(loss.detach())
+        return loss.detach()
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

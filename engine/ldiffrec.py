@@ -33,7 +33,7 @@ from torch import nn
 from . import clustering
 from .diffusion import GaussianDiffusion
 from .errors import ConfigError
-from .methods import Method, register
+from .methods import Method, adamw, register
 from .models import ACTIVATIONS, Denoiser
 
 AE_DROPOUT = 0.1  # dropout on the encoder's input, as the reference autoencoder
@@ -202,8 +202,8 @@ class LDiffRec(Method):
         self.diffusion = GaussianDiffusion(cfg, device)
         self.batches_per_epoch = max(1, math.ceil(dataset.n_users / cfg["train_batch_size"]))
         self.batches = 0  # updates so far; the epoch count is derived from it
-        self.last_terms: dict = {}
-        self._opts: list[torch.optim.Optimizer] = []
+        self._terms: dict = {}
+        self._opts: list = []
         self._opts_generation = -1
 
     @property
@@ -211,7 +211,7 @@ class LDiffRec(Method):
         """Completed epochs (0 during the first), assuming full epochs of batches."""
         return self.batches // self.batches_per_epoch
 
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list:
         """AdamW for the autoencoder and for the denoiser, each with its own learning rate
         (rebuilt if loading a checkpoint replaced the autoencoder)."""
         if self._opts_generation != self.module.generation:
@@ -219,8 +219,8 @@ class LDiffRec(Method):
             lr_ae = c["ae_learning_rate"] or c["learning_rate"]
             lr_mlp = c["mlp_learning_rate"] or c["learning_rate"]
             self._opts = [
-                torch.optim.AdamW(self.module.autoencoder.parameters(), lr=lr_ae, weight_decay=c["weight_decay"]),
-                torch.optim.AdamW(self.module.denoiser.parameters(), lr=lr_mlp, weight_decay=c["weight_decay"])]
+                adamw(self.module.autoencoder.parameters(), lr_ae, c["weight_decay"]),
+                adamw(self.module.denoiser.parameters(), lr_mlp, c["weight_decay"])]
             self._opts_generation = self.module.generation
         return self._opts
 
@@ -243,7 +243,7 @@ class LDiffRec(Method):
         loss = lam * diffusion_loss + ae_loss if self.cfg["reweight"] else diffusion_loss + lam * ae_loss
         return {"loss": loss, "diffusion": diffusion_loss, "recon": recon, "kl": kl, "lamda": lam, "beta": beta}
 
-    def train_batch(self, x: torch.Tensor) -> float:
+    def train_batch(self, x: torch.Tensor) -> torch.Tensor:
         self.module.train()
         opts = self.optimizers()
         for opt in opts:
@@ -253,8 +253,13 @@ class LDiffRec(Method):
         for opt in opts:
             opt.step()
         self.batches += 1
-        self.last_terms = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
-        return self.last_terms["loss"]
+        self._terms = {k: v.detach() if torch.is_tensor(v) else v for k, v in terms.items()}
+        return self._terms["loss"]
+
+    @property
+    def last_terms(self) -> dict:
+        """The last batch's loss and its parts, as floats (read from the device when asked)."""
+        return {k: float(v) for k, v in self._terms.items()}
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, trajectory: list | None = None,
@@ -285,7 +290,7 @@ class LDiffRec(Method):
         if "diffusion" in state:
             self.diffusion.load_state_dict(state["diffusion"])
         self.batches = int(state.get("batches", self.batches))
-        self.last_terms = dict(state.get("last_terms", {}))
+        self._terms = dict(state.get("last_terms", {}))
 
 
 register("LDiffRec", lambda cfg, ds, dev: LDiffRec(cfg, ds, dev))

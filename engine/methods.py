@@ -15,13 +15,21 @@ from torch import nn
 from .diffusion import GaussianDiffusion
 from .errors import ConfigError
 from .models import Denoiser
+from .optim import AdamW
+
+
+def adamw(params, lr: float, weight_decay: float) -> AdamW:
+    """The models' optimizer: engine.optim's AdamW (torch.optim's would import torch._dynamo,
+    seconds of every run's start-up)."""
+    return AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 class Method:
     iterative = True
     module: nn.Module  # everything with parameters; its state_dict is the checkpoint
 
-    def train_batch(self, x: torch.Tensor) -> float:
+    def train_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """One update; the batch's loss as a 0-dim tensor on the device (reading it waits)."""
         raise NotImplementedError
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -30,7 +38,7 @@ class Method:
     def fit(self, train: sp.csr_matrix) -> None:
         """Closed-form methods only."""
 
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list[AdamW]:
         return []
 
     def extra_state(self) -> dict:
@@ -49,16 +57,15 @@ class DiffRec(Method):
         self.module = Denoiser(n_items, cfg["dims_dnn"], cfg["embedding_size"], cfg["mlp_act_func"],
                                cfg["dropout"]).to(device)
         self.diffusion = GaussianDiffusion(cfg, device)
-        self.opt = torch.optim.AdamW(self.module.parameters(), lr=cfg["learning_rate"],
-                                     weight_decay=cfg["weight_decay"])
+        self.opt = adamw(self.module.parameters(), cfg["learning_rate"], cfg["weight_decay"])
 
-    def train_batch(self, x: torch.Tensor) -> float:
+    def train_batch(self, x: torch.Tensor) -> torch.Tensor:
         self.module.train()
         self.opt.zero_grad(set_to_none=True)
         loss = self.diffusion.training_loss(self.module, x)
         loss.backward()
         self.opt.step()
-        return float(loss.detach())
+        return loss.detach()
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, trajectory: list | None = None,
