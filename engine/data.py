@@ -83,12 +83,12 @@ def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=
     seen[ti] = True
     held = []
     unseen = 0
-    train_key = np.unique(tu * n_items + ti)
+    train_key = np.sort(tu * n_items + ti)  # unique: deduplicated above
     for users, items in (valid, test):
         users, items, d = _dedupe(users, items, n_items)
         dup += d
         key = users * n_items + items
-        in_train = np.isin(key, train_key)
+        in_train = _member(key, train_key)
         dup += int(in_train.sum())
         ok = seen[items] & ~in_train
         unseen += int((~seen[items] & ~in_train).sum())
@@ -102,6 +102,15 @@ def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=
     }
     return Dataset(name, int(n_users), int(n_items), tu.astype(np.int64), ti.astype(np.int64),
                    held[0], held[1], item_emb, item_names, stats)
+
+
+def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """np.isin(keys, sorted_keys) by binary search (numpy's hash-based isin took ~0.2 s per
+    split on ml-1m, a tenth of a run's start-up)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
 
 
 def _dedupe(users, items, n_items):
