@@ -10,6 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .sparse import Entries, entries
+
 
 def rows_to_index(csr: sp.csr_matrix, device) -> tuple[torch.Tensor, torch.Tensor]:
     """(row, col) index tensors of a CSR batch's stored entries."""
@@ -17,24 +19,27 @@ def rows_to_index(csr: sp.csr_matrix, device) -> tuple[torch.Tensor, torch.Tenso
     return (torch.from_numpy(rows).to(device), torch.from_numpy(csr.indices.astype(np.int64)).to(device))
 
 
-def mask_(scores: torch.Tensor, csr: sp.csr_matrix) -> torch.Tensor:
-    """Set the scores of the items stored in `csr` (e.g. the user's history) to -inf, in place."""
-    if csr.nnz:
-        scores[rows_to_index(csr, scores.device)] = float("-inf")
-    return scores
+def _entries(m: sp.csr_matrix | Entries, device) -> Entries:
+    if isinstance(m, Entries):
+        return m
+    return entries(m, np.arange(m.shape[0]), device)
 
 
-def dense_bool(csr: sp.csr_matrix, device) -> torch.Tensor:
-    out = torch.zeros(csr.shape, dtype=torch.bool, device=device)
-    if csr.nnz:
-        out[rows_to_index(csr, device)] = True
-    return out
+def mask_(scores: torch.Tensor, held: sp.csr_matrix | Entries) -> torch.Tensor:
+    """Set the scores of the stored items (e.g. the user's history) to -inf, in place."""
+    return _entries(held, scores.device).mask_(scores)
 
 
-def per_user(ranked: torch.Tensor, targets: sp.csr_matrix, topk: list[int], metrics: list[str]) -> dict[str, torch.Tensor]:
+def dense_bool(held: sp.csr_matrix | Entries, device) -> torch.Tensor:
+    return _entries(held, device).dense_bool()
+
+
+def per_user(ranked: torch.Tensor, targets: sp.csr_matrix | Entries, topk: list[int],
+             metrics: list[str]) -> dict[str, torch.Tensor]:
     """Metric values per user, keyed 'recall@20' etc., from ranked item ids (B, max K)."""
-    hits = dense_bool(targets, ranked.device).gather(1, ranked).float()
-    n_target = torch.from_numpy(np.diff(targets.indptr)).to(ranked.device).float()
+    targets = _entries(targets, ranked.device)
+    hits = targets.dense_bool().gather(1, ranked).float()
+    n_target = targets.counts.float()
     kmax = ranked.shape[1]
     discount = 1.0 / torch.log2(torch.arange(kmax, device=ranked.device, dtype=torch.float32) + 2.0)
     ideal = torch.cat([torch.zeros(1, device=ranked.device), torch.cumsum(discount, 0)])
@@ -60,15 +65,20 @@ def per_user(ranked: torch.Tensor, targets: sp.csr_matrix, topk: list[int], metr
 
 
 class Accumulator:
-    """Sums per-user metrics over batches; `mean()` averages over all users."""
+    """Sums per-user metrics over batches (on their device, in float64); `mean()` reads them
+    back once and averages over all users."""
 
     def __init__(self, n_users: int):
         self.n_users = n_users
-        self.sums: dict[str, float] = {}
+        self.sums: dict[str, torch.Tensor] = {}
 
     def add(self, values: dict[str, torch.Tensor]) -> None:
         for key, v in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(v.double().sum())
+            s = v.double().sum()
+            self.sums[key] = self.sums[key] + s if key in self.sums else s
 
     def mean(self) -> dict[str, float]:
-        return {k: v / self.n_users for k, v in self.sums.items()}
+        if not self.sums:
+            return {}
+        totals = torch.stack(list(self.sums.values())).tolist()
+        return {k: v / self.n_users for k, v in zip(self.sums, totals)}

@@ -12,14 +12,17 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import methods, metrics
+from . import methods, metrics, sparse
 from .config import parse_metric
 from .data import Dataset
 from .errors import ConfigError
 from .models import parameter_count
 from .runs import RunDir
+from .sparse import DeviceRows
 
-EVAL_SCORE_BUDGET = 1 << 25  # auto eval batch: users x items scores held at once (128 MB fp32)
+CPU_EVAL_BATCH_BYTES = 3 << 20  # auto eval batch on a CPU: a batch's scores fill about 3 MB
+MIN_CPU_EVAL_BATCH = 128  # ... but at least this many users (wide catalogues: weights are re-read per batch)
+GPU_EVAL_SCORES = 1 << 27  # auto eval batch on a GPU: users x items scores held at once (512 MB fp32)
 
 
 class TrainingFailed(Exception):
@@ -43,60 +46,77 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def dense_rows(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Densify only the given rows of a sparse matrix (one batch at a time)."""
-    sub = m[rows]
-    out = torch.zeros(sub.shape, dtype=torch.float32)
-    if sub.nnz:
-        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-        out[torch.from_numpy(r), torch.from_numpy(sub.indices.astype(np.int64))] = torch.from_numpy(sub.data)
-    return out.to(device, non_blocking=True)
+def dense_rows(m: sp.csr_matrix | DeviceRows, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Densify only the given rows of a sparse matrix (one batch at a time), on `device`."""
+    return sparse.entries(m, rows, device).dense()
 
 
-def eval_batch_size(cfg: dict, n_items: int) -> int:
-    return cfg["eval_batch_size"] or max(1, EVAL_SCORE_BUDGET // max(1, n_items))
+def device_rows(m: sp.csr_matrix | DeviceRows, device: torch.device) -> DeviceRows:
+    return m if isinstance(m, DeviceRows) else DeviceRows(m, device)
 
 
-def score_users(method, train_in: sp.csr_matrix, users: np.ndarray, device, precision: str) -> torch.Tensor:
-    x = dense_rows(train_in, users, device)
+def eval_batch_size(cfg: dict, n_items: int, device: torch.device | str = "cpu") -> int:
+    """Users scored at once: the config's, or (0 = auto) on a CPU as many as keep a batch of
+    scores cache-sized, far below glibc's 32 MB mmap threshold (bigger batches are fresh
+    mmaps and page faults on every step), on a GPU as many as fit GPU_EVAL_SCORES."""
+    if cfg["eval_batch_size"]:
+        return cfg["eval_batch_size"]
+    if torch.device(device).type == "cpu":
+        return max(MIN_CPU_EVAL_BATCH, CPU_EVAL_BATCH_BYTES // (4 * max(1, n_items)))
+    return max(1, GPU_EVAL_SCORES // max(1, n_items))
+
+
+def predict(method, x: torch.Tensor, precision: str) -> torch.Tensor:
     if precision == "bfloat16":
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
             return method.predict(x).float()
     return method.predict(x).float()
 
 
-def evaluate(method, cfg: dict, ds: Dataset, train_in: sp.csr_matrix, device,
+def score_users(method, train_in, users: np.ndarray, device, precision: str) -> torch.Tensor:
+    return predict(method, dense_rows(train_in, users, device), precision)
+
+
+def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
              users: np.ndarray | None = None) -> tuple[dict, dict]:
     """Valid and test metrics from one denoising pass: valid ranks with the training items
-    masked, test with training and validation items masked."""
+    masked, test with training and validation items masked. Everything stays on `device`
+    until the final averages."""
     users = np.arange(ds.n_users) if users is None else users
     kmax = min(max(cfg["topk"]), ds.n_items)
+    train_rows, valid, test = (device_rows(m, device) for m in (train_in, ds.valid, ds.test))
     acc_v, acc_t = metrics.Accumulator(len(users)), metrics.Accumulator(len(users))
-    step = eval_batch_size(cfg, ds.n_items)
+    step = eval_batch_size(cfg, ds.n_items, device)
     for lo in range(0, len(users), step):
         rows = users[lo:lo + step]
-        scores = score_users(method, train_in, rows, device, cfg["eval_precision"])
-        metrics.mask_(scores, train_in[rows])
-        acc_v.add(metrics.per_user(torch.topk(scores, kmax).indices, ds.valid[rows], cfg["topk"], cfg["metrics"]))
-        metrics.mask_(scores, ds.valid[rows])
-        acc_t.add(metrics.per_user(torch.topk(scores, kmax).indices, ds.test[rows], cfg["topk"], cfg["metrics"]))
+        history = train_rows.rows(rows)
+        scores = predict(method, history.dense(), cfg["eval_precision"])
+        history.mask_(scores)
+        held = valid.rows(rows)
+        acc_v.add(metrics.per_user(torch.topk(scores, kmax).indices, held, cfg["topk"], cfg["metrics"]))
+        held.mask_(scores)
+        acc_t.add(metrics.per_user(torch.topk(scores, kmax).indices, test.rows(rows), cfg["topk"], cfg["metrics"]))
     return acc_v.mean(), acc_t.mean()
 
 
-def train_epoch(method, train_in: sp.csr_matrix, order: np.ndarray, batch_size: int, device,
+def train_epoch(method, train_in, order: np.ndarray, batch_size: int, device,
                 should_stop: Callable[[], bool] = lambda: False) -> float | None:
     """One pass over the users in `order`; the mean batch loss, or None if asked to stop.
-    A non-finite batch loss ends the epoch at once and is returned."""
-    total, batches = 0.0, 0
+    Batches are densified on `device` and losses summed there: the host reads the device
+    once per epoch (a non-finite loss shows in the mean)."""
+    rows = device_rows(train_in, device)
+    order_dev = torch.from_numpy(np.ascontiguousarray(order, dtype=np.int64)).to(rows.device)
+    total, batches, x = 0.0, 0, None
     for lo in range(0, len(order), batch_size):
         if should_stop():
             return None
-        loss = method.train_batch(dense_rows(train_in, order[lo:lo + batch_size], device))
-        if not math.isfinite(loss):
-            return loss
-        total += loss
+        hi = min(lo + batch_size, len(order))
+        if x is not None and x.shape[0] != hi - lo:
+            x = None
+        x = rows.dense(order[lo:hi], order_dev[lo:hi], out=x)
+        total = total + method.train_batch(x)
         batches += 1
-    return total / max(batches, 1)
+    return float(total) / max(batches, 1)
 
 
 def seed_everything(seed: int) -> None:
@@ -153,7 +173,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     seed_everything(cfg["seed"])
     method = methods.build(cfg, ds, device)
     ckpt = Checkpoints(run_dir)
-    train_in = ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"])
+    train_in = DeviceRows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
     vm = parse_metric(cfg["valid_metric"])
     key = f"{vm[0]}@{vm[1]}"
     fingerprint = ds.fingerprint()
