@@ -8,8 +8,10 @@ import numpy as np
 import torch
 
 from . import schedule
+from .models import autocast_on
 
 UNIFORM_SHARE = 0.001  # share of the step distribution kept uniform when importance sampling
+TINY = 1e-300  # keeps the step distribution defined if every recorded loss is 0
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -24,6 +26,7 @@ class GaussianDiffusion:
         self.device = torch.device(device)
         self.loss_history = torch.zeros(self.steps, self.history_len, dtype=torch.float64, device=self.device)
         self.loss_count = torch.zeros(self.steps, dtype=torch.long, device=self.device)
+        self._full = False
         if self.noise_scale > 0:
             c = schedule.coefficients(schedule.from_config(cfg))
             as_t = lambda a: torch.tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
@@ -37,6 +40,9 @@ class GaussianDiffusion:
             self.post_coef1 = as_t(c.posterior_mean_coef1)
             self.post_coef2 = as_t(c.posterior_mean_coef2)
             self.post_log_var = as_t(c.posterior_log_variance_clipped)
+            self._host = {k: [float(v) for v in np.asarray(a, dtype=np.float32)] for k, a in (
+                ("post_coef1", c.posterior_mean_coef1), ("post_coef2", c.posterior_mean_coef2),
+                ("sqrt_recip_ac", c.alphas_cumprod ** -0.5), ("sqrt_recipm1_ac", (1 / c.alphas_cumprod - 1) ** 0.5))}
             snr = c.snr
             # Weight of step t for x0-prediction: SNR(t-1) - SNR(t); step 0 gets 1.
             w = snr.copy()
@@ -57,13 +63,20 @@ class GaussianDiffusion:
 
     def sample_steps(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Steps for a batch and their inverse-probability factors (1 under uniform sampling)."""
-        if bool((self.loss_count == self.history_len).all()):
+        if self.histories_full():
             rms = (self.loss_history ** 2).mean(dim=1).sqrt()
-            p = rms / rms.sum() * (1 - UNIFORM_SHARE) + UNIFORM_SHARE / self.steps
+            p = rms / rms.sum().clamp(min=TINY) * (1 - UNIFORM_SHARE) + UNIFORM_SHARE / self.steps
             t = torch.multinomial(p, n, replacement=True)
             return t, (p[t] * self.steps).float()
         t = torch.randint(0, self.steps, (n,), device=self.device)
         return t, torch.ones(n, device=self.device)
+
+    def histories_full(self) -> bool:
+        """Has every step `history_len` losses? Read from the device only while filling (the
+        first few batches): once full, always full."""
+        if not self._full:
+            self._full = bool((self.loss_count == self.history_len).all())
+        return self._full
 
     def training_loss(self, model: Denoiser, x0: torch.Tensor) -> torch.Tensor:
         """Mean loss of a batch; also records each sample's loss in the step's history."""
@@ -87,25 +100,28 @@ class GaussianDiffusion:
 
     def record(self, t: torch.Tensor, loss: torch.Tensor) -> None:
         """Append each sample's loss to its step's history (the newest `history_len` kept),
-        in batch order, without a per-sample Python loop."""
+        in batch order, without a per-sample Python loop or a read back from the device."""
         steps, h = self.loss_history.shape
-        n_new = torch.bincount(t, minlength=steps)
+        n_new = torch.zeros(steps, dtype=torch.long, device=t.device).index_add_(0, t, torch.ones_like(t))
         order = torch.sort(t, stable=True).indices
         ts = t[order]
         first = torch.cumsum(n_new, 0) - n_new
         rank = torch.arange(len(t), device=t.device) - first[ts]  # position among same-step samples
         total = self.loss_count + n_new
         shift = (total - h).clamp(min=0)  # how many of the oldest entries fall out
-        # Keep old entries that survive, moved left by `shift`.
+        # Keep old entries that survive, moved left by `shift`; column h takes what falls out.
         src = torch.arange(h, device=t.device)[None, :] + shift[:, None]
         keep = src < self.loss_count[:, None]
         moved = torch.gather(self.loss_history, 1, src.clamp(max=h - 1))
-        hist = torch.where(keep, moved, torch.zeros_like(moved))
-        # Write new entries at their final slots; those pushed out by later ones are dropped.
+        hist = torch.zeros((steps, h + 1), dtype=self.loss_history.dtype, device=t.device)
+        hist[:, :h] = torch.where(keep, moved, 0.0)
+        # New entries at their final slots; those pushed out by later ones of the batch go to
+        # column h, as do non-finite ones (recorded as 0: the epoch fails on its mean loss, and
+        # the sampler must not see NaN meanwhile).
         dest = self.loss_count[ts] + rank - shift[ts]
-        ok = dest >= 0
-        hist[ts[ok], dest[ok]] = loss[order][ok].double()
-        self.loss_history = hist
+        new = loss[order].double()
+        hist[ts, torch.where((dest >= 0) & torch.isfinite(new), dest, h)] = new
+        self.loss_history = hist[:, :h].contiguous()
         self.loss_count = total.clamp(max=h)
 
     # ------------------------------------------------------------ reverse process
@@ -128,19 +144,34 @@ class GaussianDiffusion:
         if sampling_steps > 0 and self.noise_scale > 0:
             t = torch.full((x0.shape[0],), sampling_steps - 1, device=x0.device, dtype=torch.long)
             x = self.q_sample(x0, t, torch.randn(x0.shape, generator=generator, device=x0.device))
+        fast = hasattr(model, "at_step") and not autocast_on(x.device.type)
+        spare = None  # the previous step's buffer, written again by the next step
         for i in reversed(range(self.steps)):
             t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
-            if self.noise_scale == 0:
-                x = model(x, t)
+            if fast:
+                new = model.at_step(x, i, out=spare)
+                if self.noise_scale > 0:
+                    new = self._posterior_mean_(new, x, i, in_place=x is not x0)
             else:
-                mean = self.p_mean(model, x, t)
-                if sampling_noise and i > 0:
-                    noise = torch.randn(x.shape, generator=generator, device=x.device)
-                    mean = mean + torch.exp(0.5 * self.post_log_var[t, None]) * noise
-                x = mean
+                new = model(x, t) if self.noise_scale == 0 else self.p_mean(model, x, t)
+            if sampling_noise and i > 0 and self.noise_scale > 0:
+                noise = torch.randn(x.shape, generator=generator, device=x.device)
+                new = new + torch.exp(0.5 * self.post_log_var[t, None]) * noise
+            spare = x if fast and x is not x0 and new is not x else None
+            x = new
             if trajectory is not None:
                 trajectory.append(x.float().clone())
         return x
+
+    def _posterior_mean_(self, out: torch.Tensor, x_t: torch.Tensor, i: int, in_place: bool) -> torch.Tensor:
+        """p_mean at a fixed step from the model's output, written into `out` (and x_t, when
+        `in_place`); the same roundings as p_mean. Coefficients come from host copies, so a
+        GPU never waits for a read back."""
+        c = self._host
+        if self.mean_type != "x0":  # x0_hat = sqrt(1/abar) x_t - sqrt(1/abar - 1) eps
+            out = torch.mul(x_t, c["sqrt_recip_ac"][i]).sub_(out.mul_(c["sqrt_recipm1_ac"][i]))
+        scaled = x_t.mul_(c["post_coef2"][i]) if in_place else torch.mul(x_t, c["post_coef2"][i])
+        return out.mul_(c["post_coef1"][i]).add_(scaled)
 
     # ------------------------------------------------------------ state for resume
 
@@ -150,3 +181,4 @@ class GaussianDiffusion:
     def load_state_dict(self, state: dict) -> None:
         self.loss_history = state["loss_history"].to(self.device)
         self.loss_count = state["loss_count"].to(self.device)
+        self._full = False
