@@ -1,0 +1,245 @@
+"""How close each phase of a run comes to this machine's physical limit.
+
+    python benchmarks/limits.py [--config configs/ml-1m_clean.yaml] [--data DIR] [--set key=value ...]
+                                [--epochs 3] [--evals 2] [--skip-run] [--device cpu|cuda|auto]
+
+The floor of a phase is the time torch on this machine needs for the phase's matrix products
+alone: engine.flops lists them from the model's layer sizes, and each distinct shape is timed
+here, in this run, in the layout the model uses. Evaluation batches are ours to choose, so
+the evaluation floor takes, per layer, the best rate over several batch sizes; training
+batches are a hyper-parameter, so its floor uses them. Prints, with the load average:
+  train epoch and evaluation: time (median and best of the repeats), floor, ratio, page faults;
+  start-up: a real `diffrec-tui --run` with epochs=1, the command to its first epoch and the
+    last evaluation to exit (fixed cost: nothing of it is training);
+  whole run: the command to early stop, against the sum of its phases' floors, its peak RSS
+    (the worker's) and test metrics.
+Asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engine import config, data, flops, methods, trainer  # noqa: E402
+
+EVAL_CANDIDATES = (128, 256, 512, 1024, 2048)  # batch sizes tried for the evaluation floor
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def operands(g: flops.Gemm, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(a, b, out) with a @ b the product, laid out as a linear layer's pass has them."""
+    r = lambda *s: torch.randn(*s, device=device)  # noqa: E731
+    if g.kind == flops.FORWARD:  # x (m, k) @ W.t(), W (n, k)
+        a, b = r(g.m, g.k), r(g.n, g.k).t()
+    elif g.kind == flops.INPUT_GRAD:  # grad (m, k) @ W (k, n): k is the layer's output here
+        a, b = r(g.m, g.k), r(g.k, g.n)
+    else:  # weight grad: grad.t() (m, k) @ x (k, n), grad (k, m)
+        a, b = r(g.k, g.m).t(), r(g.k, g.n)
+    return a, b, torch.empty(g.m, g.n, device=device)
+
+
+def time_gemm(g: flops.Gemm, device, min_seconds: float = 0.03) -> float:
+    """Seconds per product: the best of timed rounds of at least `min_seconds`."""
+    a, b, out = operands(g, device)
+    torch.mm(a, b, out=out)
+    sync(device)
+    best, spent, rounds, reps = float("inf"), 0.0, 0, 1
+    while rounds < 3 or spent < 4 * min_seconds:
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            torch.mm(a, b, out=out)
+        sync(device)
+        dt = time.perf_counter() - t0
+        best, spent, rounds = min(best, dt / reps), spent + dt, rounds + 1
+        reps = reps * 2 if dt < min_seconds else reps
+    return best
+
+
+class Floors:
+    """Per-GEMM times, measured once per round and kept as the best seen."""
+
+    def __init__(self, device):
+        self.device = device
+        self.best: dict[flops.Gemm, float] = {}
+
+    def measure(self, gemms) -> None:
+        for g in gemms:
+            self.best[g] = min(self.best.get(g, float("inf")), time_gemm(g, self.device))
+
+    def seconds(self, gemms: Counter) -> float:
+        return sum(self.best[g] * c for g, c in gemms.items())
+
+    def eval_seconds(self, gemms: Counter) -> float:
+        """Each product at the best rate any candidate batch size reached for its layer."""
+        total = 0.0
+        for g, c in gemms.items():
+            rates = [x.flops / t for x, t in self.best.items()
+                     if x.kind == g.kind and (x.k, x.n) == (g.k, g.n)]
+            total += g.flops * c / max(rates)
+        return total
+
+
+def eval_candidates(gemms: Counter, n_users: int) -> set:
+    layers = {(g.k, g.n) for g in gemms}
+    return {flops.Gemm(min(m, n_users), k, n) for m in EVAL_CANDIDATES for k, n in layers}
+
+
+def ratio_line(name: str, times: list[float], floor: float, extra: str = "") -> str:
+    med, best = statistics.median(times), min(times)
+    return (f"{name}: median {med:.3f}s best {best:.3f}s | floor {floor:.3f}s | ratio median "
+            f"{med / floor:.2f} best {best / floor:.2f}{extra}")
+
+
+def faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def in_process(cfg, ds, device, n_epochs: int, n_evals: int) -> dict:
+    """Train epochs and evaluations of the model itself, each repeat next to a floor round."""
+    torch.manual_seed(cfg["seed"])
+    method = methods.build(cfg, ds, device)
+    train = trainer.device_rows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
+    eval_batch = trainer.eval_batch_size(cfg, ds.n_items, device)
+    phases = flops.phase_gemms(method, ds.n_users, cfg["train_batch_size"], eval_batch)
+    if phases is None:
+        print(f"{cfg['model']}: closed-form model, no FLOP floor")
+        return {}
+    floors = Floors(device)
+    for name, g in (("train epoch", phases["train"]), ("evaluation", phases["eval"])):
+        print(f"{name}: {flops.total_flops(g) / 1e9:.1f} GFLOP in {sum(g.values())} products")
+    out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0}
+    for i in range(max(n_epochs, n_evals)):
+        floors.measure(list(phases["train"]) + list(phases["eval"]) + sorted(
+            eval_candidates(phases["eval"], ds.n_users), key=lambda g: (g.k, g.n, g.m)))
+        if i < n_epochs:
+            order = np.random.default_rng([cfg["seed"], i + 1]).permutation(ds.n_users)
+            f0, t0 = faults(), time.perf_counter()
+            trainer.train_epoch(method, train, order, cfg["train_batch_size"], device)
+            sync(device)
+            out["train"].append(time.perf_counter() - t0)
+            out["train_faults"] = faults() - f0
+        if i < n_evals:
+            f0, t0 = faults(), time.perf_counter()
+            valid, test = trainer.evaluate(method, cfg, ds, train, device)
+            out["eval"].append(time.perf_counter() - t0)
+            out["eval_faults"] = faults() - f0
+    out["train_floor"] = floors.seconds(phases["train"])
+    out["eval_floor"] = floors.eval_seconds(phases["eval"])
+    out["eval_floor_ours"] = floors.seconds(phases["eval"])
+    print_rates(floors, phases)
+    print(ratio_line("train epoch", out["train"], out["train_floor"],
+                     f" | {out['train_faults']:,} page faults in the last"))
+    print(ratio_line("evaluation", out["eval"], out["eval_floor"],
+                     f" | floor at our batch of {eval_batch}: {out['eval_floor_ours']:.3f}s"
+                     f" | {out['eval_faults']:,} page faults in the last"))
+    print(f"  ({load()})")
+    return out
+
+
+def print_rates(floors: Floors, phases: dict) -> None:
+    used = set(phases["train"]) | set(phases["eval"])
+    for g in sorted(floors.best, key=lambda g: (g.kind, g.k, g.n, g.m)):
+        mark = "*" if g in used else " "
+        print(f"  {mark} {g.kind:3s} {g.m:5d} x {g.k:5d} @ {g.k:5d} x {g.n:5d}: "
+              f"{floors.best[g] * 1e3:8.3f} ms {g.flops / floors.best[g] / 1e9:6.1f} GFLOPS")
+    print("  (* = a product of the model's phases; the others only set the evaluation's best rate)")
+
+
+def cli_run(config_path: str, overrides: list[str], runs_dir: str) -> dict:
+    """`diffrec-tui --run` in a fresh process; wall times from the outside, phases from events."""
+    cmd = [sys.executable, "-m", "diffrec_tui.cli", "--run", config_path, "--runs-dir", runs_dir]
+    for o in overrides:
+        cmd += ["--set", o]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    t1 = time.time()
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    run_dir = max(Path(runs_dir).iterdir(), key=lambda p: p.stat().st_mtime)
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    epochs = [e for e in events if e["type"] == "epoch"]
+    evals = [e for e in events if e["type"] == "eval"]
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"wall": t1 - t0, "epochs": epochs, "evals": evals, "summary": events[-1],
+            "to_first_epoch": epochs[0]["time"] - epochs[0]["seconds"] - t0,
+            "after_last_eval": t1 - evals[-1]["time"],
+            "peak_rss_gb": rss / 1024 ** 2 if rss > before else None}
+
+
+def startup(args, overrides: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        r = cli_run(args.config, overrides + ["epochs=1"], tmp)
+    fixed = r["to_first_epoch"] + r["after_last_eval"]
+    print(f"start-up: command to first epoch {r['to_first_epoch']:.2f}s, last evaluation to exit "
+          f"{r['after_last_eval']:.2f}s: fixed cost {fixed:.2f}s (floor 0) of a {r['wall']:.2f}s "
+          f"one-epoch run | {load()}")
+
+
+def whole_run(args, overrides: list[str], floors: dict) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        r = cli_run(args.config, overrides, tmp)
+    n_ep, n_ev = len(r["epochs"]), len(r["evals"])
+    epoch_s = [e["seconds"] for e in r["epochs"]]
+    eval_s = [e["seconds"] for e in r["evals"]]
+    line = (f"whole run: {r['wall']:.1f}s wall, {n_ep} epochs (median {statistics.median(epoch_s):.3f}s) "
+            f"and {n_ev} evaluations (median {statistics.median(eval_s):.3f}s)")
+    if floors:
+        floor = n_ep * floors["train_floor"] + n_ev * floors["eval_floor"]
+        line += f" | floor {floor:.1f}s | ratio {r['wall'] / floor:.2f}"
+    s = r["summary"]
+    test = s.get("test") or {}
+    print(line)
+    print(f"  best epoch {s.get('best_epoch')} of {s.get('epochs_run')} ({s.get('reason')}); test "
+          f"R@20 {test.get('recall@20', float('nan')):.4f} N@20 {test.get('ndcg@20', float('nan')):.4f}; "
+          f"peak RSS (worker) {r['peak_rss_gb'] or float('nan'):.2f} GB | {load()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=str(ROOT / "configs" / "ml-1m_clean.yaml"))
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "ml-1m_clean"))
+    ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--evals", type=int, default=2)
+    ap.add_argument("--skip-run", action="store_true", help="no start-up and whole-run phases")
+    args = ap.parse_args()
+    overrides = [f"data_path={Path(args.data).resolve()}", f"device={args.device}"] + args.set
+    cfg = config.load(args.config, overrides)
+    torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
+    device = trainer.select_device(cfg["device"])
+    ds = data.load(cfg)
+    print(f"{cfg['model']} on {ds.n_users} users x {ds.n_items} items, {device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads | {load()}")
+    floors = in_process(cfg, ds, device, args.epochs, args.evals)
+    if not args.skip_run:
+        startup(args, overrides)
+        whole_run(args, overrides, floors)
+
+
+if __name__ == "__main__":
+    main()
