@@ -109,7 +109,7 @@ def eval_candidates(gemms: Counter, n_users: int) -> set:
 
 def ratio_line(name: str, times: list[float], floor: float, extra: str = "") -> str:
     med, best = statistics.median(times), min(times)
-    return (f"{name}: median {med:.3f}s best {best:.3f}s | floor {floor:.3f}s | ratio median "
+    return (f"{name}: median {med:.4g}s best {best:.4g}s | floor {floor:.4g}s | ratio median "
             f"{med / floor:.2f} best {best / floor:.2f}{extra}")
 
 
@@ -153,7 +153,7 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int) -> dict:
     print(ratio_line("train epoch", out["train"], out["train_floor"],
                      f" | {out['train_faults']:,} page faults in the last"))
     print(ratio_line("evaluation", out["eval"], out["eval_floor"],
-                     f" | floor at our batch of {eval_batch}: {out['eval_floor_ours']:.3f}s"
+                     f" | floor at our batch of {eval_batch}: {out['eval_floor_ours']:.4g}s"
                      f" | {out['eval_faults']:,} page faults in the last"))
     print(f"  ({load()})")
     return out
@@ -184,24 +184,25 @@ def cli_run(config_path: str, overrides: list[str], runs_dir: str) -> dict:
     epochs = [e for e in events if e["type"] == "epoch"]
     evals = [e for e in events if e["type"] == "eval"]
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"wall": t1 - t0, "epochs": epochs, "evals": evals, "summary": events[-1],
+    return {"wall": t1 - t0, "epochs": epochs, "evals": evals, "summary": events[-1], "device": events[0].get("device"),
             "to_first_epoch": epochs[0]["time"] - epochs[0]["seconds"] - t0,
             "after_last_eval": t1 - evals[-1]["time"],
             "peak_rss_gb": rss / 1024 ** 2 if rss > before else None}
 
 
-def startup(args, overrides: list[str]) -> None:
+def startup(config_path: str, overrides: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        r = cli_run(args.config, overrides + ["epochs=1"], tmp)
-    fixed = r["to_first_epoch"] + r["after_last_eval"]
+        r = cli_run(config_path, overrides + ["epochs=1"], tmp)
+    r["fixed"] = r["to_first_epoch"] + r["after_last_eval"]
     print(f"start-up: command to first epoch {r['to_first_epoch']:.2f}s, last evaluation to exit "
-          f"{r['after_last_eval']:.2f}s: fixed cost {fixed:.2f}s (floor 0) of a {r['wall']:.2f}s "
+          f"{r['after_last_eval']:.2f}s: fixed cost {r['fixed']:.2f}s (floor 0) of a {r['wall']:.2f}s "
           f"one-epoch run | {load()}")
+    return r
 
 
-def whole_run(args, overrides: list[str], floors: dict) -> None:
+def whole_run(config_path: str, overrides: list[str], floors: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        r = cli_run(args.config, overrides, tmp)
+        r = cli_run(config_path, overrides, tmp)
     n_ep, n_ev = len(r["epochs"]), len(r["evals"])
     epoch_s = [e["seconds"] for e in r["epochs"]]
     eval_s = [e["seconds"] for e in r["evals"]]
@@ -213,22 +214,34 @@ def whole_run(args, overrides: list[str], floors: dict) -> None:
     s = r["summary"]
     test = s.get("test") or {}
     print(line)
-    print(f"  best epoch {s.get('best_epoch')} of {s.get('epochs_run')} ({s.get('reason')}); test "
-          f"R@20 {test.get('recall@20', float('nan')):.4f} N@20 {test.get('ndcg@20', float('nan')):.4f}; "
+    print(f"  on {r['device']}: best epoch {s.get('best_epoch')} of {s.get('epochs_run')} ({s.get('reason')}); "
+          f"test R@20 {test.get('recall@20', float('nan')):.4f} N@20 {test.get('ndcg@20', float('nan')):.4f}; "
           f"peak RSS (worker) {r['peak_rss_gb'] or float('nan'):.2f} GB | {load()}")
+    return r
+
+
+def data_overrides(config_path: str, data_dir: str | None) -> list[str]:
+    """data_path as an absolute path (the given folder, else the config's, from the current
+    directory as the CLI reads it), so the runs below find it from the repository root."""
+    if data_dir is None:
+        raw = config.read_yaml(config_path)
+        if raw.get("data_format", "synthetic") == "synthetic" or not raw.get("data_path"):
+            return []
+        data_dir = raw["data_path"]
+    return [f"data_path={Path(data_dir).expanduser().resolve()}"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default=str(ROOT / "configs" / "ml-1m_clean.yaml"))
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "ml-1m_clean"))
+    ap.add_argument("--data", default=None, help="data folder (default: the config's data_path)")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--evals", type=int, default=2)
     ap.add_argument("--skip-run", action="store_true", help="no start-up and whole-run phases")
     args = ap.parse_args()
-    overrides = [f"data_path={Path(args.data).resolve()}", f"device={args.device}"] + args.set
+    overrides = data_overrides(args.config, args.data) + [f"device={args.device}"] + args.set
     cfg = config.load(args.config, overrides)
     torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
     device = trainer.select_device(cfg["device"])
@@ -237,8 +250,8 @@ def main() -> None:
           f"{torch.get_num_threads()} threads | {load()}")
     floors = in_process(cfg, ds, device, args.epochs, args.evals)
     if not args.skip_run:
-        startup(args, overrides)
-        whole_run(args, overrides, floors)
+        whole_run(args.config, overrides, floors)  # first: its peak RSS is the largest child's so far
+        startup(args.config, overrides)
 
 
 if __name__ == "__main__":

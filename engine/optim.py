@@ -14,12 +14,17 @@ import math
 import torch
 
 
+# torch.optim.AdamW's other group keys, so that it reads our state_dict as its own
+TORCH_GROUP_KEYS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+                    "differentiable": False, "fused": None, "decoupled_weight_decay": True}
+
+
 class AdamW:
     def __init__(self, params, lr: float = 1e-3, weight_decay: float = 1e-2,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.params = [p for p in params if p.requires_grad]
         self.param_groups = [{"params": self.params, "lr": lr, "betas": tuple(betas), "eps": eps,
-                              "weight_decay": weight_decay, "amsgrad": False, "maximize": False}]
+                              "weight_decay": weight_decay, **TORCH_GROUP_KEYS}]
         self.state: dict[int, dict[str, torch.Tensor]] = {}
         self.fused = all(p.device.type in ("cpu", "cuda") for p in self.params) and hasattr(torch, "_fused_adamw_")
 
@@ -79,7 +84,7 @@ class AdamW:
 
     def state_dict(self) -> dict:
         group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
-        group["params"] = list(range(len(self.params)))
+        group.update(fused=self.fused or None, params=list(range(len(self.params))))
         return {"state": {i: dict(s) for i, s in self.state.items()}, "param_groups": [group]}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -96,6 +101,7 @@ class AdamW:
             if s is None:
                 continue
             p = self.params[pos]
-            self.state[pos] = {
-                "step": torch.as_tensor(s["step"], dtype=torch.float32).to(p.device).reshape(()),
-                "exp_avg": s["exp_avg"].to(p.device, p.dtype), "exp_avg_sq": s["exp_avg_sq"].to(p.device, p.dtype)}
+            self.state[pos] = {  # copies: the loaded state may belong to a live optimizer
+                "step": torch.as_tensor(s["step"], dtype=torch.float32).to(p.device, copy=True).reshape(()),
+                "exp_avg": s["exp_avg"].to(p.device, p.dtype, copy=True),
+                "exp_avg_sq": s["exp_avg_sq"].to(p.device, p.dtype, copy=True)}

@@ -31,11 +31,11 @@ class Entries:
 
     def mask_(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores of the stored entries to -inf, in place."""
-        return scores.index_put_((self.row, self.col), torch.tensor(float("-inf"), device=scores.device))
+        return scores.index_put_((self.row, self.col), scores.new_full((), float("-inf")))
 
     def dense_bool(self) -> torch.Tensor:
         out = torch.zeros((self.n_rows, self.n_cols), dtype=torch.bool, device=self.row.device)
-        return out.index_put_((self.row, self.col), torch.tensor(True, device=out.device))
+        return out.index_put_((self.row, self.col), out.new_ones(()))
 
 
 class DeviceRows:

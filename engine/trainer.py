@@ -85,17 +85,19 @@ def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
     users = np.arange(ds.n_users) if users is None else users
     kmax = min(max(cfg["topk"]), ds.n_items)
     train_rows, valid, test = (device_rows(m, device) for m in (train_in, ds.valid, ds.test))
+    users_dev = torch.from_numpy(np.ascontiguousarray(users, dtype=np.int64)).to(train_rows.device)
     acc_v, acc_t = metrics.Accumulator(len(users)), metrics.Accumulator(len(users))
     step = eval_batch_size(cfg, ds.n_items, device)
     for lo in range(0, len(users), step):
-        rows = users[lo:lo + step]
-        history = train_rows.rows(rows)
+        rows, rows_dev = users[lo:lo + step], users_dev[lo:lo + step]
+        history = train_rows.rows(rows, rows_dev)
         scores = predict(method, history.dense(), cfg["eval_precision"])
         history.mask_(scores)
-        held = valid.rows(rows)
+        held = valid.rows(rows, rows_dev)
         acc_v.add(metrics.per_user(torch.topk(scores, kmax).indices, held, cfg["topk"], cfg["metrics"]))
         held.mask_(scores)
-        acc_t.add(metrics.per_user(torch.topk(scores, kmax).indices, test.rows(rows), cfg["topk"], cfg["metrics"]))
+        acc_t.add(metrics.per_user(torch.topk(scores, kmax).indices, test.rows(rows, rows_dev),
+                                   cfg["topk"], cfg["metrics"]))
     return acc_v.mean(), acc_t.mean()
 
 
