@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine import config, data, flops, methods, trainer  # noqa: E402
+from engine import config, data, evaluation, flops, methods, trainer  # noqa: E402
 
 EVAL_CANDIDATES = (128, 256, 512, 1024, 2048)  # batch sizes tried for the evaluation floor
 
@@ -44,8 +45,8 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
+def sync(device) -> None:
+    if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
 
 
@@ -78,25 +79,53 @@ def time_gemm(g: flops.Gemm, device, min_seconds: float = 0.03) -> float:
     return best
 
 
+def time_gemm_side_by_side(g: flops.Gemm, threads: int, min_seconds: float = 0.03) -> float:
+    """Seconds per product when `threads` threads each multiply on their own operands with
+    single-threaded kernels (how evaluate() runs batches on a CPU): wall time / products."""
+    ops = [operands(g, "cpu") for _ in range(threads)]
+    reps = max(2, int(min_seconds / max(time_gemm(g, "cpu", min_seconds / 4), 1e-6)))
+
+    def work(i: int) -> None:
+        a, b, out = ops[i]
+        for _ in range(reps):
+            torch.mm(a, b, out=out)
+
+    best = float("inf")
+    with evaluation.single_threaded_kernels(), ThreadPoolExecutor(threads) as pool:
+        for _ in range(3):
+            t0 = time.perf_counter()
+            list(pool.map(work, range(threads)))
+            best = min(best, (time.perf_counter() - t0) / (reps * threads))
+    return best
+
+
 class Floors:
-    """Per-GEMM times, measured once per round and kept as the best seen."""
+    """Per-GEMM times, measured once per round and kept as the best seen; for the
+    evaluation also side by side on CPU threads, the way evaluate() uses them."""
 
     def __init__(self, device):
         self.device = device
         self.best: dict[flops.Gemm, float] = {}
+        self.side_by_side: dict[flops.Gemm, float] = {}
 
-    def measure(self, gemms) -> None:
+    def measure(self, gemms, side_by_side=()) -> None:
         for g in gemms:
             self.best[g] = min(self.best.get(g, float("inf")), time_gemm(g, self.device))
+        threads = torch.get_num_threads()
+        if self.device.type == "cpu" and threads > 1:
+            for g in side_by_side:
+                t = time_gemm_side_by_side(g, threads)
+                self.side_by_side[g] = min(self.side_by_side.get(g, float("inf")), t)
 
     def seconds(self, gemms: Counter) -> float:
         return sum(self.best[g] * c for g, c in gemms.items())
 
     def eval_seconds(self, gemms: Counter) -> float:
-        """Each product at the best rate any candidate batch size reached for its layer."""
+        """Each product at the best rate any candidate batch size reached for its layer,
+        one kernel on all threads or one per thread side by side."""
         total = 0.0
         for g, c in gemms.items():
-            rates = [x.flops / t for x, t in self.best.items()
+            rates = [x.flops / t for table in (self.best, self.side_by_side) for x, t in table.items()
                      if x.kind == g.kind and (x.k, x.n) == (g.k, g.n)]
             total += g.flops * c / max(rates)
         return total
@@ -132,8 +161,9 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int) -> dict:
         print(f"{name}: {flops.total_flops(g) / 1e9:.1f} GFLOP in {sum(g.values())} products")
     out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0}
     for i in range(max(n_epochs, n_evals)):
-        floors.measure(list(phases["train"]) + list(phases["eval"]) + sorted(
-            eval_candidates(phases["eval"], ds.n_users), key=lambda g: (g.k, g.n, g.m)))
+        candidates = sorted(eval_candidates(phases["eval"], ds.n_users) | set(phases["eval"]),
+                            key=lambda g: (g.k, g.n, g.m))
+        floors.measure(list(phases["train"]) + candidates, side_by_side=candidates)
         if i < n_epochs:
             order = np.random.default_rng([cfg["seed"], i + 1]).permutation(ds.n_users)
             f0, t0 = faults(), time.perf_counter()
@@ -163,9 +193,12 @@ def print_rates(floors: Floors, phases: dict) -> None:
     used = set(phases["train"]) | set(phases["eval"])
     for g in sorted(floors.best, key=lambda g: (g.kind, g.k, g.n, g.m)):
         mark = "*" if g in used else " "
+        side = floors.side_by_side.get(g)
+        extra = f" | side by side {g.flops / side / 1e9:6.1f} GFLOPS" if side else ""
         print(f"  {mark} {g.kind:3s} {g.m:5d} x {g.k:5d} @ {g.k:5d} x {g.n:5d}: "
-              f"{floors.best[g] * 1e3:8.3f} ms {g.flops / floors.best[g] / 1e9:6.1f} GFLOPS")
-    print("  (* = a product of the model's phases; the others only set the evaluation's best rate)")
+              f"{floors.best[g] * 1e3:8.3f} ms {g.flops / floors.best[g] / 1e9:6.1f} GFLOPS{extra}")
+    print("  (* = a product of the model's phases; the others only set the evaluation's best rate;"
+          " side by side = one single-threaded product per thread, all threads at once)")
 
 
 def cli_run(config_path: str, overrides: list[str], runs_dir: str) -> dict:

@@ -93,7 +93,7 @@ FIELDS: list[Field] = [
     _f("topk", "int_list", [10, 20, 50, 100], "Cut-offs K for the metrics", "Evaluation", min=1),
     _f("metrics", "str_list", ["Recall", "NDCG", "Precision", "MRR"], "Metrics to compute", "Evaluation", choices=METRIC_NAMES),
     _f("valid_metric", "str", "Recall@20", "Metric that picks the best model and drives early stopping", "Evaluation"),
-    _f("eval_batch_size", "int", 0, "Users per evaluation batch (0 = auto: as many as fit 32M scores)", "Evaluation", min=0),
+    _f("eval_batch_size", "int", 0, "Users per evaluation batch (0 = auto: ~3 MB of scores a batch on CPU, 128M scores on GPU)", "Evaluation", min=0),
     _f("eval_precision", "choice", "float32", "Precision of evaluation forward passes", "Evaluation", choices=("float32", "bfloat16")),
     # Data
     _f("dataset", "str", "synthetic", "Dataset name recorded with the run", "Data"),

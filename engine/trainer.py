@@ -9,20 +9,17 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from . import methods, metrics, sparse
+from . import methods
 from .config import parse_metric
 from .data import Dataset
 from .errors import ConfigError
+from .evaluation import (dense_rows, device_rows, eval_batch_size, evaluate,  # noqa: F401 (re-exported)
+                         predict, score_users)
 from .models import parameter_count
 from .runs import RunDir
 from .sparse import DeviceRows
-
-CPU_EVAL_BATCH_BYTES = 3 << 20  # auto eval batch on a CPU: a batch's scores fill about 3 MB
-MIN_CPU_EVAL_BATCH = 128  # ... but at least this many users (wide catalogues: weights are re-read per batch)
-GPU_EVAL_SCORES = 1 << 27  # auto eval batch on a GPU: users x items scores held at once (512 MB fp32)
 
 
 class TrainingFailed(Exception):
@@ -44,61 +41,6 @@ def select_device(name: str) -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("config: device `mps` is not available here; use device=auto or cpu")
     return torch.device(name)
-
-
-def dense_rows(m: sp.csr_matrix | DeviceRows, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Densify only the given rows of a sparse matrix (one batch at a time), on `device`."""
-    return sparse.entries(m, rows, device).dense()
-
-
-def device_rows(m: sp.csr_matrix | DeviceRows, device: torch.device) -> DeviceRows:
-    return m if isinstance(m, DeviceRows) else DeviceRows(m, device)
-
-
-def eval_batch_size(cfg: dict, n_items: int, device: torch.device | str = "cpu") -> int:
-    """Users scored at once: the config's, or (0 = auto) on a CPU as many as keep a batch of
-    scores cache-sized, far below glibc's 32 MB mmap threshold (bigger batches are fresh
-    mmaps and page faults on every step), on a GPU as many as fit GPU_EVAL_SCORES."""
-    if cfg["eval_batch_size"]:
-        return cfg["eval_batch_size"]
-    if torch.device(device).type == "cpu":
-        return max(MIN_CPU_EVAL_BATCH, CPU_EVAL_BATCH_BYTES // (4 * max(1, n_items)))
-    return max(1, GPU_EVAL_SCORES // max(1, n_items))
-
-
-def predict(method, x: torch.Tensor, precision: str) -> torch.Tensor:
-    if precision == "bfloat16":
-        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
-            return method.predict(x).float()
-    return method.predict(x).float()
-
-
-def score_users(method, train_in, users: np.ndarray, device, precision: str) -> torch.Tensor:
-    return predict(method, dense_rows(train_in, users, device), precision)
-
-
-def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
-             users: np.ndarray | None = None) -> tuple[dict, dict]:
-    """Valid and test metrics from one denoising pass: valid ranks with the training items
-    masked, test with training and validation items masked. Everything stays on `device`
-    until the final averages."""
-    users = np.arange(ds.n_users) if users is None else users
-    kmax = min(max(cfg["topk"]), ds.n_items)
-    train_rows, valid, test = (device_rows(m, device) for m in (train_in, ds.valid, ds.test))
-    users_dev = torch.from_numpy(np.ascontiguousarray(users, dtype=np.int64)).to(train_rows.device)
-    acc_v, acc_t = metrics.Accumulator(len(users)), metrics.Accumulator(len(users))
-    step = eval_batch_size(cfg, ds.n_items, device)
-    for lo in range(0, len(users), step):
-        rows, rows_dev = users[lo:lo + step], users_dev[lo:lo + step]
-        history = train_rows.rows(rows, rows_dev)
-        scores = predict(method, history.dense(), cfg["eval_precision"])
-        history.mask_(scores)
-        held = valid.rows(rows, rows_dev)
-        acc_v.add(metrics.per_user(torch.topk(scores, kmax).indices, held, cfg["topk"], cfg["metrics"]))
-        held.mask_(scores)
-        acc_t.add(metrics.per_user(torch.topk(scores, kmax).indices, test.rows(rows, rows_dev),
-                                   cfg["topk"], cfg["metrics"]))
-    return acc_v.mean(), acc_t.mean()
 
 
 def train_epoch(method, train_in, order: np.ndarray, batch_size: int, device,
