@@ -112,17 +112,34 @@ PEER_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 def peers(run) -> list:
     """Finished runs in the same runs directory on the same data (same fingerprint), newest
-    run of each model first, so a DiffRec run is shown beside the baselines."""
-    from engine.runs import list_runs, load_run
+    run of each model first, so a DiffRec run is shown beside the baselines. Only the first
+    event of each other run is read to tell its data (a runs folder holds hundreds)."""
+    from engine.runs import load_run
 
-    me = load_run(run.path)
-    if me.fingerprint is None:
+    fingerprint = _first_event(run.path).get("fingerprint")
+    if fingerprint is None:
         return []
-    best_of_model = {}
-    for r in list_runs(run.path.parent):
-        if r.fingerprint == me.fingerprint and r.status == "finished" and r.best[1]:
+    best_of_model: dict = {}
+    dirs = [p for p in run.path.parent.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
+    for path in sorted(dirs, reverse=True):
+        first = _first_event(path)
+        if first.get("fingerprint") != fingerprint or first.get("model") in best_of_model:
+            continue
+        r = load_run(path)
+        if r.status == "finished" and r.best[1]:
             best_of_model.setdefault(r.config.get("model"), r)
     return list(best_of_model.values())
+
+
+def _first_event(path) -> dict:
+    """The run's first event (its `started`: model and dataset fingerprint), or {}."""
+    import json
+    try:
+        with open(path / "events.jsonl", encoding="utf-8") as fh:
+            ev = json.loads(fh.readline())
+    except (OSError, ValueError):
+        return {}
+    return ev if isinstance(ev, dict) else {}
 
 
 def print_peers(run, out=None) -> None:
