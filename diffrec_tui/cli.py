@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -157,7 +158,10 @@ def watch(run: RunDir, resume: bool) -> int:
                         view.show(ev)
                         last = ev
                     break
-                time.sleep(0.1)
+                try:
+                    proc.wait(timeout=0.1)  # returns as soon as the worker exits
+                except subprocess.TimeoutExpired:
+                    pass
                 if interrupted_at and time.monotonic() - interrupted_at > STOP_GRACE_SECONDS:
                     proc.kill()  # the worker did not reach a batch boundary in time
     finally:
