@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import schedule
 from .models import autocast_on
@@ -85,7 +86,7 @@ class GaussianDiffusion:
         x_t = self.q_sample(x0, t, noise) if self.noise_scale > 0 else x0
         out = model(x_t, t)
         target = x0 if self.mean_type == "x0" else noise
-        mse = ((target - out) ** 2).mean(dim=1)
+        mse = F.mse_loss(out, target, reduction="none").mean(dim=1)  # one fused pass each way
         loss = mse
         if self.reweight and self.noise_scale > 0:
             if self.mean_type == "x0":
