@@ -57,7 +57,7 @@ def phases(args, overrides: list[str], device: torch.device, whole_run: bool) ->
     out = limits.in_process(cfg, ds, device, args.epochs, args.evals)
     if whole_run:
         run = limits.whole_run(args.config, overrides + ["device=auto" if args.device == "auto" else f"device={device}"], out)
-        limits.startup(args.config, overrides + [f"device={device}"])
+        limits.startup(args.config, overrides + [f"device={device}"], out)
         out["run"] = run
     return out
 

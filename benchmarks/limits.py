@@ -1,7 +1,8 @@
 """How close each phase of a run comes to this machine's physical limit.
 
     python benchmarks/limits.py [--config configs/ml-1m_clean.yaml] [--data DIR] [--set key=value ...]
-                                [--epochs 3] [--evals 2] [--skip-run] [--device cpu|cuda|auto]
+                                [--epochs 3] [--evals 2] [--skip-run | --skip-whole-run] [--repo DIR]
+                                [--device cpu|cuda|auto]
 
 The floor of a phase is the time torch on this machine needs for the phase's matrix products
 alone: engine.flops lists them from the model's layer sizes, and each distinct shape is timed
@@ -226,13 +227,17 @@ def cli_run(config_path: str, overrides: list[str], runs_dir: str) -> dict:
             "peak_rss_gb": rss / 1024 ** 2 if rss > before else None}
 
 
-def startup(config_path: str, overrides: list[str]) -> dict:
+def startup(config_path: str, overrides: list[str], floors: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         r = cli_run(config_path, overrides + ["epochs=1"], tmp)
     r["fixed"] = r["to_first_epoch"] + r["after_last_eval"]
+    ep, ev = r["epochs"][0]["seconds"], r["evals"][0]["seconds"]
+    phases = f"its epoch {ep:.3f}s, evaluation {ev:.3f}s"
+    if floors:
+        phases += f" (ratios {ep / floors['train_floor']:.2f}, {ev / floors['eval_floor']:.2f})"
     print(f"start-up: command to first epoch {r['to_first_epoch']:.2f}s, last evaluation to exit "
           f"{r['after_last_eval']:.2f}s: fixed cost {r['fixed']:.2f}s (floor 0) of a {r['wall']:.2f}s "
-          f"one-epoch run | {load()}")
+          f"one-epoch run; {phases} | {load()}")
     return r
 
 
@@ -277,6 +282,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--evals", type=int, default=2)
     ap.add_argument("--skip-run", action="store_true", help="no start-up and whole-run phases")
+    ap.add_argument("--skip-whole-run", action="store_true", help="the start-up phase only (one epoch)")
     ap.add_argument("--repo", help="run the start-up and whole-run phases with this checkout's code")
     args = ap.parse_args()
     if args.repo:
@@ -291,8 +297,9 @@ def main() -> None:
           f"{torch.get_num_threads()} threads | {load()}")
     floors = in_process(cfg, ds, device, args.epochs, args.evals)
     if not args.skip_run:
-        whole_run(args.config, overrides, floors)  # first: its peak RSS is the largest child's so far
-        startup(args.config, overrides)
+        if not args.skip_whole_run:
+            whole_run(args.config, overrides, floors)  # first: its peak RSS is the largest child's so far
+        startup(args.config, overrides, floors)
 
 
 if __name__ == "__main__":
