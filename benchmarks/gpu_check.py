@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import limits  # noqa: E402  (first: it sets the worker's OpenMP policy before torch loads)
 import torch  # noqa: E402
-
-import limits  # noqa: E402
 from engine import config, data, methods, trainer  # noqa: E402
 
 

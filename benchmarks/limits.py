@@ -34,6 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.worker import quiet_waits  # noqa: E402
+
+quiet_waits()  # as in the worker that runs real trainings (before torch is imported)
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
