@@ -151,7 +151,8 @@ def faults() -> int:
 
 
 def in_process(cfg, ds, device, n_epochs: int, n_evals: int) -> dict:
-    """Train epochs and evaluations of the model itself, each repeat next to a floor round."""
+    """Train epochs and evaluations of the model itself, each repeat next to a floor round
+    (0 and 0: the floors alone)."""
     torch.manual_seed(cfg["seed"])
     method = methods.build(cfg, ds, device)
     train = trainer.device_rows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
@@ -160,37 +161,46 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int) -> dict:
     if phases is None:
         print(f"{cfg['model']}: closed-form model, no FLOP floor")
         return {}
-    floors = Floors(device)
     for name, g in (("train epoch", phases["train"]), ("evaluation", phases["eval"])):
         print(f"{name}: {flops.total_flops(g) / 1e9:.1f} GFLOP in {sum(g.values())} products")
+    floors = Floors(device)
+    candidates = sorted(eval_candidates(phases["eval"], ds.n_users) | set(phases["eval"]),
+                        key=lambda g: (g.k, g.n, g.m))
     out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0}
-    for i in range(max(n_epochs, n_evals)):
-        candidates = sorted(eval_candidates(phases["eval"], ds.n_users) | set(phases["eval"]),
-                            key=lambda g: (g.k, g.n, g.m))
+    for i in range(max(n_epochs, n_evals, 1)):
         floors.measure(list(phases["train"]) + candidates, side_by_side=candidates)
         if i < n_epochs:
             order = np.random.default_rng([cfg["seed"], i + 1]).permutation(ds.n_users)
-            f0, t0 = faults(), time.perf_counter()
-            trainer.train_epoch(method, train, order, cfg["train_batch_size"], device)
-            sync(device)
-            out["train"].append(time.perf_counter() - t0)
-            out["train_faults"] = faults() - f0
+            out["train"].append(timed(lambda: trainer.train_epoch(method, train, order, cfg["train_batch_size"], device),
+                                      device, out, "train_faults"))
         if i < n_evals:
-            f0, t0 = faults(), time.perf_counter()
-            valid, test = trainer.evaluate(method, cfg, ds, train, device)
-            out["eval"].append(time.perf_counter() - t0)
-            out["eval_faults"] = faults() - f0
-    out["train_floor"] = floors.seconds(phases["train"])
-    out["eval_floor"] = floors.eval_seconds(phases["eval"])
-    out["eval_floor_ours"] = floors.seconds(phases["eval"])
+            out["eval"].append(timed(lambda: trainer.evaluate(method, cfg, ds, train, device), device, out, "eval_faults"))
+    out.update(train_floor=floors.seconds(phases["train"]), eval_floor=floors.eval_seconds(phases["eval"]),
+               eval_floor_ours=floors.seconds(phases["eval"]))
     print_rates(floors, phases)
-    print(ratio_line("train epoch", out["train"], out["train_floor"],
-                     f" | {out['train_faults']:,} page faults in the last"))
-    print(ratio_line("evaluation", out["eval"], out["eval_floor"],
-                     f" | floor at our batch of {eval_batch}: {out['eval_floor_ours']:.4g}s"
-                     f" | {out['eval_faults']:,} page faults in the last"))
-    print(f"  ({load()})")
+    report_phases(out, eval_batch)
     return out
+
+
+def timed(fn, device, out: dict, faults_key: str) -> float:
+    """Seconds fn takes (device work included); its page faults go to out[faults_key]."""
+    f0, t0 = faults(), time.perf_counter()
+    fn()
+    sync(device)
+    out[faults_key] = faults() - f0
+    return time.perf_counter() - t0
+
+
+def report_phases(out: dict, eval_batch: int) -> None:
+    print(f"train epoch floor {out['train_floor']:.4g}s, evaluation floor {out['eval_floor']:.4g}s "
+          f"(at our batch of {eval_batch}: {out['eval_floor_ours']:.4g}s)")
+    if out["train"]:
+        print(ratio_line("train epoch", out["train"], out["train_floor"],
+                         f" | {out['train_faults']:,} page faults in the last"))
+    if out["eval"]:
+        print(ratio_line("evaluation", out["eval"], out["eval_floor"],
+                         f" | {out['eval_faults']:,} page faults in the last"))
+    print(f"  ({load()})")
 
 
 def print_rates(floors: Floors, phases: dict) -> None:
@@ -299,6 +309,8 @@ def main() -> None:
     ds = data.load(cfg)
     print(f"{cfg['model']} on {ds.n_users} users x {ds.n_items} items, {device}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads | {load()}")
+    if args.repo:  # this checkout's in-process phases say nothing about that code: floors only
+        args.epochs = args.evals = 0
     floors = in_process(cfg, ds, device, args.epochs, args.evals)
     if not args.skip_run:
         if not args.skip_whole_run:
