@@ -91,12 +91,7 @@ def bf16_agreement(args, overrides: list[str], device: torch.device) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=str(ROOT / "configs" / "ml-1m_clean.yaml"))
-    ap.add_argument("--data", default=None, help="data folder (default: the config's data_path)")
-    ap.add_argument("--set", action="append", default=[])
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--evals", type=int, default=3)
+    limits.add_common_args(ap, device="auto", evals=3)
     ap.add_argument("--cpu-epochs", type=int, default=1)
     args = ap.parse_args()
     overrides = limits.data_overrides(args.config, args.data) + args.set

@@ -287,14 +287,19 @@ def data_overrides(config_path: str, data_dir: str | None) -> list[str]:
     return [f"data_path={Path(data_dir).expanduser().resolve()}"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def add_common_args(ap: argparse.ArgumentParser, device: str, evals: int) -> None:
+    """The options limits.py and gpu_check.py share."""
     ap.add_argument("--config", default=str(ROOT / "configs" / "ml-1m_clean.yaml"))
     ap.add_argument("--data", default=None, help="data folder (default: the config's data_path)")
     ap.add_argument("--set", action="append", default=[])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--evals", type=int, default=2)
+    ap.add_argument("--device", default=device)
+    ap.add_argument("--epochs", type=int, default=3, help="train epochs timed in process")
+    ap.add_argument("--evals", type=int, default=evals, help="evaluations timed in process")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    add_common_args(ap, device="cpu", evals=2)
     ap.add_argument("--skip-run", action="store_true", help="no start-up and whole-run phases")
     ap.add_argument("--skip-whole-run", action="store_true", help="the start-up phase only (one epoch)")
     ap.add_argument("--repo", help="run the start-up and whole-run phases with this checkout's code")

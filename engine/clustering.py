@@ -14,7 +14,6 @@ into empty clusters), and clusters are numbered by their smallest item id.
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import scipy.sparse as sp
 import torch
 
 from .errors import ConfigError
+from .evaluation import single_threaded_kernels
 
 SVD_DIM = 64  # the size of the authors' LightGCN embeddings
 SVD_OVERSAMPLE = 10
@@ -56,16 +56,9 @@ def svd_embeddings(train: sp.spmatrix, dim: int = SVD_DIM, seed: int = 0) -> np.
     return np.ascontiguousarray(emb / np.where(norm > 0, norm, 1.0))
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Dense algebra here is small (n x 74 at most); on a busy machine multi-threaded LAPACK
-    was 20-100x slower than one thread, so run it in torch on one thread."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)
+# Dense algebra here is small (n x 74 at most); on a busy machine multi-threaded LAPACK was
+# 20-100x slower than one thread, so run it in torch on one thread.
+_one_thread = single_threaded_kernels
 
 
 def _orth(y: np.ndarray) -> np.ndarray:
