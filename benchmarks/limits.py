@@ -150,36 +150,79 @@ def faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def in_process(cfg, ds, device, n_epochs: int, n_evals: int) -> dict:
+def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0) -> dict:
     """Train epochs and evaluations of the model itself, each repeat next to a floor round
-    (0 and 0: the floors alone)."""
+    (0 and 0: the floors alone). `eval_users` > 0 evaluates only the first that many users
+    (time and floor both scale with them: shorter repeats, more of them on a busy machine)."""
     torch.manual_seed(cfg["seed"])
     method = methods.build(cfg, ds, device)
     train = trainer.device_rows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
     eval_batch = trainer.eval_batch_size(cfg, ds.n_items, device)
+    users = np.arange(min(eval_users, ds.n_users) if eval_users > 0 else ds.n_users)
     phases = flops.phase_gemms(method, ds.n_users, cfg["train_batch_size"], eval_batch)
     if phases is None:
         print(f"{cfg['model']}: closed-form model, no FLOP floor")
         return {}
-    for name, g in (("train epoch", phases["train"]), ("evaluation", phases["eval"])):
+    phases["eval"] = flops.phase_gemms(method, len(users), cfg["train_batch_size"], eval_batch)["eval"]
+    for name, g in (("train epoch", phases["train"]), (f"evaluation of {len(users)} users", phases["eval"])):
         print(f"{name}: {flops.total_flops(g) / 1e9:.1f} GFLOP in {sum(g.values())} products")
     floors = Floors(device)
     candidates = sorted(eval_candidates(phases["eval"], ds.n_users) | set(phases["eval"]),
                         key=lambda g: (g.k, g.n, g.m))
-    out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0}
+    out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0, "train_paired": [], "eval_paired": []}
+    replays = {"train": Replay(phases["train"], device, 1), "eval": Replay(phases["eval"], device, eval_threads(device))}
     for i in range(max(n_epochs, n_evals, 1)):
         floors.measure(list(phases["train"]) + candidates, side_by_side=candidates)
         if i < n_epochs:
             order = np.random.default_rng([cfg["seed"], i + 1]).permutation(ds.n_users)
             out["train"].append(timed(lambda: trainer.train_epoch(method, train, order, cfg["train_batch_size"], device),
                                       device, out, "train_faults"))
+            out["train_paired"].append(out["train"][-1] / replays["train"].seconds())
         if i < n_evals:
-            out["eval"].append(timed(lambda: trainer.evaluate(method, cfg, ds, train, device), device, out, "eval_faults"))
+            out["eval"].append(timed(lambda: trainer.evaluate(method, cfg, ds, train, device, users=users),
+                                     device, out, "eval_faults"))
+            out["eval_paired"].append(out["eval"][-1] / replays["eval"].seconds())
     out.update(train_floor=floors.seconds(phases["train"]), eval_floor=floors.eval_seconds(phases["eval"]),
                eval_floor_ours=floors.seconds(phases["eval"]))
+    if len(users) < ds.n_users:  # the whole-run ratios need a whole evaluation's floor
+        out["eval_floor"] *= ds.n_users / len(users)
+        out["eval_floor_ours"] *= ds.n_users / len(users)
+        out["eval"] = [t * ds.n_users / len(users) for t in out["eval"]]
+        print(f"(evaluation times and floors scaled from {len(users)} to all {ds.n_users} users)")
     print_rates(floors, phases)
     report_phases(out, eval_batch)
     return out
+
+
+def eval_threads(device) -> int:
+    """Threads evaluate() scores batches on side by side (1: one batch at a time)."""
+    return torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+
+
+class Replay:
+    """A phase's products alone, in its own counts (split among `threads` running side by
+    side with single-threaded kernels, as evaluate() does): timed right after the phase,
+    under the same load, it gives a paired ratio that a busy machine distorts much less."""
+
+    def __init__(self, gemms: Counter, device, threads: int):
+        self.device, self.threads = device, threads
+        self.shares = [[(operands(g, device), c // threads + (t < c % threads)) for g, c in gemms.items()]
+                       for t in range(threads)]
+
+    def _run(self, t: int) -> None:
+        for (a, b, out), count in self.shares[t]:
+            for _ in range(count):
+                torch.mm(a, b, out=out)
+
+    def seconds(self) -> float:
+        t0 = time.perf_counter()
+        if self.threads == 1:
+            self._run(0)
+        else:
+            with evaluation.single_threaded_kernels(), ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(self._run, range(self.threads)))
+        sync(self.device)
+        return time.perf_counter() - t0
 
 
 def timed(fn, device, out: dict, faults_key: str) -> float:
@@ -194,12 +237,12 @@ def timed(fn, device, out: dict, faults_key: str) -> float:
 def report_phases(out: dict, eval_batch: int) -> None:
     print(f"train epoch floor {out['train_floor']:.4g}s, evaluation floor {out['eval_floor']:.4g}s "
           f"(at our batch of {eval_batch}: {out['eval_floor_ours']:.4g}s)")
-    if out["train"]:
-        print(ratio_line("train epoch", out["train"], out["train_floor"],
-                         f" | {out['train_faults']:,} page faults in the last"))
-    if out["eval"]:
-        print(ratio_line("evaluation", out["eval"], out["eval_floor"],
-                         f" | {out['eval_faults']:,} page faults in the last"))
+    for key, name in (("train", "train epoch"), ("eval", "evaluation")):
+        if out[key]:
+            paired = out[f"{key}_paired"]
+            print(ratio_line(name, out[key], out[f"{key}_floor"],
+                             f" | paired with a replay of its products: median {statistics.median(paired):.2f} "
+                             f"best {min(paired):.2f} | {out[f'{key}_faults']:,} page faults in the last"))
     print(f"  ({load()})")
 
 
@@ -303,6 +346,7 @@ def main() -> None:
     ap.add_argument("--skip-run", action="store_true", help="no start-up and whole-run phases")
     ap.add_argument("--skip-whole-run", action="store_true", help="the start-up phase only (one epoch)")
     ap.add_argument("--repo", help="run the start-up and whole-run phases with this checkout's code")
+    ap.add_argument("--eval-users", type=int, default=0, help="evaluate only the first N users in process")
     args = ap.parse_args()
     if args.repo:
         REPO["root"] = Path(args.repo).resolve()
@@ -316,7 +360,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads | {load()}")
     if args.repo:  # this checkout's in-process phases say nothing about that code: floors only
         args.epochs = args.evals = 0
-    floors = in_process(cfg, ds, device, args.epochs, args.evals)
+    floors = in_process(cfg, ds, device, args.epochs, args.evals, args.eval_users)
     if not args.skip_run:
         if not args.skip_whole_run:
             whole_run(args.config, overrides, floors)  # first: its peak RSS is the largest child's so far
