@@ -277,11 +277,16 @@ def cli_run(config_path: str, overrides: list[str], runs_dir: str) -> dict:
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     epochs = [e for e in events if e["type"] == "epoch"]
     evals = [e for e in events if e["type"] == "eval"]
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # The worker's own peak (RUSAGE_CHILDREN would also count this process's pages at fork);
+    # an older checkout's summary lacks it: then the largest child's, an upper bound.
+    rss = events[-1].get("peak_rss_gb")
+    if rss is None:
+        kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        rss = kb / 1024 ** 2 if kb > before else None
     return {"wall": t1 - t0, "epochs": epochs, "evals": evals, "summary": events[-1], "device": events[0].get("device"),
             "to_first_epoch": epochs[0]["time"] - epochs[0]["seconds"] - t0,
             "after_last_eval": t1 - evals[-1]["time"],
-            "peak_rss_gb": rss / 1024 ** 2 if rss > before else None}
+            "peak_rss_gb": rss}
 
 
 def startup(config_path: str, overrides: list[str], floors: dict | None = None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -61,6 +62,16 @@ def train_epoch(method, train_in, order: np.ndarray, batch_size: int, device,
         total = total + method.train_batch(x)
         batches += 1
     return float(total) / max(batches, 1)
+
+
+def peak_rss_gb() -> float | None:
+    """This process's peak resident memory so far (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
+    return round(peak / (1024 ** 3 if sys.platform == "darwin" else 1024 ** 2), 3)
 
 
 def seed_everything(seed: int) -> None:
@@ -165,7 +176,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     def summary(status: str, **extra) -> dict:
         return {"type": status, "status": status, "best_epoch": st["best_epoch"], "epochs_run": st["epoch"],
                 "valid": st["best_valid"], "test": st["best_test"],
-                "train_seconds": round(st["train_seconds"], 3), "eval_seconds": round(st["eval_seconds"], 3), **extra}
+                "train_seconds": round(st["train_seconds"], 3), "eval_seconds": round(st["eval_seconds"], 3),
+                "peak_rss_gb": peak_rss_gb(), **extra}
 
     if not method.iterative:
         t0 = time.perf_counter()
