@@ -13,12 +13,16 @@ from pathlib import Path
 
 from engine import config as config_mod
 from engine.errors import InputError
-from engine.runs import EventFollower, RunDir, runs_root
+from engine.runs import EventFollower, RunDir, discard_unstarted, runs_root
+
+from . import shipped
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "default.yaml"
 STOP_GRACE_SECONDS = 30.0
+# Flags that name a path, resolved against the caller's working directory once, here: the
+# worker and the sweep coordinator run elsewhere and only ever see absolute paths.
+PATH_FLAGS = ("resume", "runs_dir", "tune", "inspect", "export_recs", "export_tensorboard")
+CONFIG_FLAGS = ("config", "run", "base_config", "compare")  # may name a shipped config instead
 
 
 class UsageError(InputError):
@@ -32,7 +36,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="diffrec-tui", description="Terminal experiment explorer for DiffRec diffusion recommenders.")
-    p.add_argument("config", nargs="?", help="config YAML to open in the app (default: configs/default.yaml)")
+    p.add_argument("config", nargs="?", help="config YAML to open in the app (default: the shipped default.yaml); "
+                                             "a shipped config's name works from any folder (--configs lists them)")
+    p.add_argument("--configs", action="store_true", help="list the ready configs shipped with diffrec-tui")
     p.add_argument("--run", metavar="CONFIG", help="train headless with this config")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run headless")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -49,22 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, metavar="N", help="trials run in parallel")
     g = p.add_argument_group("inspection")
     g.add_argument("--inspect", metavar="RUN_DIR", help="print one user's top-K from a finished run")
-    g.add_argument("--user", type=int, metavar="ID", help="user id for --inspect")
+    g.add_argument("--user", metavar="ID", help="user for --inspect: the dataset's own id (dense ids for npy data)")
     g.add_argument("--topk", type=int, metavar="K", help="K for --inspect / --export-recs (default 20)")
     g.add_argument("--json", action="store_true", help="--inspect prints JSON")
     g.add_argument("--export-recs", nargs=2, metavar=("RUN_DIR", "OUT_CSV"), help="write every user's top-K to CSV")
+    g.add_argument("--export-tensorboard", nargs=2, metavar=("RUN_OR_RUNS_DIR", "LOGDIR"),
+                   help="write runs' loss and metric curves as TensorBoard scalars (extra: diffrec-tui[tensorboard])")
     return p
 
 
 # Headless commands beyond --run live in their own modules: name -> (module, function).
-COMMANDS = {"compare": ("compare", "main"), "tune": ("tune", "main"),
-            "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main")}
+COMMANDS = {"configs": ("shipped", "main"), "compare": ("compare", "main"), "tune": ("tune", "main"),
+            "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main"),
+            "export_tensorboard": ("tensorboard_cmd", "main")}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args = absolute_paths(build_parser().parse_args(argv))
         for flag, (module, func) in COMMANDS.items():
             if getattr(args, flag):
                 return _dispatch(module, func, args)
@@ -83,6 +92,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+def absolute_paths(args):
+    """Every path flag made absolute against the current directory (config flags may also
+    name a shipped config)."""
+    for flag in PATH_FLAGS:
+        value = getattr(args, flag, None)
+        if isinstance(value, list):
+            setattr(args, flag, [str(Path(v).expanduser().resolve()) for v in value])
+        elif value:
+            setattr(args, flag, str(Path(value).expanduser().resolve()))
+    for flag in CONFIG_FLAGS:
+        if getattr(args, flag, None):
+            setattr(args, flag, str(shipped.resolve(getattr(args, flag))))
+    return args
+
+
 def _dispatch(module: str, func: str, args) -> int:
     import importlib
     try:
@@ -94,29 +118,38 @@ def _dispatch(module: str, func: str, args) -> int:
     return getattr(mod, func)(args)
 
 
-def load_config(path: str, args) -> dict:
+def load_config(path: str, args, show_note: bool = True) -> dict:
+    """The resolved config of a file plus --set/--device; prints the one note line naming
+    the RecBole keys it ignores."""
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
-    return config_mod.load(path, overrides)
+    cfg, note = config_mod.load_with_note(path, overrides)
+    if note and show_note:
+        print(note, flush=True)
+    return cfg
 
 
 def open_app(args) -> int:
-    path = Path(args.config) if args.config else DEFAULT_CONFIG
-    cfg = load_config(str(path), args)
+    path = Path(args.config) if args.config else shipped.default()
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    cfg, note = config_mod.load_with_note(path, overrides)
     try:
         from .app import DiffRecApp
     except ImportError:
         print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
         return EXIT_INPUT
-    DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir)).run()
+    DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir), note=note,
+               runs_dir_fixed=bool(args.runs_dir)).run()
     return EXIT_OK
 
 
 def run_headless(args) -> int:
+    from engine.layout import locate
     cfg = load_config(args.run, args)
-    run = RunDir.create(runs_root(args.runs_dir), cfg)
-    return watch(run, resume=False)
+    locate(cfg)  # a wrong data path is an error now, before a run directory exists
+    run = RunDir.create(runs_root(args.runs_dir, cfg), cfg)
+    return watch(run, resume=False, progress=cfg["show_progress"])
 
 
 def resume_headless(args) -> int:
@@ -125,18 +158,18 @@ def resume_headless(args) -> int:
         raise InputError(f"--resume: {run.path} is not a run directory (no config.yaml)")
     if not run.resume_file.is_file():
         raise InputError(f"--resume: {run.path} has no resume.pt (it never reached an evaluation); start a new run")
-    config_mod.resolve(run.config())
-    return watch(run, resume=True)
+    cfg = config_mod.resolve(run.config())
+    return watch(run, resume=True, progress=cfg["show_progress"])
 
 
-def watch(run: RunDir, resume: bool) -> int:
+def watch(run: RunDir, resume: bool, progress: bool = True) -> int:
     """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit code."""
     from engine.worker import spawn
 
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     follower = EventFollower(run.events_file, offset)
     proc = spawn(run.path, resume=resume)
-    view = make_view(sys.stdout.isatty())
+    view = make_view(sys.stdout.isatty() and progress)
     interrupted_at: float | None = None
     last = None
 
@@ -162,16 +195,18 @@ def watch(run: RunDir, resume: bool) -> int:
                     proc.kill()  # the worker did not reach a batch boundary in time
     finally:
         signal.signal(signal.SIGINT, old)
-    return report(run, last, proc.returncode, interrupted_at is not None)
+    return report(run, last, proc.returncode, interrupted_at is not None, resume)
 
 
-def report(run: RunDir, last: dict | None, code: int, interrupted: bool) -> int:
+def report(run: RunDir, last: dict | None, code: int, interrupted: bool, resume: bool = False) -> int:
     from .report import print_peers, print_summary
 
     status = last["type"] if last else None
     if status == "failed":
         if last.get("kind") == "input":  # the one-line message says what to fix
             print(last.get("reason"), file=sys.stderr)
+            if not resume:
+                discard_unstarted(run)  # it never trained: no failed run folder is left behind
             return EXIT_INPUT
         print(f"diffrec-tui: run failed: {last.get('reason')} (run directory: {run.path})", file=sys.stderr)
         return EXIT_FAILED

@@ -21,7 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None) -> subprocess.Popen:
     """Start a worker in a fresh interpreter and session (never a fork of the caller),
     stdin closed, output to the run's worker.log."""
-    run = RunDir(run_dir)
+    run = RunDir(Path(run_dir).resolve())  # its cwd is not the caller's: only absolute paths travel
     log = open(run.log_file, "ab")
     cmd = [sys.executable, "-m", "engine.worker", str(run.path)] + (["--resume"] if resume else [])
     try:
@@ -53,6 +53,9 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         from . import config, data
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
+        if not resume:
+            from . import tokens
+            tokens.write(run.tokens_file, ds)
         from .trainer import TrainingFailed, fit_into
         try:
             fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
@@ -70,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-"):
         print("usage: python -m engine.worker RUN_DIR [--resume]", file=sys.stderr)
+        return EXIT_INPUT
+    if not Path(argv[0]).is_absolute():  # its working directory is not the caller's
+        print(f"engine.worker: RUN_DIR must be an absolute path, got {argv[0]}", file=sys.stderr)
         return EXIT_INPUT
     return run(argv[0], resume="--resume" in argv[1:])
 
