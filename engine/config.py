@@ -149,7 +149,9 @@ def coerce(name: str, value: Any) -> Any:
     f = SCHEMA.get(name)
     if f is None:
         raise ConfigError(f"config: unknown key `{name}`{suggest(name)}")
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null") and f.nullable):
+    # An empty or "none" text is no value; whitespace is one (a tab field_separator).
+    if value is None or (isinstance(value, str) and (value == "" or value.strip().lower() in ("none", "null"))
+                         and f.nullable):
         if f.nullable:
             return None
         raise ConfigError(f"config: `{name}` needs a value ({_describe(f)})")

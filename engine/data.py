@@ -359,8 +359,8 @@ def _read_table(file: Path, cfg: dict, delimiter: str | None):
             raise DataError(f"data: {file}: empty file; expected a header like {example}")
         cols = _columns(file, header, cfg)
         users, items, ratings, times, fields = _parse_rows(file, ((i + 2, r) for i, r in enumerate(reader) if r), cols)
-    for key, values in (("rating", ratings), ("time", times)):  # value filters may name them too
-        if values is not None:
+    for key, values in (("user", users), ("item", items), ("rating", ratings), ("time", times)):
+        if values is not None:  # value filters (val_interval) may name any of them
             fields[header[cols[key]].split(":")[0].strip()] = fields[key] = values
     return users, items, times, fields
 

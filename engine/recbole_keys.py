@@ -147,7 +147,7 @@ def translate(raw: dict) -> dict:
         (mode, value), = split.items()
         if mode == "RS" and "split" not in raw:
             out["split"] = value
-        if mode == "LS" and "leave_one_out" not in raw:
+        if mode == "LS" and "leave_one_out" not in raw and value in LEAVE_ONE_OUT[1:]:
             out["leave_one_out"] = value
         if mode == "RS" and "leave_one_out" not in raw:
             out["leave_one_out"] = "off"
