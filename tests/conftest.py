@@ -13,6 +13,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+SHARED_RECBOLE = REPO_ROOT.parent / "shared" / "recbole"  # RecBole 1.2.1's own config files
 
 # Small enough that a full fit (4 epochs, 2 evaluations) takes a few seconds on a busy CPU.
 TINY = {
@@ -50,6 +51,14 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
     return SHARED_DATASETS
+
+
+@pytest.fixture
+def recbole_files() -> Path:
+    """../shared/recbole (RecBole's overall.yaml, model and dataset properties); skipped when missing."""
+    if not (SHARED_RECBOLE / "overall.yaml").is_file():
+        pytest.skip(f"RecBole's config files not found at {SHARED_RECBOLE}")
+    return SHARED_RECBOLE
 
 
 @pytest.fixture
@@ -115,8 +124,8 @@ def child_env() -> dict:
 def run_cli():
     """run_cli(*args, timeout=...) -> CompletedProcess of `python -m diffrec_tui.cli ARGS`
     (stdout/stderr captured as text, so the CLI prints plain lines, not a Rich display)."""
-    def run(*args, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "diffrec_tui.cli", *map(str, args)], cwd=REPO_ROOT,
+    def run(*args, timeout: float = 120, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "diffrec_tui.cli", *map(str, args)], cwd=cwd,
                               env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
     return run
 
