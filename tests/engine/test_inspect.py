@@ -330,3 +330,16 @@ def test_checkpoint_of_another_model_shape(plain, tmp_path):
     torch.save(ckpt, copy.checkpoint_file)
     with pytest.raises(InputError, match="does not match its config's model"):
         inspect.Inspector(copy.path)
+
+
+def test_cutoff_marks_rank_k_of_the_shown_list(plain):
+    """Issue 11: a chart over all items draws the top-K line after `cutoff()` items; the
+    candidates left of it are exactly the shown top-K (history and valid items excluded)."""
+    _, insp = plain
+    for user in (3, 11):
+        view = insp.user(user, topk=10)
+        order = np.argsort(-view.scores, kind="stable")
+        excluded = set(view.excluded().tolist())
+        left = [int(i) for i in order[:view.cutoff()] if int(i) not in excluded]
+        assert left == [r.item for r in view.top]
+        assert int(order[view.cutoff() - 1]) == view.top[-1].item
