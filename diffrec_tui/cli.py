@@ -139,7 +139,7 @@ def open_app(args) -> int:
     except ImportError:
         print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
         return EXIT_INPUT
-    DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir), note=note,
+    DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
                runs_dir_fixed=bool(args.runs_dir)).run()
     return EXIT_OK
 

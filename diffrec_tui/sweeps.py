@@ -96,17 +96,18 @@ def parse_count(text: str, what: str) -> int | None:
     return n
 
 
-def base_config(path_text: str, draft) -> tuple[dict, str]:
-    """(resolved base config, where it came from): a YAML file when a path is given,
-    else the editor's config. ConfigError/InputError with a one-line message."""
+def base_config(path_text: str, draft) -> tuple[dict, str, str | None]:
+    """(resolved base config, where it came from, the note naming its ignored RecBole
+    keys): a YAML file when a path is given, else the editor's config.
+    ConfigError/InputError with a one-line message."""
     path_text = path_text.strip()
     if path_text:
         from .shipped import resolve
         path = resolve(path_text)  # a file here, else a shipped config of that name
-        cfg = config_mod.absolute_paths(config_mod.load(path))
-        return cfg, path.name
+        cfg, note = config_mod.load_with_note(path)
+        return config_mod.absolute_paths(cfg), path.name, note
     try:
-        return draft.resolved(), f"the editor's {draft.name}"
+        return draft.resolved(), f"the editor's {draft.name}", draft.note
     except ConfigError as exc:
         raise ConfigError(f"the editor's config has problems ({exc}); fix it on the Config screen "
                           "or give a base config file") from None
