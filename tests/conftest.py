@@ -88,6 +88,39 @@ def tiny_config():
     return make
 
 
+@pytest.fixture(scope="session")
+def recbole_run(tmp_path_factory):
+    """A run on a tiny RecBole-layout data set (<root>/dataset/toy/toy.inter and toy.item):
+    60 users with tokens 1000, 1007, ... (not dense ids), items 500..539, titles
+    'Film N, The' (commas), trained by the worker's own code path. Returns its RunDir."""
+    import csv
+
+    import numpy as np
+
+    from engine import config, worker
+    from engine.runs import RunDir
+    root = tmp_path_factory.mktemp("recbole_run")
+    folder = root / "dataset" / "toy"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    with open(folder / "toy.inter", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["user_id:token", "item_id:token", "rating:float", "timestamp:float"])
+        for u in range(60):
+            w.writerows([str(1000 + 7 * u), str(500 + i), 5, k] for k, i in enumerate(rng.choice(40, 12, replace=False)))
+    with open(folder / "toy.item", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["item_id:token", "movie_title:token_seq"])
+        w.writerows([(str(500 + i), f"Film {i}, The") for i in range(40)])
+    cfg = config.resolve({"dims_dnn": [32], "embedding_size": 8, "steps": 3, "epochs": 2, "eval_step": 1,
+                          "stopping_step": 5, "train_batch_size": 20, "topk": [5, 10], "valid_metric": "Recall@10",
+                          "device": "cpu", "threads": 1, "seed": 5, "data_path": str(root / "dataset"),
+                          "dataset": "toy"})
+    run = RunDir.create(root / "runs", cfg)
+    assert worker.run(str(run.path)) == 0
+    return run
+
+
 @pytest.fixture
 def write_config(tmp_path):
     """write_config(raw_dict, name='config.yaml') -> path of a YAML file holding it."""

@@ -3,7 +3,6 @@ separators, load_col/unload_col, rm_dup_inter, val_interval, inter_num intervals
 leave-one-out splits, benchmark files, data_format auto, and the dataset's own tokens."""
 from __future__ import annotations
 
-import csv
 import shutil
 
 import numpy as np
@@ -11,17 +10,14 @@ import pytest
 
 from engine import config, data, layout
 from engine.errors import DataError
+from test_data import write_csv
 
 HEADER = ["user_id:token", "item_id:token", "rating:float", "timestamp:float"]
 
 
 def write_inter(path, rows, header=HEADER, sep="\t"):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, delimiter=sep)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+    return write_csv(path, header, rows, sep)
 
 
 def rows_for(n_users=6, per_user=10, seed=0):

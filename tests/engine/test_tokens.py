@@ -6,41 +6,17 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from diffrec_tui.cli import main
-from engine import config, tokens, worker
+from engine import tokens
 from engine.errors import InputError
-from engine.runs import RunDir
-
-TINY = {"dims_dnn": [32], "embedding_size": 8, "steps": 3, "epochs": 2, "eval_step": 1, "stopping_step": 5,
-        "train_batch_size": 20, "topk": [5, 10], "valid_metric": "Recall@10", "device": "cpu", "threads": 1,
-        "seed": 5}
 
 
-@pytest.fixture(scope="module")
-def atomic_run(tmp_path_factory):
-    """A tiny RecBole dataset (numeric tokens that do not start at 0, titles with commas)
-    trained by the worker's own code path."""
-    root = tmp_path_factory.mktemp("tok")
-    folder = root / "dataset" / "toy"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    with open(folder / "toy.inter", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, delimiter="\t")
-        w.writerow(["user_id:token", "item_id:token", "rating:float", "timestamp:float"])
-        for u in range(60):
-            for k, i in enumerate(rng.choice(40, 12, replace=False)):
-                w.writerow([str(1000 + 7 * u), str(500 + i), 5, k])
-    with open(folder / "toy.item", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, delimiter="\t")
-        w.writerow(["item_id:token", "movie_title:token_seq"])
-        w.writerows([(str(500 + i), f"Film {i}, The") for i in range(40)])
-    cfg = config.resolve({**TINY, "data_path": str(root / "dataset"), "dataset": "toy"})
-    run = RunDir.create(root / "runs", cfg)
-    assert worker.run(str(run.path)) == 0
-    return run
+@pytest.fixture
+def atomic_run(recbole_run):
+    """A tiny RecBole-layout run (tests/conftest.py): users 1000, 1007, ..., items 500..539."""
+    return recbole_run
 
 
 def test_run_records_tokens_and_titles(atomic_run):
