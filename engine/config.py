@@ -47,7 +47,10 @@ _D = DIFFUSION_MODELS  # keys of the diffusion models only (baselines register t
 FIELDS: list[Field] = [
     # Model
     _f("model", "choice", "DiffRec", "Model to train", "Model", choices=DIFFUSION_MODELS),
-    _f("dims_dnn", "int_list", [300], "Denoiser MLP hidden dims, bottleneck first (encoder mirrors them)", "Model", min=1, models=_D),
+    _f("dims_dnn", "int_list", [300], "Denoiser MLP hidden dims, read as dims_dnn_layout says", "Model", min=1, models=_D),
+    _f("dims_dnn_layout", "choice", "mirrored", "How dims_dnn builds the denoiser: mirrored (the DiffRec authors: "
+       "[200, 600] is n-600-200-600-n) or recbole (RecBole: n-200-600-n)", "Model", choices=("mirrored", "recbole"),
+       models=_D),
     _f("embedding_size", "int", 10, "Size of the sinusoidal timestep embedding", "Model", min=1, models=_D),
     _f("mlp_act_func", "choice", "tanh", "Activation of the denoiser MLP", "Model", choices=_ACTS, models=_D),
     _f("dropout", "float", 0.5, "Dropout on the denoiser's input vector during training", "Model", min=0, max=0.99, models=_D),
@@ -86,6 +89,8 @@ FIELDS: list[Field] = [
     _f("epochs", "int", 300, "Maximum number of epochs", "Training", min=1),
     _f("eval_step", "int", 5, "Evaluate every N epochs", "Training", min=1),
     _f("stopping_step", "int", 4, "Stop after N evaluations without a better valid_metric", "Training", min=1),
+    _f("stopping_rule", "choice", "exact", "Early stopping: exact (strictly better values) or recbole (rounded to 4 "
+       "places, a tie is better, as RecBole)", "Training", choices=("exact", "recbole")),
     _f("seed", "int", 2020, "Random seed (same seed and device give the same metrics)", "Training", min=0),
     _f("device", "str", "auto", "auto, cpu, cuda, cuda:N or mps", "Training"),
     _f("threads", "int", 0, "Torch CPU threads (0 = all cores)", "Training", min=0),
@@ -103,6 +108,10 @@ FIELDS: list[Field] = [
        "<data_path>/<dataset>/<dataset>.inter too), or .csv file", "Data", nullable=True),
     _f("split", "float_list", [0.8, 0.1, 0.1], "Train/valid/test ratios per user (atomic, csv, synthetic)", "Data", min=0),
     _f("order", "choice", "TO", "Split order per user: TO chronological, RO random", "Data", choices=("TO", "RO")),
+    _f("split_rule", "choice", "nearest", "Held-out counts per user: nearest (rounded; users under 3 interactions "
+       "all in train) or recbole (floored, as RecBole)", "Data", choices=("nearest", "recbole")),
+    _f("drop_unseen_targets", "bool", False, "Drop held-out items that training never saw (false: keep them as "
+       "targets, as RecBole)", "Data"),
     _f("rating_threshold", "float", None, "Keep interactions with rating >= this (empty = keep all)", "Data", nullable=True),
     _f("eval_args", "mapping", None, "RecBole eval_args (split: {RS: [...]}, order); mapped to split/order", "Data", nullable=True),
     _f("synthetic_users", "int", 3000, "Synthetic data: number of users", "Data", min=2),
@@ -377,12 +386,15 @@ def load(path: str | Path, overrides: list[str] | None = None) -> dict:
 
 
 def load_with_note(path: str | Path, overrides: list[str] | None = None) -> tuple[dict, str | None]:
-    """`load`, and the one note line naming the RecBole keys it ignored (None if none)."""
+    """`load`, and its note lines (None if none): the RecBole keys it ignored, and which
+    network dims_dnn builds when RecBole's files or an unset layout leave it in doubt."""
     raw = read_yaml(path)
     for item in overrides or []:
         key, value = parse_override(item)
         raw[key] = value
-    return absolute_paths(resolve(raw)), recbole_keys.note(recbole_keys.ignored_keys(raw))
+    cfg = absolute_paths(resolve(raw))
+    notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)), recbole_keys.layout_note(raw, cfg))
+    return cfg, "\n".join(n for n in notes if n) or None
 
 
 PATH_KEYS = ("data_path", "checkpoint_dir")

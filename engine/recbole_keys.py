@@ -11,6 +11,7 @@ import re
 
 from . import config
 from .config import Field, Problem
+from .dims import sizes_text
 
 _T, _E, _D = "Training", "Evaluation", "Data"
 LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop")
@@ -69,7 +70,8 @@ IGNORED: dict[str, str] = {
     "save_dataloaders": "RecBole's dataloader cache", "dataloaders_save_path": "RecBole's dataloader cache",
     "log_wandb": "Weights & Biases (see --export-tensorboard)", "wandb_project": "Weights & Biases",
     "train_neg_sample_args": "negative sampling (these models train on whole interaction rows)",
-    "loss_decimal_place": "RecBole's log formatting", "metric_decimal_place": "RecBole's log formatting",
+    "loss_decimal_place": "RecBole's log formatting",
+    "metric_decimal_place": "RecBole's log formatting (`stopping_rule: recbole` rounds to its default, 4 places)",
     "require_pow": "EmbLoss of embedding models", "transform": f"batch transforms of {_SEQ}",
     "repeatable": f"repeatable recommendation of {_SEQ}",
     "seq_separator": _SEQ, "seq_len": _SEQ, "ITEM_LIST_LENGTH_FIELD": _SEQ, "LIST_SUFFIX": _SEQ,
@@ -91,6 +93,7 @@ MAPPED: dict[str, str] = {
     "seed": "as in RecBole", "reproducibility": "cuDNN deterministic (true) or benchmark mode",
     "data_path": "with `dataset`, RecBole's layout `<data_path>/<dataset>/<dataset>.inter`",
     "dataset": "the data set's name (and file stem in RecBole's layout)",
+    "dims_dnn": "read as `dims_dnn_layout` says: RecBole's files get RecBole's `[n] + dims_dnn + [n]`",
     "checkpoint_dir": "the runs directory when `--runs-dir` is not given",
     "show_progress": "the headless live display in a terminal",
     "shuffle": "the user order of each epoch", "epochs": "as in RecBole",
@@ -98,13 +101,15 @@ MAPPED: dict[str, str] = {
                         "DiffRec batches interactions)",
     "learner": "the optimizer (the default here is AdamW, as in the DiffRec paper)",
     "learning_rate": "as in RecBole", "weight_decay": "as in RecBole",
-    "eval_step": "as in RecBole", "stopping_step": "as in RecBole",
+    "eval_step": "as in RecBole",
+    "stopping_step": "evaluations without a better valid_metric; RecBole stops after one more "
+                     "(`stopping_rule: recbole` does so, with its rounding and ties)",
     "clip_grad_norm": "torch's clip_grad_norm_ each batch",
     "enable_amp": "autocast in training", "enable_scaler": "GradScaler (CUDA)",
     "eval_args": "split RS -> `split`, LS -> `leave_one_out`, order -> `order`; group_by user and "
-                 "mode full only",
+                 "mode full only; with it, `split_rule: recbole` unless set",
     "metrics": "as in RecBole (Recall, NDCG, Precision, MRR, Hit)", "topk": "as in RecBole (an int or a list)",
-    "valid_metric": "as in RecBole",
+    "valid_metric": "as in RecBole; progress lines, the final table and the Train screen's first chart show it",
     "valid_metric_bigger": "used as given (RecBole 1.2.1 derives it from the metric: true for every metric here)",
     "eval_batch_size": "scores (users x items) per batch, as RecBole's full ranking",
     "field_separator": "as in RecBole", "USER_ID_FIELD": "as in RecBole", "ITEM_ID_FIELD": "as in RecBole",
@@ -133,15 +138,51 @@ def note(keys: list[str]) -> str | None:
             f"{'are' if len(keys) != 1 else 'is'} ignored: {', '.join(keys)} (docs/config.md says why)")
 
 
+def layout_note(raw: dict, cfg: dict) -> str | None:
+    """One note line saying how a config is read where RecBole and the DiffRec authors
+    differ: for a config from RecBole's files, RecBole's split rule and network; for any
+    other multi-layer dims_dnn whose layout the config does not set, which network it builds."""
+    dims, layout = cfg.get("dims_dnn") or [], cfg.get("dims_dnn_layout")
+    n = "latent" if cfg.get("model") == "LDiffRec" else "items"
+    other = "mirrored" if layout == "recbole" else "recbole"
+    built, alt = sizes_text(dims, layout, n), sizes_text(dims, other, n)
+    parts = []
+    if "split_rule" not in raw and cfg.get("split_rule") == "recbole" and cfg.get("leave_one_out") == "off":
+        parts.append("held-out counts by RecBole's rule (split_rule: recbole)")
+    diffusion = cfg.get("model") in config.DIFFUSION_MODELS and "dims_dnn_layout" not in raw
+    if diffusion and layout == "recbole":
+        parts.append(f"dims_dnn {dims} builds {built} (dims_dnn_layout: recbole; " +
+                     ("the same as the DiffRec authors' mirrored layout)" if built == alt else
+                      f"the DiffRec authors' mirrored layout would build {alt})"))
+    if parts:
+        return "note: read as RecBole does: " + "; ".join(parts)
+    if diffusion and len(dims) > 1:
+        return (f"note: dims_dnn {dims} builds the DiffRec authors' {built} (dims_dnn_layout: mirrored); "
+                f"RecBole builds {alt} (set dims_dnn_layout: recbole)")
+    return None
+
+
 # ---------------------------------------------------------------- raw -> raw
 
+def from_recbole(raw: dict) -> bool:
+    """Was this config written for RecBole? Only RecBole's files have keys that mean nothing
+    here (worker, state, ...) or an eval_args; a bare DiffRec.yaml cannot be told apart."""
+    return bool(ignored_keys(raw)) or isinstance(raw.get("eval_args"), dict)
+
+
 def translate(raw: dict) -> dict:
-    """Drop ignored keys and map RecBole's eval_args onto split / order / leave_one_out
-    (keys given explicitly win). Never raises: bad values are reported by `problems`."""
+    """Drop ignored keys and map RecBole's eval_args onto split / order / leave_one_out;
+    a config from RecBole's files reads dims_dnn as RecBole does and, with eval_args, splits
+    by RecBole's rule (keys given explicitly win). Never raises: bad values are reported by
+    `problems`."""
     out = {k: v for k, v in raw.items() if not is_ignored(k)}
+    if from_recbole(raw) and "dims_dnn_layout" not in raw:
+        out["dims_dnn_layout"] = "recbole"
     ea = raw.get("eval_args")
     if not isinstance(ea, dict):
         return out
+    if "split_rule" not in raw:
+        out["split_rule"] = "recbole"
     split = ea.get("split")
     if isinstance(split, dict) and len(split) == 1:
         (mode, value), = split.items()
