@@ -56,6 +56,14 @@ class Dataset:
         return h.hexdigest()[:16]
 
 
+SPLIT_STATS = ("split", "n_train", "n_valid", "n_test", "unseen_targets", "unseen_dropped")
+
+
+def split_counts(stats: dict) -> dict:
+    """The split's sizes and how it was made, from a Dataset's stats (the summary's `split`)."""
+    return {k: stats[k] for k in SPLIT_STATS if k in stats}
+
+
 def positions(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """For user-grouped rows: each row's position within its user, and its user's row count."""
     count = np.bincount(users, minlength=n_users)
@@ -74,10 +82,12 @@ def _csr(users, items, n_users, n_items, values=None) -> sp.csr_matrix:
 # ---------------------------------------------------------------- assembling a Dataset
 
 def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=None,
-          duplicates=0, extra_stats=None) -> Dataset:
+          duplicates=0, extra_stats=None, drop_unseen=False) -> Dataset:
     """Make a Dataset from (users, items) pairs per split; train pairs in chronological order.
 
-    Drops (and counts) duplicate pairs and held-out items never seen in training.
+    Drops (and counts) duplicate pairs. Held-out items that training never saw are counted
+    (`unseen_targets`) and kept as targets, which no model learnt to rank (as RecBole), or
+    dropped with `drop_unseen` (`unseen_dropped`).
     """
     tu, ti, dup = _dedupe(*train, n_items)
     order = np.argsort(tu, kind="stable")  # group by user, keep each user's time order
@@ -93,14 +103,16 @@ def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=
         key = users * n_items + items
         in_train = np.isin(key, train_key)
         dup += int(in_train.sum())
-        ok = seen[items] & ~in_train
-        unseen += int((~seen[items] & ~in_train).sum())
+        unseen_here = ~seen[items] & ~in_train
+        unseen += int(unseen_here.sum())
+        ok = ~in_train & ~(unseen_here & drop_unseen)
         held.append(_csr(users[ok], items[ok], n_users, n_items))
     stats = {
         "n_users": int(n_users), "n_items": int(n_items),
         "n_train": int(len(tu)), "n_valid": int(held[0].nnz), "n_test": int(held[1].nnz),
         "density": round((len(tu) + held[0].nnz + held[1].nnz) / max(1, n_users * n_items), 6),
-        "duplicates_dropped": int(dup), "unseen_dropped": int(unseen),
+        "duplicates_dropped": int(dup), "unseen_targets": int(unseen),
+        "unseen_dropped": int(unseen) if drop_unseen else 0,
         **(extra_stats or {}),
     }
     return Dataset(name, int(n_users), int(n_items), tu.astype(np.int64), ti.astype(np.int64),
@@ -115,10 +127,11 @@ def _dedupe(users, items, n_items):
     return users[first].astype(np.int64), items[first].astype(np.int64), int(len(users) - len(first))
 
 
-def split_per_user(users, items, times, ratios, order="TO", seed=0, leave_one_out="off"):
+def split_per_user(users, items, times, ratios, order="TO", seed=0, leave_one_out="off", rule="nearest"):
     """Per-user split into train/valid/test. TO: chronological (by `times`, ties in file
-    order); RO: random per user. By ratios: users with fewer than 3 interactions keep all in
-    train; others hold out round(n x ratio) valid and test items, at least one each.
+    order); RO: random per user. By ratios, with `rule` nearest: users with fewer than 3
+    interactions keep all in train, others hold out round(n x ratio) valid and test items,
+    at least one each; with `rule` recbole: RecBole's counts (`_recbole_counts`).
     `leave_one_out` (RecBole's LS) holds out each user's last item(s) instead."""
     n = len(users)
     if order == "RO":
@@ -132,7 +145,7 @@ def split_per_user(users, items, times, ratios, order="TO", seed=0, leave_one_ou
     if leave_one_out and leave_one_out != "off":
         n_valid, n_test, short = _leave_one_out_counts(count, leave_one_out)
     else:
-        n_valid, n_test, short = _ratio_counts(count, ratios)
+        n_valid, n_test, short = (_recbole_counts if rule == "recbole" else _ratio_counts)(count, ratios)
     n_train = count - n_valid - n_test
     part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
     return [(users[part == s], items[part == s]) for s in range(3)], int(np.unique(users[short]).size)
@@ -148,6 +161,23 @@ def _ratio_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np
     n_test[short] = 0
     n_valid[short] = 0
     return n_valid, n_test, short
+
+
+def _recbole_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RecBole 1.2.1's split_by_ratio per user (`_calcu_split_ids`): each held-out part is
+    int(n x ratio), train the rest; then, test first, a part whose share n x ratio lies in
+    (0, 1) gets one interaction while train keeps more than one. Same float arithmetic, so
+    the same counts (ml-100k, RS 0.8/0.1/0.1: 80,808 / 9,596 / 9,596)."""
+    total = sum(float(x) for x in ratios)
+    r = [float(x) / total for x in ratios]
+    share = [r[i] * count for i in (1, 2)]  # float64 products, as RecBole's Python floats
+    n_valid, n_test = (np.floor(x).astype(np.int64) for x in share)
+    n_train = count - n_valid - n_test
+    for part, x in ((n_test, share[1]), (n_valid, share[0])):
+        bump = (n_train > 1) & (x > 0) & (x < 1)
+        part += bump
+        n_train -= bump
+    return n_valid, n_test, (n_valid + n_test) == 0
 
 
 def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,7 +199,7 @@ def load(cfg: dict) -> Dataset:
         from .synthetic import generate
         return generate(cfg)
     if src.format == "diffrec_npy":
-        return load_npy_folder(src.path, cfg["dataset"])
+        return load_npy_folder(src.path, cfg["dataset"], cfg.get("drop_unseen_targets", False))
     if src.format == "atomic":
         return load_atomic(src, cfg)
     return load_csv(src.path, cfg)
@@ -198,7 +228,7 @@ def _read_pairs(file: Path) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def load_npy_folder(folder: Path, name: str) -> Dataset:
+def load_npy_folder(folder: Path, name: str, drop_unseen: bool = False) -> Dataset:
     if not folder.is_dir():
         raise DataError(f"data: {folder}: not a folder; data_format diffrec_npy needs a split folder")
     tr, va, te = (_read_pairs(folder / f) for f in SPLIT_FILES)
@@ -211,7 +241,7 @@ def load_npy_folder(folder: Path, name: str) -> Dataset:
         if emb.ndim != 2 or emb.shape[0] != n_items:
             raise DataError(f"data: {emb_file}: expected shape ({n_items}, d), got {emb.shape}")
     return build(name, n_users, n_items, (tr[:, 0], tr[:, 1]), (va[:, 0], va[:, 1]),
-                 (te[:, 0], te[:, 1]), item_emb=emb)
+                 (te[:, 0], te[:, 1]), item_emb=emb, extra_stats={"split": "files"}, drop_unseen=drop_unseen)
 
 
 def _interactions_to_dataset(file, cfg, users, items, times, fields, item_names_by_token=None):
@@ -225,7 +255,7 @@ def _interactions_to_dataset(file, cfg, users, items, times, fields, item_names_
     user_tokens, uid = np.unique(users, return_inverse=True)
     item_tokens, iid = np.unique(items, return_inverse=True)
     splits, short = split_per_user(uid, iid, times, cfg["split"], cfg["order"], cfg["seed"],
-                                   cfg.get("leave_one_out", "off"))
+                                   cfg.get("leave_one_out", "off"), cfg.get("split_rule", "nearest"))
     return _tokenized(file, cfg, user_tokens, item_tokens, splits, item_names_by_token, short)
 
 
@@ -239,10 +269,21 @@ def _tokenized(file, cfg, user_tokens, item_tokens, splits, names_by_token, shor
     if names_by_token:
         names = [names_by_token.get(str(t), str(t)) for t in item_tokens]
     ds = build(cfg["dataset"], len(user_tokens), len(item_tokens), *splits, item_names=names,
-               extra_stats={"users_all_train": short})
+               extra_stats={"users_all_train": short, "split": split_name(cfg)},
+               drop_unseen=cfg.get("drop_unseen_targets", False))
     ds.user_tokens, ds.item_tokens = [str(t) for t in user_tokens], [str(t) for t in item_tokens]
     ds.stats["user_tokens_sample"] = ds.user_tokens[:3]
     return ds
+
+
+def split_name(cfg: dict) -> str:
+    """How the held-out parts were made: files, leave-one-out, or which ratio rule."""
+    if cfg.get("benchmark_filename"):
+        return "files"
+    mode = cfg.get("leave_one_out", "off")
+    if mode not in (None, "off"):
+        return f"leave-one-out {mode}"
+    return f"{cfg.get('split_rule', 'nearest')} {'/'.join(f'{x:g}' for x in cfg['split'])} {cfg['order']}"
 
 
 def _expects(cfg: dict, part: int) -> bool:
