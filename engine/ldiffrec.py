@@ -147,7 +147,7 @@ class LDiffRecModule(nn.Module):
         self.cfg = cfg
         self.autoencoder = self._autoencoder(labels)
         self.denoiser = Denoiser(cfg["in_dims"][0], cfg["dims_dnn"], cfg["embedding_size"],
-                                 cfg["mlp_act_func"], cfg["dropout"])
+                                 cfg["mlp_act_func"], cfg["dropout"], cfg["dims_dnn_layout"])
         self.generation = 0  # bumped when load_state_dict rebuilds the autoencoder
 
     def _autoencoder(self, labels: np.ndarray) -> ClusterAutoencoder:

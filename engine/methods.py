@@ -48,7 +48,7 @@ class DiffRec(Method):
     def __init__(self, cfg: dict, n_items: int, device: torch.device):
         self.cfg = cfg
         self.module = Denoiser(n_items, cfg["dims_dnn"], cfg["embedding_size"], cfg["mlp_act_func"],
-                               cfg["dropout"]).to(device)
+                               cfg["dropout"], cfg["dims_dnn_layout"]).to(device)
         self.diffusion = GaussianDiffusion(cfg, device)
         self.opt = optim.make(self.module.parameters(), cfg)
         self.update = optim.Update(cfg, device)
