@@ -4,7 +4,7 @@ runs/<YYYYmmdd-HHMMSS>-<model>-<dataset>[-<n>]/
   config.yaml    resolved config, written before training starts
   events.jsonl   one JSON object a line, flushed after each line
   checkpoint.pt  best model so far; resume.pt: last state for --resume
-  summary.json   status, best_epoch, epochs_run, valid, test, timings
+  summary.json   status, best_epoch, epochs_run, valid, test, split (sizes, rule, unseen targets), timings
   worker.log     the worker's stdout/stderr
   tokens.json    the dataset's own user/item ids and item titles (atomic and CSV data)
 """

@@ -15,11 +15,12 @@ import torch
 
 from . import methods, metrics
 from .config import parse_metric
-from .data import Dataset
+from .data import Dataset, split_counts
 from .errors import ConfigError
 from .models import parameter_count
 from .recbole_keys import gpu_index, requested_device
 from .runs import RunDir
+from .stopping import StoppingRule
 
 EVAL_SCORE_BUDGET = 1 << 25  # auto eval batch: users x items scores held at once (128 MB fp32)
 
@@ -170,7 +171,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     train_in = ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"])
     vm = parse_metric(cfg["valid_metric"])
     key = f"{vm[0]}@{vm[1]}"
-    sign = 1.0 if cfg["valid_metric_bigger"] else -1.0  # compare sign x value: bigger is better
+    rule = StoppingRule.of(cfg)  # compares signed scores: bigger is better
     fingerprint = ds.fingerprint()
 
     st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
@@ -206,8 +207,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
         st["eval_seconds"] += time.perf_counter() - t0
         yield {"type": "eval", "epoch": st["epoch"], "valid": valid, "test": test,
                "seconds": round(time.perf_counter() - t0, 3)}
-        if sign * valid.get(key, sign * -math.inf) > st["best_value"]:
-            st.update(best_value=sign * valid[key], best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
+        if rule.improves(rule.score(valid.get(key)), st["best_value"]):
+            st.update(best_value=rule.score(valid[key]), best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
             ckpt.best(snapshot("best"))
             yield {"type": "checkpoint", "epoch": st["epoch"], key: valid[key]}
         else:
@@ -215,7 +216,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
     def summary(status: str, **extra) -> dict:
         return {"type": status, "status": status, "best_epoch": st["best_epoch"], "epochs_run": st["epoch"],
-                "valid": st["best_valid"], "test": st["best_test"],
+                "valid": st["best_valid"], "test": st["best_test"], "split": split_counts(ds.stats),
                 "train_seconds": round(st["train_seconds"], 3), "eval_seconds": round(st["eval_seconds"], 3), **extra}
 
     if not method.iterative:
@@ -247,9 +248,9 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
             yield from run_eval()
             ckpt.last({**snapshot("last"), "optimizers": [o.state_dict() for o in method.optimizers()],
                        "extra": method.extra_state(), "progress": dict(st), "torch_rng": torch.get_rng_state()})
-            if st["bad_evals"] >= cfg["stopping_step"]:
+            if rule.exhausted(st["bad_evals"]):
                 yield summary("finished", reason=f"early stop: no better {cfg['valid_metric']} "
-                                                 f"in {cfg['stopping_step']} evaluations")
+                                                 f"in {rule.evaluations()} evaluations")
                 return
     yield summary("finished", reason="reached epochs")
 
