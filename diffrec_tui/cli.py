@@ -169,7 +169,7 @@ def watch(run: RunDir, resume: bool, progress: bool = True) -> int:
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     follower = EventFollower(run.events_file, offset)
     proc = spawn(run.path, resume=resume)
-    view = make_view(sys.stdout.isatty() and progress)
+    view = make_view(sys.stdout.isatty() and progress, run_keys(run))
     interrupted_at: float | None = None
     last = None
 
@@ -213,14 +213,23 @@ def report(run: RunDir, last: dict | None, code: int, interrupted: bool, resume:
     if status not in ("finished", "stopped"):
         print(f"diffrec-tui: the worker ended without a result (exit {code}); see {run.log_file}", file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
-    print_summary(run, last)
+    print_summary(run, last, keys=run_keys(run))
     print_peers(run)
     return EXIT_INTERRUPTED if status == "stopped" or interrupted else EXIT_OK
 
 
-def make_view(tty: bool):
-    from .report import PlainView, RichView
-    return RichView() if tty else PlainView()
+def make_view(tty: bool, keys=None):
+    from .report import HEADLINE_KEYS, PlainView, RichView
+    return RichView(keys or HEADLINE_KEYS) if tty else PlainView(keys or HEADLINE_KEYS)
+
+
+def run_keys(run: RunDir) -> tuple[str, ...]:
+    """The metrics the run's config names (valid_metric, topk) for its lines and table."""
+    from .report import headline_keys
+    try:
+        return headline_keys(run.config())
+    except InputError:  # a damaged config.yaml: the usual headline
+        return headline_keys(None)
 
 
 if __name__ == "__main__":

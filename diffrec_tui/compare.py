@@ -126,8 +126,10 @@ class _Stopper:
 def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int]:
     """Spawn the worker for `run`, echo its main events, return (last event, exit code)."""
     from engine.worker import spawn
+    from .cli import run_keys
     from .report import describe
 
+    keys = run_keys(run)
     follower = EventFollower(run.events_file)
     stopper.proc = proc = spawn(run.path)
     last = None
@@ -136,7 +138,7 @@ def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int
         for ev in follower.poll():
             last = ev
             if ev["type"] in SHOWN:
-                print(f"[{label}] {describe(ev)}", flush=True)
+                print(f"[{label}] {describe(ev, keys)}", flush=True)
         if done:
             break
         time.sleep(0.1)

@@ -18,11 +18,11 @@ LOG_LINES = 200  # event-log lines kept in memory
 ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
 
 
-def describe(ev: dict) -> str:
-    """One line for the event log (the headless CLI's wording)."""
-    from .report import describe as plain
+def describe(ev: dict, keys=None) -> str:
+    """One line for the event log (the headless CLI's wording; `keys`: the metrics shown)."""
+    from .report import HEADLINE_KEYS, describe as plain
     try:
-        return plain(ev)
+        return plain(ev, keys or HEADLINE_KEYS)
     except (KeyError, TypeError, ValueError):  # an event from a newer or older writer
         return str(ev.get("type", "?"))
 
@@ -46,6 +46,7 @@ class RunState:
         self.reason = ""
         self.log: deque[str] = deque(maxlen=LOG_LINES)
         self.version = 0  # bumped on every change; the screen redraws when it moves
+        self.headline = headline_keys(config)  # the metrics valid_metric and topk name
 
     def apply(self, ev: dict) -> None:
         t = ev.get("type")
@@ -65,8 +66,14 @@ class RunState:
             self.result = ev
             self.status = t
             self.reason = str(ev.get("reason") or "")
-        self.log.append(describe(ev))
+        self.log.append(describe(ev, self.headline))
         self.version += 1
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Lines for the event log that are no event (the config's notes); counted in
+        `version` like events, so the screen writes them."""
+        self.log.extend(lines)
+        self.version += len(lines)
 
     def mark_dead(self, reason: str) -> None:
         """The worker is gone without writing a final event (killed, crashed hard)."""
@@ -130,6 +137,11 @@ class RunState:
         return ev["epoch"], ev["valid"], ev["test"]
 
 
+def headline_keys(cfg: dict) -> tuple[str, ...]:
+    from .report import headline_keys as keys
+    return keys(cfg)
+
+
 def valid_key(cfg: dict) -> str:
     from engine.config import parse_metric
     m = parse_metric(str(cfg.get("valid_metric", "Recall@20")))
@@ -162,7 +174,7 @@ class LiveRun:
         run = RunDir.create(Path(runs_dir).resolve(), cfg)
         live = cls(run, spawn(run.path))
         if note:
-            live.state.log.append(note)
+            live.state.add_lines(note.splitlines())
         return live
 
     @classmethod

@@ -140,13 +140,9 @@ def execute(sd: SweepDir, workers: int, threads: int | None) -> int:
 # ---------------------------------------------------------------- display
 
 def _headline(info: SweepInfo) -> list[str]:
-    """Metric keys shown for a trial: the validation metric first, then NDCG at the same K."""
-    keys = [info.metric]
-    k = info.metric.partition("@")[2]
-    for name in ("ndcg", "recall"):
-        if f"{name}@{k}" not in keys and name in [m.lower() for m in info.meta["base"].get("metrics", [])]:
-            keys.append(f"{name}@{k}")
-    return keys
+    """Metric keys shown for a trial: the validation metric first, then NDCG and Recall at the same K."""
+    from .report import headline_keys
+    return list(headline_keys({"valid_metric": info.metric, "metrics": info.meta["base"].get("metrics", [])}))
 
 
 def describe(t: TrialInfo, info: SweepInfo) -> str:
