@@ -83,7 +83,7 @@ class DiffRecApp(App):
             self.DEFAULT_MODE = start
         super().__init__()
         self.draft = Draft(config, config_path)
-        self.draft.note = note  # the RecBole keys of the opened file that are ignored here
+        self.draft.note = note  # the opened file's note lines (ignored RecBole keys, how it is read)
         # Paths are made absolute once, here: workers and sweep coordinators run elsewhere.
         self.runs_dir = Path(runs_dir).expanduser().resolve()
         self.runs_dir_fixed = runs_dir_fixed  # --runs-dir given: a config's checkpoint_dir does not move runs
@@ -111,7 +111,7 @@ class DiffRecApp(App):
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()
         if self.draft.note:
-            self.notify(self.draft.note, title="RecBole keys", timeout=10)
+            self.notify(self.draft.note, title="Config notes", timeout=10)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "page":

@@ -119,8 +119,8 @@ def _dispatch(module: str, func: str, args) -> int:
 
 
 def load_config(path: str, args, show_note: bool = True) -> dict:
-    """The resolved config of a file plus --set/--device; prints the one note line naming
-    the RecBole keys it ignores."""
+    """The resolved config of a file plus --set/--device; prints its note lines (the RecBole
+    keys it ignores, how RecBole's files are read)."""
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")

@@ -168,7 +168,7 @@ class LiveRun:
 
     @classmethod
     def start(cls, runs_dir: str | Path, cfg: dict, note: str | None = None) -> "LiveRun":
-        """Create a run directory and its worker; `note` (the ignored RecBole keys) opens
+        """Create a run directory and its worker; `note` (the config's note lines) opens
         the event log."""
         from engine.worker import spawn
         run = RunDir.create(Path(runs_dir).resolve(), cfg)

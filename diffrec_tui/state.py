@@ -52,7 +52,7 @@ class Draft:
     def __init__(self, cfg: dict | None = None, path: str | Path | None = None):
         self.path: Path | None = None
         self.origin: str = ""  # e.g. "from run <id>" when opened from a run
-        self.note: str | None = None  # the RecBole keys its file had that are ignored here
+        self.note: str | None = None  # its file's note lines: ignored RecBole keys, how it is read
         self.raw: dict[str, Any] = {}
         self._saved: dict[str, Any] = {}
         self.replace(cfg or config_mod.defaults(), path)
