@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError
+from .budget import check_ids
+from .errors import DataError, decode_error, os_reason, regular_file
 
 SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
 MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
+MAX_ID = 2 ** 31 - 2  # ids index int32 arrays (scipy, torch): max id + 1 must fit
+MAX_TOKEN = 256  # characters of a user or item token in a text file
+TEXT_SUFFIXES = {"csv": (".csv", ".tsv", ".txt", ".dat"), "atomic": (".inter",)}
 
 
 @dataclass
@@ -141,16 +146,61 @@ def split_per_user(users, items, times, ratios, order="TO", seed=0):
 def load(cfg: dict) -> Dataset:
     fmt = cfg["data_format"]
     if fmt == "synthetic":
+        from .budget import check_synthetic
         from .synthetic import generate
+        check_synthetic(cfg)
         return generate(cfg)
     path = Path(cfg["data_path"]).expanduser().resolve()
-    if not path.exists():
-        raise DataError(f"data: {path}: not found; set data_path to an existing {_what(fmt)}")
+    check_source(path, fmt)
     if fmt == "diffrec_npy":
         return load_npy_folder(path, cfg["dataset"])
     if fmt == "atomic":
         return load_atomic(path, cfg)
     return load_csv(path, cfg)
+
+
+def check_source(path: Path, fmt: str) -> None:
+    """Refuse, before reading a byte, a data_path that cannot be this format's data: a missing
+    path, a device or pipe (/dev/zero would be read forever), a text file without the
+    format's suffix (a config or checkpoint naming /etc/passwd reads nothing)."""
+    if not path.exists():
+        raise DataError(f"data: {path}: not found; set data_path to an existing {_what(fmt)}")
+    if path.is_dir():
+        return
+    if not regular_file(path):
+        raise DataError(f"data: {path}: not a regular file (a device or pipe?); set data_path to a {_what(fmt)}")
+    suffixes = TEXT_SUFFIXES.get(fmt)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise DataError(f"data: {path}: data_format {fmt} reads {' or '.join(suffixes)} files; "
+                        f"rename the file or set data_format to match it")
+
+
+def load_npy(file: Path, prefix: str = "data: ", cls: type = DataError) -> np.ndarray:
+    """An array from a .npy file anyone may have written: no pickles, a plain ndarray, and a
+    header whose shape the file really holds (checked before anything is allocated)."""
+    def bad(why: str) -> Exception:
+        return cls(f"{prefix}{file}: not a readable .npy array ({why}); write it with numpy.save")
+    try:
+        size = file.stat().st_size
+        if size == 0:
+            raise bad("empty file")
+        with open(file, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+            if dtype.hasobject:
+                raise bad("object array")
+            need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if need > size:
+                raise bad(f"its header says shape {shape} but the file holds {size} bytes: truncated")
+        a = np.load(file, allow_pickle=False)
+    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
+        raise bad(exc.__class__.__name__) from None
+    except OSError as exc:
+        raise bad(os_reason(exc)) from None
+    if not isinstance(a, np.ndarray):
+        raise bad("an .npz archive, not one array")
+    return a
 
 
 def _what(fmt):
@@ -161,10 +211,7 @@ def _what(fmt):
 def _read_pairs(file: Path) -> np.ndarray:
     if not file.is_file():
         raise DataError(f"data: {file}: file not found; a DiffRec split folder needs {', '.join(SPLIT_FILES)}")
-    try:
-        a = np.load(file, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"data: {file}: not a readable .npy array ({exc.__class__.__name__})") from None
+    a = load_npy(file)
     if a.ndim != 2 or a.shape[1] != 2:
         raise DataError(f"data: {file}: expected shape (n, 2) rows [user, item], got {a.shape}")
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
@@ -178,6 +225,10 @@ def _read_pairs(file: Path) -> np.ndarray:
     if a.min() < 0:
         row = int(np.argmax((a < 0).any(1)))
         raise DataError(f"data: {file}: negative id at row {row}: ids must be >= 0")
+    if a.max() > MAX_ID:
+        row, col = np.unravel_index(int(np.argmax(a)), a.shape)
+        raise DataError(f"data: {file}: {('user', 'item')[col]} id {int(a[row, col])} at row {row} is too large "
+                        f"(at most {MAX_ID}); ids index arrays: number them 0..n-1")
     return a.astype(np.int64)
 
 
@@ -187,12 +238,15 @@ def load_npy_folder(folder: Path, name: str) -> Dataset:
     tr, va, te = (_read_pairs(folder / f) for f in SPLIT_FILES)
     n_users = int(max(tr[:, 0].max(), va[:, 0].max(), te[:, 0].max())) + 1
     n_items = int(max(tr[:, 1].max(), va[:, 1].max(), te[:, 1].max())) + 1
+    check_ids(n_users, n_items, folder)
     emb = None
     emb_file = folder / "item_emb.npy"
-    if emb_file.is_file():
-        emb = np.load(emb_file, allow_pickle=False)
+    if emb_file.exists():
+        emb = load_npy(emb_file)
         if emb.ndim != 2 or emb.shape[0] != n_items:
             raise DataError(f"data: {emb_file}: expected shape ({n_items}, d), got {emb.shape}")
+        if not np.issubdtype(emb.dtype, np.number) or np.issubdtype(emb.dtype, np.complexfloating):
+            raise DataError(f"data: {emb_file}: expected real numbers, got dtype {emb.dtype}")
     return build(name, n_users, n_items, (tr[:, 0], tr[:, 1]), (va[:, 0], va[:, 1]),
                  (te[:, 0], te[:, 1]), item_emb=emb)
 
@@ -239,8 +293,45 @@ def _columns(file, header):
     for need in ("user", "item"):
         if cols[need] is None:
             raise DataError(f"data: {file}: header has no {need} column (expected e.g. {need}_id); "
-                            f"found {', '.join(header)}")
+                            f"found {_shown(header)}")
     return cols
+
+
+def _shown(header: list[str], n: int = 12, width: int = 32) -> str:
+    """A header as a message shows it: a few printable names, each cut short (the file may
+    not be a data file at all, and its content is not ours to print)."""
+    names = ["".join(c for c in h if c.isprintable())[:width] for h in header[:n]]
+    return ", ".join(names) + (f", ... ({len(header)} columns)" if len(header) > n else "")
+
+
+def _rows(reader, file):
+    """(line number, row) for the non-empty rows of a csv reader; what a foreign file makes
+    the reader raise (a binary file, an unclosed quote, a huge field) becomes a DataError."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"data: {file} line {reader.line_num}: {exc} (an unclosed quote, a binary file, "
+                            "or the wrong delimiter?)") from None
+        if row:
+            yield reader.line_num, row
+
+
+@contextmanager
+def _text(file: Path):
+    """Open a data file as UTF-8 text; a file in another encoding is a DataError naming the line."""
+    try:
+        with open(file, newline="", encoding="utf-8") as fh:
+            yield fh
+    except UnicodeDecodeError:
+        raw = file.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise decode_error("data", file, raw, exc, "convert it, e.g. iconv -f latin1 -t utf-8 FILE") from None
+        raise
 
 
 def _parse_rows(file, rows, cols):
@@ -249,6 +340,10 @@ def _parse_rows(file, rows, cols):
         try:
             users.append(row[cols["user"]])
             items.append(row[cols["item"]])
+            if len(users[-1]) > MAX_TOKEN or len(items[-1]) > MAX_TOKEN:
+                raise DataError(f"data: {file}: line {line_no} has a user or item id of "
+                                f"{max(len(users[-1]), len(items[-1]))} characters (at most {MAX_TOKEN}); "
+                                "is the delimiter right?")
             if cols["rating"] is not None:
                 ratings.append(float(row[cols["rating"]]))
             if cols["time"] is not None:
@@ -270,13 +365,14 @@ def load_atomic(path: Path, cfg: dict) -> Dataset:
         if not found:
             raise DataError(f"data: {path}: no .inter file in this folder")
         file = found[0]
-    with open(file, newline="", encoding="utf-8") as fh:
+    with _text(file) as fh:
         reader = csv.reader(fh, delimiter="\t")
-        header = next(reader, None)
+        rows = _rows(reader, file)
+        header = next(rows, (0, None))[1]
         if not header:
             raise DataError(f"data: {file}: empty file; expected a header like user_id:token\titem_id:token")
         cols = _columns(file, header)
-        users, items, ratings, times = _parse_rows(file, ((i + 2, r) for i, r in enumerate(reader) if r), cols)
+        users, items, ratings, times = _parse_rows(file, rows, cols)
     return _interactions_to_dataset(file, cfg, users, items, ratings, times, _item_names(file))
 
 
@@ -286,19 +382,19 @@ def _item_names(inter_file: Path) -> dict | None:
     if not item_file.is_file():
         return None
     with open(item_file, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        header = next(reader, [])
+        rows = _rows(csv.reader(fh, delimiter="\t"), item_file)
+        header = next(rows, (0, []))[1]
         idc = _column(header, ("item_id",))
         namec = next((i for i, h in enumerate(header) if h.split(":")[0] in ("movie_title", "title", "name")), None)
         if idc is None or namec is None:
             return None
-        return {r[idc]: r[namec] for r in reader if len(r) > max(idc, namec)}
+        return {r[idc]: r[namec] for _, r in rows if len(r) > max(idc, namec)}
 
 
 def load_csv(path: Path, cfg: dict) -> Dataset:
     if not path.is_file():
         raise DataError(f"data: {path}: not a file; data_format csv needs a .csv file")
-    with open(path, newline="", encoding="utf-8") as fh:
+    with _text(path) as fh:
         sample = fh.read(4096)
         fh.seek(0)
         try:
@@ -306,9 +402,10 @@ def load_csv(path: Path, cfg: dict) -> Dataset:
         except csv.Error:
             dialect = csv.excel
         reader = csv.reader(fh, dialect)
-        header = next(reader, None)
+        rows = _rows(reader, path)
+        header = next(rows, (0, None))[1]
         if not header:
             raise DataError(f"data: {path}: empty file; expected a header like user,item,rating,timestamp")
         cols = _columns(path, header)
-        users, items, ratings, times = _parse_rows(path, ((i + 2, r) for i, r in enumerate(reader) if r), cols)
+        users, items, ratings, times = _parse_rows(path, rows, cols)
     return _interactions_to_dataset(path, cfg, users, items, ratings, times)
