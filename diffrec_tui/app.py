@@ -15,7 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError, InputError, classify
 
 from .commands import DiffRecCommands
 from .live import LiveRun
@@ -106,6 +106,24 @@ class DiffRecApp(App):
     def on_mount(self) -> None:
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()
+        if not self.is_headless:  # a real terminal: SIGTERM / SIGHUP (closed ssh) stop our runs first
+            import asyncio
+            import signal
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.terminate)
+
+    def terminate(self) -> None:
+        """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
+        self._stop_all(self.active_runs())
+        self.exit(return_code=143)
+
+    def _stop_all(self, active: list[LiveRun]) -> None:
+        for r in active:
+            r.stop()  # the worker writes `stopped` and its summary on its own
+        sweep_screen = self.screen_for("sweep")
+        if sweep_screen is not None and sweep_screen.running_sweeps():
+            sweep_screen.stop_all()  # the coordinator stops its trials the same way
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "page":
@@ -193,8 +211,8 @@ class DiffRecApp(App):
             return
         try:
             live = LiveRun.start(self.runs_dir, cfg)
-        except OSError as exc:
-            self.notify(f"cannot start the worker: {exc}", severity="error")
+        except Exception as exc:  # a runs dir we cannot write, no room: the one-line reason inline
+            self.notify(f"cannot start the run: {classify(exc)[0]}", title="Not started", severity="error")
             return
         self.started.append(live)
         self.live = live
@@ -221,8 +239,8 @@ class DiffRecApp(App):
             known = self.live
         try:
             self.live = known or LiveRun.attach(path)
-        except OSError as exc:
-            self.notify(f"cannot open {path.name}: {exc}", severity="error")
+        except Exception as exc:  # an unreadable run directory: say why, keep the app
+            self.notify(f"cannot open {path.name}: {classify(exc)[0]}", severity="error")
             return
         self.refresh_title()
         self.action_page("train")
@@ -282,12 +300,11 @@ class DiffRecApp(App):
 
         def chosen(choice: str | None) -> None:
             if choice == "stop":
-                for r in active:
-                    r.stop()  # the worker writes `stopped` and its summary on its own
-                if sweeping:
-                    sweep_screen.stop_all()  # the coordinator stops its trials the same way
+                self._stop_all(active)
                 self.exit()
             elif choice == "leave":
+                for r in active:
+                    r.detach()  # the one way a worker outlives the app
                 self.exit()
 
         names = [f"run {r.id}" for r in active] + [f"sweep {label(p)}" for p in sweeping]
