@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 import traceback
@@ -236,6 +235,7 @@ def report(run: RunDir, last: dict | None, code: int, signalled: int | None = No
         print(f"diffrec-tui: run failed: {last.get('reason')} ({where})", file=sys.stderr)
         return EXIT_FAILED
     if status not in ("finished", "stopped"):
+        run.record_exit(code)
         print(f"diffrec-tui: run dead: {run.gone_reason(code)}; diffrec-tui --resume {run.path} continues "
               "from its last evaluation", file=sys.stderr)
         return signalled or EXIT_FAILED

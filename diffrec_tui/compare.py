@@ -147,6 +147,7 @@ def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int
     if status == "failed":
         return last, EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
     if status not in ("finished", "stopped"):
+        run.record_exit(child.returncode)
         print(f"[{label}] run dead: {run.gone_reason(child.returncode)}", file=sys.stderr)
         return last, EXIT_FAILED
     return last, EXIT_OK

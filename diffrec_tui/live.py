@@ -202,6 +202,7 @@ class LiveRun:
                 self.state.apply(ev)
             if self.state.active:
                 code = self.proc.returncode if self.proc is not None else None
+                self.run.record_exit(code)
                 why = "killed after the stop timeout without a final event; see worker.log" if self.killed \
                     else self.run.gone_reason(code)
                 self.state.mark_dead(why)

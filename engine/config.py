@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, decode_error, os_errors, regular_file
+from .errors import ConfigError
+from .untrusted import read_yaml  # noqa: F401  (config.read_yaml: every config file's reader)
 
 GROUPS = ("Model", "Diffusion", "Training", "Evaluation", "Data")
 DIFFUSION_MODELS = ("DiffRec", "LDiffRec")
@@ -28,7 +29,6 @@ MAX_COUNT = 1_000_000_000  # epochs, evaluations, annealing steps
 MAX_TOPK = 100_000
 MAX_SYNTHETIC = 10_000_000  # synthetic users or items
 MAX_SEED = 2 ** 32 - 1  # what numpy's and torch's seeding accept on every platform
-MAX_CONFIG_BYTES = 1 << 20  # a config file larger than 1 MB is not a config file
 
 
 @dataclass(frozen=True)
@@ -376,75 +376,6 @@ def resolve(raw: dict | None = None) -> dict:
 
 
 # ---------------------------------------------------------------- YAML and --set
-
-def read_yaml(path: str | Path, what: str = "config") -> dict:
-    """A YAML mapping from a file that may come from anyone: UTF-8 text of sane size, safe
-    tags only, every key once. ConfigError names the file, the line and the fix."""
-    p = Path(path)
-    text = read_text(p, what)
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except DuplicateKey as dup:
-        raise ConfigError(f"{what}: {p} line {dup.line}: key `{dup.key}` appears twice (first on line "
-                          f"{dup.first}); keep one of them") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{what}: {p}{where} is not valid YAML: fix the syntax") from None
-    except RecursionError:
-        raise ConfigError(f"{what}: {p} is nested too deeply to be a config") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what}: {p} must be a mapping of key: value lines")
-    return data
-
-
-def read_text(p: Path, what: str = "config") -> str:
-    """The UTF-8 text of a config-sized regular file, or a ConfigError saying what it is instead."""
-    if p.is_dir():
-        raise ConfigError(f"{what}: {p} is a folder, not a YAML file")
-    if not p.exists():
-        raise ConfigError(f"{what}: file not found: {p}")
-    if not regular_file(p):
-        raise ConfigError(f"{what}: {p} is not a regular file (a device or pipe?); give a YAML file")
-    with os_errors(what, p, "check the file's permissions"):
-        if p.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{what}: {p} is {p.stat().st_size / 1e6:.1f} MB, too large for a config "
-                              f"(at most {MAX_CONFIG_BYTES >> 20} MB); is it the right file?")
-        raw = p.read_bytes()
-    if b"\x00" in raw:
-        raise ConfigError(f"{what}: {p} is a binary file, not a YAML config")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise decode_error(what, p, raw, exc, "save it as UTF-8", ConfigError) from None
-
-
-class DuplicateKey(yaml.YAMLError):
-    def __init__(self, key, line: int, first: int):
-        super().__init__(f"duplicate key {key!r}")
-        self.key, self.line, self.first = key, line, first
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load that refuses a key given twice in one mapping (YAML would keep the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise DuplicateKey(key, line, seen[key])
-                seen[key] = line
-            except TypeError:  # an unhashable key: the constructor's own error says so
-                continue
-        return super().construct_mapping(node, deep)
-
 
 def load(path: str | Path, overrides: list[str] | None = None) -> dict:
     """Read a YAML config, apply `key=value` overrides, validate, and make relative data

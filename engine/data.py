@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .budget import check_ids
-from .errors import DataError, decode_error, os_reason, regular_file
+from .errors import DataError, regular_file
+from .untrusted import csv_rows, load_npy, open_text, shown
 
 SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
 MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
@@ -175,34 +175,6 @@ def check_source(path: Path, fmt: str) -> None:
                         f"rename the file or set data_format to match it")
 
 
-def load_npy(file: Path, prefix: str = "data: ", cls: type = DataError) -> np.ndarray:
-    """An array from a .npy file anyone may have written: no pickles, a plain ndarray, and a
-    header whose shape the file really holds (checked before anything is allocated)."""
-    def bad(why: str) -> Exception:
-        return cls(f"{prefix}{file}: not a readable .npy array ({why}); write it with numpy.save")
-    try:
-        size = file.stat().st_size
-        if size == 0:
-            raise bad("empty file")
-        with open(file, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(fh)
-            if dtype.hasobject:
-                raise bad("object array")
-            need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if need > size:
-                raise bad(f"its header says shape {shape} but the file holds {size} bytes: truncated")
-        a = np.load(file, allow_pickle=False)
-    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
-        raise bad(exc.__class__.__name__) from None
-    except OSError as exc:
-        raise bad(os_reason(exc)) from None
-    if not isinstance(a, np.ndarray):
-        raise bad("an .npz archive, not one array")
-    return a
-
-
 def _what(fmt):
     return {"diffrec_npy": "folder with train_list.npy, valid_list.npy, test_list.npy",
             "atomic": ".inter file (or a folder holding one)", "csv": ".csv file"}[fmt]
@@ -293,45 +265,8 @@ def _columns(file, header):
     for need in ("user", "item"):
         if cols[need] is None:
             raise DataError(f"data: {file}: header has no {need} column (expected e.g. {need}_id); "
-                            f"found {_shown(header)}")
+                            f"found {shown(header)}")
     return cols
-
-
-def _shown(header: list[str], n: int = 12, width: int = 32) -> str:
-    """A header as a message shows it: a few printable names, each cut short (the file may
-    not be a data file at all, and its content is not ours to print)."""
-    names = ["".join(c for c in h if c.isprintable())[:width] for h in header[:n]]
-    return ", ".join(names) + (f", ... ({len(header)} columns)" if len(header) > n else "")
-
-
-def _rows(reader, file):
-    """(line number, row) for the non-empty rows of a csv reader; what a foreign file makes
-    the reader raise (a binary file, an unclosed quote, a huge field) becomes a DataError."""
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise DataError(f"data: {file} line {reader.line_num}: {exc} (an unclosed quote, a binary file, "
-                            "or the wrong delimiter?)") from None
-        if row:
-            yield reader.line_num, row
-
-
-@contextmanager
-def _text(file: Path):
-    """Open a data file as UTF-8 text; a file in another encoding is a DataError naming the line."""
-    try:
-        with open(file, newline="", encoding="utf-8") as fh:
-            yield fh
-    except UnicodeDecodeError:
-        raw = file.read_bytes()
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise decode_error("data", file, raw, exc, "convert it, e.g. iconv -f latin1 -t utf-8 FILE") from None
-        raise
 
 
 def _parse_rows(file, rows, cols):
@@ -343,7 +278,7 @@ def _parse_rows(file, rows, cols):
             if len(users[-1]) > MAX_TOKEN or len(items[-1]) > MAX_TOKEN:
                 raise DataError(f"data: {file}: line {line_no} has a user or item id of "
                                 f"{max(len(users[-1]), len(items[-1]))} characters (at most {MAX_TOKEN}); "
-                                "is the delimiter right?")
+                                "is the delimiter right, or a quote left open?")
             if cols["rating"] is not None:
                 ratings.append(float(row[cols["rating"]]))
             if cols["time"] is not None:
@@ -365,9 +300,9 @@ def load_atomic(path: Path, cfg: dict) -> Dataset:
         if not found:
             raise DataError(f"data: {path}: no .inter file in this folder")
         file = found[0]
-    with _text(file) as fh:
+    with open_text(file) as fh:
         reader = csv.reader(fh, delimiter="\t")
-        rows = _rows(reader, file)
+        rows = csv_rows(reader, file)
         header = next(rows, (0, None))[1]
         if not header:
             raise DataError(f"data: {file}: empty file; expected a header like user_id:token\titem_id:token")
@@ -382,7 +317,7 @@ def _item_names(inter_file: Path) -> dict | None:
     if not item_file.is_file():
         return None
     with open(item_file, newline="", encoding="utf-8", errors="replace") as fh:
-        rows = _rows(csv.reader(fh, delimiter="\t"), item_file)
+        rows = csv_rows(csv.reader(fh, delimiter="\t"), item_file)
         header = next(rows, (0, []))[1]
         idc = _column(header, ("item_id",))
         namec = next((i for i, h in enumerate(header) if h.split(":")[0] in ("movie_title", "title", "name")), None)
@@ -394,7 +329,7 @@ def _item_names(inter_file: Path) -> dict | None:
 def load_csv(path: Path, cfg: dict) -> Dataset:
     if not path.is_file():
         raise DataError(f"data: {path}: not a file; data_format csv needs a .csv file")
-    with _text(path) as fh:
+    with open_text(path) as fh:
         sample = fh.read(4096)
         fh.seek(0)
         try:
@@ -402,7 +337,7 @@ def load_csv(path: Path, cfg: dict) -> Dataset:
         except csv.Error:
             dialect = csv.excel
         reader = csv.reader(fh, dialect)
-        rows = _rows(reader, path)
+        rows = csv_rows(reader, path)
         header = next(rows, (0, None))[1]
         if not header:
             raise DataError(f"data: {path}: empty file; expected a header like user,item,rating,timestamp")

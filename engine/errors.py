@@ -69,9 +69,13 @@ def os_errors(what: str, path, fix: str):
 
 
 def one_line(text: str) -> str:
-    """The first non-empty line of `text`, cut to MAX_MESSAGE characters."""
+    """The first non-empty line of `text`, cut in the middle to MAX_MESSAGE characters (the
+    end says what to do, the start what went wrong)."""
     line = next((s.strip() for s in str(text).splitlines() if s.strip()), "")
-    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
+    if len(line) <= MAX_MESSAGE:
+        return line
+    keep = (MAX_MESSAGE - 5) // 2
+    return f"{line[:keep]} ... {line[-keep:]}"
 
 
 def decode_error(what: str, path, data: bytes, exc: UnicodeDecodeError, fix: str,

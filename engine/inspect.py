@@ -414,14 +414,14 @@ def check_export_target(out: str | Path) -> Path:
     missing or unwritable parent folder, a file we may not replace."""
     out = Path(out).expanduser()
     fix = "choose another OUT path"
-    if out.is_dir():
-        raise InputError(f"export: {out} is a folder; give a file name inside it, e.g. {out / 'recs.csv'}")
-    if not out.parent.is_dir():
-        raise InputError(f"export: folder {out.parent} does not exist; create it or {fix}")
-    if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise InputError(f"export: {out.parent if not out.exists() else out}: not writable; {fix}")
-    with os_errors("export", out.parent, fix):  # root ignores modes: try it for real
-        probe = out.with_name(f".{out.name}.probe")
+    with os_errors("export", out, fix):  # a name too long, a path through a file, ...
+        if out.is_dir():
+            raise InputError(f"export: {out} is a folder; give a file name inside it, e.g. {out / 'recs.csv'}")
+        if not out.parent.is_dir():
+            raise InputError(f"export: folder {out.parent} does not exist; create it or {fix}")
+        if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+            raise InputError(f"export: {out.parent if not out.exists() else out}: not writable; {fix}")
+        probe = out.with_name(f".{out.name}.probe")  # root ignores modes: try it for real
         probe.touch()
         probe.unlink()
     return out

@@ -14,6 +14,7 @@ file or a file from another machine must give a clear status, never an exception
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -125,6 +126,15 @@ class RunDir:
         ok = isinstance(rec, dict) and isinstance(rec.get("pid"), int) and not isinstance(rec["pid"], bool)
         return rec if ok else None
 
+    def record_exit(self, code: int | None) -> None:
+        """The supervisor saw the worker end without a final event: keep its exit status."""
+        rec = self.worker()
+        if rec is not None and code is not None and rec.get("exit") is None:
+            with contextlib.suppress(OSError):  # a note for readers, not worth failing over
+                tmp = self.worker_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps({**rec, "exit": code}), encoding="utf-8")
+                os.replace(tmp, self.worker_file)
+
     def detach(self) -> None:
         """Let the worker outlive its supervisor (the app's "leave running")."""
         rec = self.worker()
@@ -150,6 +160,7 @@ class RunDir:
     def gone_reason(self, code: int | None = None, full_path: bool = True) -> str:
         """Why a worker that is gone left no final event, for a person: exit code, last log line."""
         rec = self.worker() or {}
+        code = rec.get("exit") if code is None else code
         how = f"exited with code {code}" if code is not None and code >= 0 else (
             f"was killed by signal {-code}" if code is not None else "is gone")
         who = f"the worker (pid {rec['pid']})" if rec.get("pid") else "the worker"
@@ -175,7 +186,7 @@ class RunDir:
 def read_events(path: str | Path) -> list[dict]:
     """All complete events; a partial or corrupt line (a killed writer) is skipped."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return []
     return [ev for ev in map(_parse, text.split("\n")) if ev is not None]

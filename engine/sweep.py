@@ -227,7 +227,7 @@ class SweepDir:
     def records(self) -> list[dict]:
         """Every complete record; a partial last line (a killed writer) is skipped."""
         try:
-            text = self.jsonl_file.read_text(encoding="utf-8")
+            text = self.jsonl_file.read_bytes().decode("utf-8", errors="replace")
         except OSError:
             return []
         out = []
@@ -457,6 +457,7 @@ class Runner:
             t.status = status
         else:
             t.status, t.valid, t.test, t.value, t.best_epoch = "failed", {}, {}, None, None
+            run.record_exit(slot.proc.poll())
             t.reason = f"without a result: {run.gone_reason(slot.proc.poll())}"
         t.seconds = round(slot.prior_seconds + time.monotonic() - slot.started, 2)
         self._record_end(t)

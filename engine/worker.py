@@ -8,6 +8,7 @@ failed or crashed (the traceback is in worker.log), 2 bad input (config, data, m
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,7 +53,8 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         signal.signal(sig, ask_stop)
     rec = run.worker()
     if rec is None or rec["pid"] != os.getpid():  # started by hand, not through spawn
-        run.record_worker(os.getpid(), supervisor)
+        with contextlib.suppress(OSError):  # a read-only run dir fails below, with a message
+            run.record_worker(os.getpid(), supervisor)
     if supervisor:
         watch_supervisor(supervisor, lambda: (run.worker() or {}).get("supervisor") is None, ask_stop)
 
