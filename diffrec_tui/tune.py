@@ -150,7 +150,7 @@ def describe(t: TrialInfo, info: SweepInfo) -> str:
     head = f"trial {t.index}/{len(info.trials)} {t.status}"
     if t.status == "running":
         return f"{head}: {tuning.format_params(t.params)} ({t.run.name if t.run else ''})"
-    if t.status in ("failed", "skipped"):
+    if t.status in ("failed", "skipped", "dead"):
         return f"{head}: {tuning.format_params(t.params)}: {t.reason}"
     test = " ".join(f"{k} {t.test[k]:.4f}" for k in _headline(info) if k in t.test)
     value = f"{t.value:.4f}" if t.value is not None else "-"
@@ -255,8 +255,11 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
                       str(t.epochs or "-"), _num(t.value), *(_num(t.test.get(k)) for k in _headline(info)),
                       seconds_cell(t), style=style)
     hidden = len(running) + len(ended) - len(rows)
+    notes = [f"trial {t.index} dead: {t.reason}" for t in info.trials if t.status == "dead"][:3]
     if hidden > 0:
-        table.caption = f"{hidden} more in {info.path / 'results.csv'}"
+        notes.append(f"{hidden} more in {info.path / 'results.csv'}")
+    if notes:
+        table.caption = "\n".join(notes)
     return table
 
 

@@ -165,22 +165,41 @@ def dead_run(root, log_line="Fatal Python error: Segmentation fault"):
     return run
 
 
+def dead_trial(root):
+    """A sweep whose coordinator is alive (this process) and whose one trial's worker is dead."""
+    from engine import config, tuning
+    from engine.sweep import SweepDir
+    base = config.resolve({"epochs": 3})
+    space = tuning.parse("learning_rate choice [0.01]\n")
+    sd = SweepDir.create(root, "hyper", space, base, *tuning.plan(space, base, None, seed=1), seed=1)
+    run = dead_run(sd.path)
+    sd.record({"trial": 1, "status": "running", "params": {"learning_rate": 0.01}, "run": run.path.name})
+    sd.write_state(status="running", pid=os.getpid())
+    return sd.path
+
+
 def test_a_dead_trial_shows_as_dead_in_the_sweep_table(tmp_path):
     from rich.console import Console
     from diffrec_tui.tune import trial_table
-    from engine import config, tuning
-    from engine.sweep import SweepDir, load_sweep
-    base = config.resolve({"epochs": 3})
-    space = tuning.parse("learning_rate choice [0.01]\n")
-    sd = SweepDir.create(tmp_path, "hyper", space, base, *tuning.plan(space, base, None, seed=1), seed=1)
-    run = dead_run(sd.path)
-    sd.record({"trial": 1, "status": "running", "params": {"learning_rate": 0.01}, "run": run.path.name})
-    sd.write_state(status="running", pid=os.getpid())  # the coordinator is alive, the trial is not
-    info = load_sweep(sd.path)
+    from engine.sweep import load_sweep
+    info = load_sweep(dead_trial(tmp_path))
     assert info.trials[0].status == "dead" and "Segmentation fault" in info.trials[0].reason
     console = Console(width=160, record=True)
     console.print(trial_table(info, 10))
-    assert "dead" in console.export_text()
+    text = console.export_text()
+    assert "dead" in text and "trial 1 dead" in text and "Segmentation fault" in text
+
+
+async def test_the_sweep_screen_shows_a_dead_trial_and_why(tmp_path):
+    from tui_helpers import make_app, wait_for
+    path = dead_trial(tmp_path / "runs")
+    app = make_app(tmp_path / "runs", start="sweep")
+    async with app.run_test(size=(160, 42)) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "sweep" and app.screen.is_mounted, what="the sweep screen")
+        app.screen.open_sweep(path)
+        await pilot.pause(0.2)
+        text = str(app.screen.query_one("#sweep-status").render())
+        assert "trial 1 dead" in text and "Segmentation fault" in text
 
 
 async def test_the_runs_screen_shows_a_dead_run_and_why(tmp_path):
