@@ -183,8 +183,9 @@ def resume_headless(args) -> int:
     if not run.resume_file.is_file():
         raise InputError(f"--resume: {run.path} has no resume.pt (it never reached an evaluation); start a new run")
     if run.worker_alive():
-        raise InputError(f"--resume: {run.path} is still running (worker pid {run.worker()['pid']}); "
-                         "stop it first, or follow it in the app")
+        rec = run.worker()
+        raise InputError(f"--resume: {run.path} is still running (worker pid {rec['pid']} on {rec.get('host')}); "
+                         f"stop it first, or follow it in the app (if it is not, delete {run.worker_file})")
     config_mod.resolve(run.config())
     return watch(run, resume=True)
 

@@ -31,6 +31,7 @@ TERMINAL = ("finished", "stopped", "failed")
 DEFAULT_RUNS_DIR = "runs"
 SLUG_CHARS = 60  # of a model or dataset name in a run folder's name (file names stop at 255 bytes)
 START_SECONDS = 60.0  # a run with no worker record and no event after this long never started
+OTHER_HOST_SECONDS = 3600.0  # a worker on another host is taken for gone after this long without a write
 RUNS_FIX = "choose a writable folder with --runs-dir or DIFFREC_RUNS_DIR"
 
 
@@ -144,7 +145,14 @@ class RunDir:
     def worker_alive(self) -> bool | None:
         """True or False when worker.json says; None when there is no record."""
         rec = self.worker()
-        return None if rec is None else record_alive(rec)
+        return None if rec is None else record_alive(rec, self._last_write())
+
+    def _last_write(self) -> float | None:
+        times = []
+        for f in (self.events_file, self.worker_file):
+            with contextlib.suppress(OSError):
+                times.append(f.stat().st_mtime)
+        return max(times, default=None)
 
     def log_tail(self, n: int = 12) -> list[str]:
         """The last non-empty lines of worker.log (a crash's traceback ends up there)."""
@@ -235,10 +243,12 @@ def process_start(pid: int) -> int | None:
         return None
 
 
-def record_alive(rec: dict) -> bool:
-    """Is the process a worker record names still that process? (Another host's: assumed so.)"""
+def record_alive(rec: dict, last_write: float | None = None) -> bool:
+    """Is the process a worker record names still that process? One on another host (a
+    shared file system, or a run copied here) cannot be asked: it counts as alive while
+    the run directory was written to in the last OTHER_HOST_SECONDS."""
     if rec.get("host") not in (None, socket.gethostname()):
-        return True
+        return last_write is None or time.time() - last_write < OTHER_HOST_SECONDS
     if not pid_alive(rec.get("pid")):
         return False
     start = rec.get("start")

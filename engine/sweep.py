@@ -33,7 +33,7 @@ import yaml
 
 from . import config as config_mod
 from .errors import os_errors
-from .runs import RUNS_FIX, RunDir, _slug, append_line, load_run, make_folder, pid_alive, record_alive
+from .runs import RUNS_FIX, RunDir, _slug, append_line, load_run, make_folder, pid_alive
 from .supervisor import Child
 from .tuning import Space, Trial, format_params, same_config, trial_config
 
@@ -424,7 +424,7 @@ class Runner:
                 run = RunDir(t.run)
                 rec = run.worker() or {}
                 pid = rec.get("pid") or next((e.get("pid") for e in run.events() if e["type"] == "started"), None)
-                if (record_alive(rec) if rec else pid_alive(pid)):
+                if (run.worker_alive() if rec else pid_alive(pid)):
                     self.running[t.index] = _Slot(t, run, Child(pid=pid), time.monotonic())
 
     def _start(self, t: TrialInfo) -> TrialInfo:

@@ -149,51 +149,6 @@ def worker_in_process(capsys, run: Path, resume: bool = True) -> subprocess.Comp
     return subprocess.CompletedProcess([str(run)], code, cap.out + cap.err, reason)
 
 
-class Lines:
-    """A process's stdout read on a thread, so a test can wait for a line with a timeout."""
-
-    def __init__(self, proc: subprocess.Popen):
-        import queue
-        import threading
-        self.queue: queue.Queue = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True).start()
-
-    def _pump(self, stream) -> None:
-        for line in stream:
-            self.queue.put(line)
-        self.queue.put(None)
-
-    def wait_for(self, text: str, timeout: float = 60) -> str:
-        import queue
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.queue.get(timeout=max(0.05, end - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"{text!r} not seen; output so far:\n{''.join(self.seen)}")
-
-    def rest(self, timeout: float = 30) -> str:
-        """Everything still to come, until the stream closes."""
-        import queue
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.queue.get(timeout=max(0.05, end - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.seen.append(line)
-        return "".join(self.seen)
-
-
 def worker_pid(run: Path, timeout: float = 60) -> int:
     """The pid of a run's worker, from its `started` event (waiting for it)."""
     from engine.runs import read_events

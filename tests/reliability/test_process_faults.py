@@ -10,8 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from procs import LineReader as Lines
 
-from faults import (REPO, Lines, alive, child_pids, cli, events, one_line, runs_in, start_cli, tiny, wait_until,
+from faults import (REPO, alive, child_pids, cli, events, one_line, runs_in, start_cli, tiny, wait_until,
                     worker_pid)
 
 LONG = {"epochs": 1000, "eval_step": 1, "stopping_step": 1000}

@@ -148,3 +148,19 @@ def test_damaged_run_files_still_list_with_a_status(run):
     (run / "worker.json").write_text('{"pid": "not a pid"}')
     [info] = list_runs(run.parent)
     assert info.status == "stopped" and info.epochs == 2
+
+
+def test_a_reused_pid_or_a_stale_record_from_another_host_is_not_taken_for_the_worker(run):
+    """worker.json names a live process that is not the worker (the pid was reused), or a
+    host that stopped writing long ago: the run is dead, and --resume may continue it."""
+    import time
+    from engine.runs import load_run
+    (run / "events.jsonl").write_text((run / "events.jsonl").read_text().rsplit('{"type": "stopped"', 1)[0])
+    (run / "worker.json").write_text(json.dumps({"pid": os.getpid(), "start": 1, "host": None}))
+    assert load_run(run).status == "dead"
+    (run / "worker.json").write_text(json.dumps({"pid": 1, "start": 1, "host": "elsewhere"}))
+    assert load_run(run).status == "running"  # written a moment ago: it may be training there
+    old = time.time() - 7200
+    for name in ("worker.json", "events.jsonl"):
+        os.utime(run / name, (old, old))
+    assert load_run(run).status == "dead"
