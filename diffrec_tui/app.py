@@ -77,12 +77,16 @@ class DiffRecApp(App):
 
     def __init__(self, config: dict | None = None, config_path: str | Path | None = None,
                  runs_dir: str | Path = "runs", *, start: str | None = None,
-                 poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS):
+                 poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS,
+                 note: str | None = None, runs_dir_fixed: bool = True):
         if start is not None:  # open on another page (its mode name) instead of Config
             self.DEFAULT_MODE = start
         super().__init__()
         self.draft = Draft(config, config_path)
-        self.runs_dir = Path(runs_dir)
+        self.draft.note = note  # the RecBole keys of the opened file that are ignored here
+        # Paths are made absolute once, here: workers and sweep coordinators run elsewhere.
+        self.runs_dir = Path(runs_dir).expanduser().resolve()
+        self.runs_dir_fixed = runs_dir_fixed  # --runs-dir given: a config's checkpoint_dir does not move runs
         self.poll_seconds = poll_seconds
         self.stop_grace = stop_grace
         self.live: LiveRun | None = None  # the run the Train screen shows
@@ -106,6 +110,8 @@ class DiffRecApp(App):
     def on_mount(self) -> None:
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()
+        if self.draft.note:
+            self.notify(self.draft.note, title="RecBole keys", timeout=10)
         if not self.is_headless:  # a real terminal: SIGTERM / SIGHUP (closed ssh) stop our runs first
             import asyncio
             import signal
@@ -177,7 +183,7 @@ class DiffRecApp(App):
             self.notify(str(exc), title="Not opened", severity="error")
             return False
         self._config_screen().reload()
-        self.notify(f"opened {path}", title="Config")
+        self.notify(f"opened {path}" + (f"\n{self.draft.note}" if self.draft.note else ""), title="Config")
         return True
 
     def edit_config(self, cfg: dict, origin: str) -> None:
@@ -209,11 +215,44 @@ class DiffRecApp(App):
             screen = self._config_screen()
             screen.action_next_problem()
             return
+        from engine.layout import locate
         try:
-            live = LiveRun.start(self.runs_dir, cfg)
+            locate(cfg)  # a wrong data path is said now, before a run directory exists
+            live = LiveRun.start(self.run_root(cfg), cfg, self.draft.note)
+        except InputError as exc:
+            self.notify(f"cannot start: {exc}", title="Data", severity="error")
+            return
         except Exception as exc:  # a runs dir we cannot write, no room: the one-line reason inline
             self.notify(f"cannot start the run: {classify(exc)[0]}", title="Not started", severity="error")
             return
+        self._follow(live)
+
+    def run_root(self, cfg: dict) -> Path:
+        """Where a new run goes: the runs directory, or the config's RecBole checkpoint_dir
+        when --runs-dir was not given (as headless)."""
+        if self.runs_dir_fixed or not cfg.get("checkpoint_dir"):
+            return self.runs_dir
+        return Path(cfg["checkpoint_dir"]).resolve()
+
+    def resume_run(self, path: str | Path) -> None:
+        """Continue a stopped or failed run (its resume.pt) in a new worker, on the Train screen."""
+        from engine.runs import RunDir
+        run = RunDir(Path(path).resolve())
+        if not run.resume_file.is_file():
+            self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",
+                        severity="warning")
+            return
+        if any(r.run.path == run.path for r in self.active_runs()) or run.worker_alive():
+            self.notify(f"{run.id} is still training", severity="warning")
+            return
+        try:
+            live = LiveRun.resume(run.path)
+        except Exception as exc:  # the one-line reason inline, the app goes on
+            self.notify(f"cannot resume {run.id}: {classify(exc)[0]}", severity="error")
+            return
+        self._follow(live)
+
+    def _follow(self, live: LiveRun) -> None:
         self.started.append(live)
         self.live = live
         self.refresh_title()

@@ -16,13 +16,17 @@ from pathlib import Path
 
 from engine import config as config_mod
 from engine.errors import InputError, classify
-from engine.runs import EventFollower, RunDir, runs_root
+from engine.runs import EventFollower, RunDir, discard_unstarted, runs_root
 from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
 
+from . import shipped
+
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "default.yaml"
 DEBUG_ENV = "DIFFREC_DEBUG"  # set: an internal error also prints its traceback
+# Flags that name a path, resolved against the caller's working directory once, here: the
+# worker and the sweep coordinator run elsewhere and only ever see absolute paths.
+PATH_FLAGS = ("resume", "runs_dir", "tune", "inspect", "export_recs", "export_tensorboard")
+CONFIG_FLAGS = ("config", "run", "base_config", "compare")  # may name a shipped config instead
 
 
 class UsageError(InputError):
@@ -36,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="diffrec-tui", description="Terminal experiment explorer for DiffRec diffusion recommenders.")
-    p.add_argument("config", nargs="?", help="config YAML to open in the app (default: configs/default.yaml)")
+    p.add_argument("config", nargs="?", help="config YAML to open in the app (default: the shipped default.yaml); "
+                                             "a shipped config's name works from any folder (--configs lists them)")
+    p.add_argument("--configs", action="store_true", help="list the ready configs shipped with diffrec-tui")
     p.add_argument("--run", metavar="CONFIG", help="train headless with this config")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run (or sweep) headless; "
                    "a run's name is looked up in the runs directory")
@@ -54,16 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, metavar="N", help="trials run in parallel")
     g = p.add_argument_group("inspection")
     g.add_argument("--inspect", metavar="RUN_DIR", help="print one user's top-K from a finished run")
-    g.add_argument("--user", type=int, metavar="ID", help="user id for --inspect")
+    g.add_argument("--user", metavar="ID", help="user for --inspect: the dataset's own id (dense ids for npy data)")
     g.add_argument("--topk", type=int, metavar="K", help="K for --inspect / --export-recs (default 20)")
     g.add_argument("--json", action="store_true", help="--inspect prints JSON")
     g.add_argument("--export-recs", nargs=2, metavar=("RUN_DIR", "OUT_CSV"), help="write every user's top-K to CSV")
+    g.add_argument("--export-tensorboard", nargs=2, metavar=("RUN_OR_RUNS_DIR", "LOGDIR"),
+                   help="write runs' loss and metric curves as TensorBoard scalars (extra: diffrec-tui[tensorboard])")
     return p
 
 
 # Headless commands beyond --run live in their own modules: name -> (module, function).
-COMMANDS = {"compare": ("compare", "main"), "tune": ("tune", "main"),
-            "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main")}
+COMMANDS = {"configs": ("shipped", "main"), "compare": ("compare", "main"), "tune": ("tune", "main"),
+            "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main"),
+            "export_tensorboard": ("tensorboard_cmd", "main")}
 
 # The options each command reads (argparse dest names). Any other option given is refused:
 # a flag that would be silently ignored is a mistake the user should hear about.
@@ -76,6 +85,8 @@ OPTIONS = {
     "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume"},
     "inspect": {"inspect", "user", "topk", "json"},
     "export_recs": {"export_recs", "topk"},
+    "export_tensorboard": {"export_tensorboard"},
+    "configs": {"configs"},
 }
 FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
          "base_config": "--config", "export_recs": "--export-recs"}
@@ -88,7 +99,7 @@ def flag(dest: str) -> str:
 
 def command_of(args) -> str:
     """The one command the arguments ask for, checked against OPTIONS (UsageError if not)."""
-    given = [c for c in ("run", "resume", "compare", "tune", "inspect", "export_recs") if getattr(args, c)]
+    given = [c for c in OPTIONS if c not in ("app", "resume_sweep") and getattr(args, c)]
     if "tune" in given and "resume" in given:
         given.remove("resume")  # --tune FILE --resume SWEEP: resume, checking FILE is the sweep's
     if len(given) > 1:
@@ -118,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         cmd = command_of(args)
+        args = absolute_paths(args)
         if cmd in COMMANDS:
             return _dispatch(*COMMANDS[cmd], args)
         if cmd == "resume_sweep":
@@ -139,6 +151,21 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
+def absolute_paths(args):
+    """Every path flag made absolute against the current directory (config flags may also
+    name a shipped config)."""
+    for flag in PATH_FLAGS:
+        value = getattr(args, flag, None)
+        if isinstance(value, list):
+            setattr(args, flag, [str(Path(v).expanduser().resolve()) for v in value])
+        elif value:
+            setattr(args, flag, str(Path(value).expanduser().resolve()))
+    for flag in CONFIG_FLAGS:
+        if getattr(args, flag, None):
+            setattr(args, flag, str(shipped.resolve(getattr(args, flag))))
+    return args
+
+
 def _dispatch(module: str, func: str, args) -> int:
     import importlib
     try:
@@ -150,30 +177,39 @@ def _dispatch(module: str, func: str, args) -> int:
     return getattr(mod, func)(args)
 
 
-def load_config(path: str, args) -> dict:
+def load_config(path: str, args, show_note: bool = True) -> dict:
+    """The resolved config of a file plus --set/--device; prints the one note line naming
+    the RecBole keys it ignores."""
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
-    return config_mod.load(path, overrides)
+    cfg, note = config_mod.load_with_note(path, overrides)
+    if note and show_note:
+        print(note, flush=True)
+    return cfg
 
 
 def open_app(args) -> int:
-    path = Path(args.config) if args.config else DEFAULT_CONFIG
-    cfg = load_config(str(path), args)
+    path = Path(args.config) if args.config else shipped.default()
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    cfg, note = config_mod.load_with_note(path, overrides)
     try:
         from .app import DiffRecApp
     except ImportError:
         print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
         return EXIT_INPUT
-    app = DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir))
+    app = DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
+                     runs_dir_fixed=bool(args.runs_dir))
     app.run()
     return app.return_code or EXIT_OK
 
 
 def run_headless(args) -> int:
+    from engine.layout import locate
     cfg = load_config(args.run, args)
-    run = RunDir.create(runs_root(args.runs_dir), cfg)
-    return watch(run, resume=False)
+    locate(cfg)  # a wrong data path is an error now, before a run directory exists
+    run = RunDir.create(runs_root(args.runs_dir, cfg), cfg)
+    return watch(run, resume=False, progress=cfg["show_progress"])
 
 
 def resume_headless(args) -> int:
@@ -186,11 +222,11 @@ def resume_headless(args) -> int:
         rec = run.worker()
         raise InputError(f"--resume: {run.path} is still running (worker pid {rec['pid']} on {rec.get('host')}); "
                          f"stop it first, or follow it in the app (if it is not, delete {run.worker_file})")
-    config_mod.resolve(run.config())
-    return watch(run, resume=True)
+    cfg = config_mod.resolve(run.config())
+    return watch(run, resume=True, progress=cfg["show_progress"])
 
 
-def watch(run: RunDir, resume: bool) -> int:
+def watch(run: RunDir, resume: bool, progress: bool = True) -> int:
     """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit
     code. SIGINT, SIGTERM and SIGHUP are passed on to the worker (it stops at a batch
     boundary); a second one, or the grace time running out, kills it."""
@@ -198,7 +234,7 @@ def watch(run: RunDir, resume: bool) -> int:
 
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     follower = EventFollower(run.events_file, offset)
-    view = make_view(sys.stdout.isatty())
+    view = make_view(sys.stdout.isatty() and progress)
     child: Child | None = None
     last = None
 
@@ -220,10 +256,10 @@ def watch(run: RunDir, resume: bool) -> int:
                     break
                 time.sleep(0.1)
                 child.enforce(0.0 if len(signals.received) > 1 else STOP_GRACE_SECONDS)
-    return report(run, last, child.returncode, signals.exit_status)
+    return report(run, last, child.returncode, signals.exit_status, resume)
 
 
-def report(run: RunDir, last: dict | None, code: int, signalled: int | None = None) -> int:
+def report(run: RunDir, last: dict | None, code: int, signalled: int | None = None, resume: bool = False) -> int:
     """Print the outcome; the exit status (128 + the signal that ended us, when one did)."""
     from .report import print_peers, print_summary
 
@@ -231,6 +267,8 @@ def report(run: RunDir, last: dict | None, code: int, signalled: int | None = No
     if status == "failed":
         if last.get("kind") == "input":  # the one-line message says what to fix
             print(last.get("reason"), file=sys.stderr)
+            if not resume:
+                discard_unstarted(run)  # it never trained: no failed run folder is left behind
             return EXIT_INPUT
         where = f"the traceback is in {run.log_file}" if last.get("kind") == "crash" else f"run directory: {run.path}"
         print(f"diffrec-tui: run failed: {last.get('reason')} ({where})", file=sys.stderr)

@@ -34,7 +34,7 @@ def main(args) -> int:
     models = parse_models(args.models)
     configs = model_configs(args, models)
     preflight(configs)
-    root = runs_root(args.runs_dir)
+    root = runs_root(args.runs_dir, configs[0])
     rows, codes = [], []
     stopper = _Stopper()
     with stopper:

@@ -124,7 +124,8 @@ class RunState:
         scored = [e for e in self.evals if key in (e.get("valid") or {})]
         if not scored:
             return None, {}, {}
-        ev = max(scored, key=lambda e: e["valid"][key])
+        sign = 1.0 if self.config.get("valid_metric_bigger", True) else -1.0
+        ev = max(scored, key=lambda e: sign * e["valid"][key])
         return ev["epoch"], ev["valid"], ev["test"]
 
 
@@ -148,12 +149,30 @@ class LiveRun:
         self.follower = EventFollower(run.events_file, 0)
         self.child: Child | None = Child(proc) if proc is not None else None
         self.exit_code: int | None = None
+        self.resumed = False
+        self.discarded = False  # its worker failed on its input before training: folder removed
 
     @classmethod
-    def start(cls, runs_dir: str | Path, cfg: dict) -> "LiveRun":
+    def start(cls, runs_dir: str | Path, cfg: dict, note: str | None = None) -> "LiveRun":
+        """Create a run directory and its worker; `note` (the ignored RecBole keys) opens
+        the event log."""
         from engine.worker import spawn
-        run = RunDir.create(runs_dir, cfg)
-        return cls(run, spawn(run.path))
+        run = RunDir.create(Path(runs_dir).resolve(), cfg)
+        live = cls(run, spawn(run.path))
+        if note:
+            live.state.log.append(note)
+        return live
+
+    @classmethod
+    def resume(cls, path: str | Path) -> "LiveRun":
+        """Continue a stopped or failed run from its resume.pt in a new worker."""
+        from engine.worker import spawn
+        run = RunDir(Path(path).resolve())
+        live = cls(run, None)
+        live.follower.offset = run.events_file.stat().st_size if run.events_file.exists() else 0
+        live.proc, live.resumed = spawn(run.path, resume=True), True
+        live.child = Child(live.proc)
+        return live
 
     @classmethod
     def attach(cls, path: str | Path) -> "LiveRun":
@@ -208,7 +227,19 @@ class LiveRun:
                 self.state.mark_dead(why)
         if self.proc is not None and self.proc.poll() is not None:
             self.exit_code = self.proc.returncode
+            self._discard_if_unstarted()
         return self.state.version != before
+
+    def _discard_if_unstarted(self) -> None:
+        """A run this app started whose worker failed on its input before training: the
+        screen shows the reason; no failed run folder is left behind."""
+        if self.discarded or self.resumed or self.state.started:
+            return
+        from engine.runs import discard_unstarted
+        if self.state.result.get("kind") == "input" and discard_unstarted(self.run):
+            self.discarded = True
+            self.state.log.append("nothing was trained: the run folder was removed")
+            self.state.version += 1
 
     def stop(self) -> bool:
         """Ask the worker to stop at the next batch (SIGINT to its process group)."""

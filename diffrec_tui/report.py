@@ -14,7 +14,10 @@ HEADLINE_KEYS = ("recall@20", "ndcg@20")
 
 
 def fmt_metrics(m: dict, keys=HEADLINE_KEYS) -> str:
-    return " ".join(f"{k} {m[k]:.4f}" for k in keys if k in m)
+    """The headline metrics, or the first two a run computes when it has neither (a
+    RecBole config with topk [10])."""
+    shown = [k for k in keys if k in m] or list(m)[:2]
+    return " ".join(f"{k} {m[k]:.4f}" for k in shown)
 
 
 def describe(ev: dict) -> str:

@@ -56,8 +56,11 @@ def main(args) -> int:
         raise InputError("--tune: needs --config CONFIG, the base config of every trial "
                          "(e.g. --config configs/default.yaml)")
     space = tuning.read(args.tune)
+    from engine.layout import locate
+
     from .cli import load_config
     base = load_config(args.base_config, args)
+    locate(base)  # a wrong data path is one error now, not one failed trial each
     strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"])
     runnable = sum(1 for t in trials if not t.skip)
     if not runnable:
@@ -67,7 +70,7 @@ def main(args) -> int:
     for p, why in tuning.inert(space, base):
         print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}: "
               "trials that differ only in it run once and share the result", flush=True)
-    sd = SweepDir.create(runs_root(args.runs_dir), hyper.stem or "sweep", space, base, strategy, trials,
+    sd = SweepDir.create(runs_root(args.runs_dir, base), hyper.stem or "sweep", space, base, strategy, trials,
                          seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
                          hyper_file=str(hyper.resolve()))
     skipped = len(trials) - runnable
@@ -92,7 +95,7 @@ def resume(args) -> int:
                          "drop --tune to resume, or start a new sweep without --resume")
     if args.base_config or args.overrides or args.device:
         from .cli import load_config
-        given = load_config(args.base_config, args) if args.base_config else \
+        given = load_config(args.base_config, args, show_note=False) if args.base_config else \
             config_mod.resolve({**base, **dict(config_mod.parse_override(o) for o in args.overrides),
                                 **({"device": args.device} if args.device else {})})
         changed = sorted(set(config_mod.diff(base, given)) - {"threads"})
@@ -244,9 +247,10 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
     for col in ["#", "status", *keys, "epoch", f"valid {info.metric}", *(f"test {k}" for k in _headline(info)), "s"]:
         table.add_column(col, justify="right" if col not in ("status",) else "left", no_wrap=True)
     running = [t for t in info.trials if t.status == "running"]
+    sign = 1.0 if info.bigger else -1.0
     ended = sorted((t for t in info.trials if t.status not in ("running", "pending")),
-                   key=lambda t: (t.value is None, -(t.value or 0.0), t.index))
-    best = best_trial(info.trials)
+                   key=lambda t: (t.value is None, -sign * (t.value or 0.0), t.index))
+    best = best_trial(info.trials, info.bigger)
     rows = (running + ended)[:max_rows]
     for t in rows:
         style = "bold" if best is not None and t.index == best.index else None

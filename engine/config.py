@@ -108,8 +108,10 @@ FIELDS: list[Field] = [
     _f("eval_precision", "choice", "float32", "Precision of evaluation forward passes", "Evaluation", choices=("float32", "bfloat16")),
     # Data
     _f("dataset", "str", "synthetic", "Dataset name recorded with the run", "Data"),
-    _f("data_format", "choice", "synthetic", "Input format", "Data", choices=("synthetic", "diffrec_npy", "atomic", "csv")),
-    _f("data_path", "str", None, "Split folder (diffrec_npy), .inter file or folder (atomic), or .csv file", "Data", nullable=True),
+    _f("data_format", "choice", "auto", "Input format (auto: synthetic without data_path, else told by the files)", "Data",
+       choices=("auto", "synthetic", "diffrec_npy", "atomic", "csv")),
+    _f("data_path", "str", None, "Split folder (diffrec_npy), .inter file or folder (atomic: RecBole's "
+       "<data_path>/<dataset>/<dataset>.inter too), or .csv file", "Data", nullable=True),
     _f("split", "float_list", [0.8, 0.1, 0.1], "Train/valid/test ratios per user (atomic, csv, synthetic)", "Data", min=0),
     _f("order", "choice", "TO", "Split order per user: TO chronological, RO random", "Data", choices=("TO", "RO")),
     _f("rating_threshold", "float", None, "Keep interactions with rating >= this (empty = keep all)", "Data", nullable=True),
@@ -149,7 +151,7 @@ def _copy(v):
 # ---------------------------------------------------------------- single-field coercion
 
 def suggest(name: str) -> str:
-    close = difflib.get_close_matches(name, list(SCHEMA), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, [*SCHEMA, *recbole_keys.IGNORED], n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
@@ -160,7 +162,9 @@ def coerce(name: str, value: Any) -> Any:
     f = SCHEMA.get(name)
     if f is None:
         raise ConfigError(f"config: unknown key `{name}`{suggest(name)}")
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null") and f.nullable):
+    # An empty or "none" text is no value; whitespace is one (a tab field_separator).
+    if value is None or (isinstance(value, str) and (value == "" or value.strip().lower() in ("none", "null"))
+                         and f.nullable):
         if f.nullable:
             return None
         raise ConfigError(f"config: `{name}` needs a value ({_describe(f)})")
@@ -292,25 +296,11 @@ class Problem:
     message: str
 
 
-def _from_eval_args(raw: dict) -> dict:
-    """Translate RecBole's eval_args into our split/order keys (explicit keys win)."""
-    ea = raw.get("eval_args")
-    if not isinstance(ea, dict):
-        return raw
-    out = dict(raw)
-    split = ea.get("split")
-    if isinstance(split, dict) and "RS" in split and "split" not in raw:
-        out["split"] = split["RS"]
-    if "order" in ea and "order" not in raw:
-        out["order"] = ea["order"]
-    return out
-
-
 def problems(raw: dict) -> list[Problem]:
     """Every problem in a (partial) config: unknown keys, bad values, cross-field rules."""
     found: list[Problem] = []
     cfg = defaults()
-    for key, value in _from_eval_args(raw).items():
+    for key, value in recbole_keys.translate(raw).items():
         try:
             cfg[key] = coerce(key, value)
         except ConfigError as exc:
@@ -350,9 +340,9 @@ def cross_field_problems(cfg: dict) -> list[Problem]:
     dev = str(cfg["device"]).lower()
     need(dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()), "device",
          f"device `{cfg['device']}` must be auto, cpu, cuda, cuda:N or mps")
-    need(cfg["data_format"] == "synthetic" or bool(cfg["data_path"]), "data_path",
+    need(cfg["data_format"] in ("synthetic", "auto") or bool(cfg["data_path"]), "data_path",
          f"data_path is required for data_format {cfg['data_format']}: set data_path=PATH")
-    return out
+    return out + recbole_keys.problems(cfg)
 
 
 def parse_metric(name: str) -> tuple[str, int] | None:
@@ -370,7 +360,7 @@ def resolve(raw: dict | None = None) -> dict:
     if found:
         raise ConfigError(found[0].message)
     cfg = defaults()
-    for key, value in _from_eval_args(raw).items():
+    for key, value in recbole_keys.translate(raw).items():
         cfg[key] = coerce(key, value)
     return cfg
 
@@ -380,14 +370,19 @@ def resolve(raw: dict | None = None) -> dict:
 def load(path: str | Path, overrides: list[str] | None = None) -> dict:
     """Read a YAML config, apply `key=value` overrides, validate, and make relative data
     paths absolute (relative to the current directory, as RecBole reads them)."""
+    return load_with_note(path, overrides)[0]
+
+
+def load_with_note(path: str | Path, overrides: list[str] | None = None) -> tuple[dict, str | None]:
+    """`load`, and the one note line naming the RecBole keys it ignored (None if none)."""
     raw = read_yaml(path)
     for item in overrides or []:
         key, value = parse_override(item)
         raw[key] = value
-    return absolute_paths(resolve(raw))
+    return absolute_paths(resolve(raw)), recbole_keys.note(recbole_keys.ignored_keys(raw))
 
 
-PATH_KEYS = ("data_path",)
+PATH_KEYS = ("data_path", "checkpoint_dir")
 
 
 def absolute_paths(cfg: dict, base: str | Path | None = None) -> dict:
@@ -406,6 +401,8 @@ def parse_override(item: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"--set: `{item}` must look like key=value, e.g. --set steps=40")
+    if recbole_keys.is_ignored(key):
+        return key, text  # accepted, named in the run's note line, never used
     if key not in SCHEMA:
         raise ConfigError(f"--set: unknown key `{key}`{suggest(key)}")
     f = SCHEMA[key]
@@ -439,3 +436,4 @@ def applies(f: Field, model: str) -> bool:
 
 # Keys of models defined outside this file register themselves on import (torch-free modules).
 from . import baseline_keys  # noqa: E402,F401  (at the end: it calls register above)
+from . import recbole_keys  # noqa: E402  (RecBole's own keys: honoured ones register, others are noted)

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from . import filters, layout
 from .budget import check_ids
-from .errors import DataError, regular_file
+from .errors import DataError
 from .untrusted import csv_rows, load_npy, open_text, shown
 
 SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
 MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
 MAX_ID = 2 ** 31 - 2  # ids index int32 arrays (scipy, torch): max id + 1 must fit
 MAX_TOKEN = 256  # characters of a user or item token in a text file
-TEXT_SUFFIXES = {"csv": (".csv", ".tsv", ".txt", ".dat"), "atomic": (".inter",)}
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Dataset:
     item_emb: np.ndarray | None = None
     item_names: list[str] | None = None
     stats: dict = field(default_factory=dict)
+    user_tokens: list[str] | None = None  # the dataset's own ids (atomic, CSV), by dense id
+    item_tokens: list[str] | None = None
 
     def train_matrix(self, time_aware: bool = False, w_min: float = 0.1, w_max: float = 1.0) -> sp.csr_matrix:
         """Users x items training matrix: 1.0 per interaction, or T-DiffRec's weights rising
@@ -117,10 +119,11 @@ def _dedupe(users, items, n_items):
     return users[first].astype(np.int64), items[first].astype(np.int64), int(len(users) - len(first))
 
 
-def split_per_user(users, items, times, ratios, order="TO", seed=0):
-    """Per-user split into train/valid/test by the ratios. TO: chronological (by `times`, ties
-    in file order); RO: random per user. Users with fewer than 3 interactions keep all in train;
-    others hold out round(n x ratio) valid and test items, at least one each."""
+def split_per_user(users, items, times, ratios, order="TO", seed=0, leave_one_out="off"):
+    """Per-user split into train/valid/test. TO: chronological (by `times`, ties in file
+    order); RO: random per user. By ratios: users with fewer than 3 interactions keep all in
+    train; others hold out round(n x ratio) valid and test items, at least one each.
+    `leave_one_out` (RecBole's LS) holds out each user's last item(s) instead."""
     n = len(users)
     if order == "RO":
         key2 = np.random.default_rng(seed).random(n)
@@ -130,54 +133,52 @@ def split_per_user(users, items, times, ratios, order="TO", seed=0):
     users, items = users[idx], items[idx]
     n_users = int(users.max()) + 1 if n else 0
     pos, count = positions(users, n_users)
+    if leave_one_out and leave_one_out != "off":
+        n_valid, n_test, short = _leave_one_out_counts(count, leave_one_out)
+    else:
+        n_valid, n_test, short = _ratio_counts(count, ratios)
+    n_train = count - n_valid - n_test
+    part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
+    return [(users[part == s], items[part == s]) for s in range(3)], int(np.unique(users[short]).size)
+
+
+def _ratio_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Held-out valid and test counts per row's user under the split ratios, and which rows
+    belong to users too short to split."""
     r = np.asarray(ratios, dtype=np.float64) / float(np.sum(ratios))
     n_test = np.where(r[2] > 0, np.maximum(1, np.round(count * r[2])), 0).astype(np.int64)
     n_valid = np.where(r[1] > 0, np.maximum(1, np.round(count * r[1])), 0).astype(np.int64)
     short = count < MIN_SPLIT_LEN
     n_test[short] = 0
     n_valid[short] = 0
-    n_train = count - n_valid - n_test
-    part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
-    return [(users[part == s], items[part == s]) for s in range(3)], int(np.unique(users[short]).size)
+    return n_valid, n_test, short
+
+
+def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RecBole's leave-one-out: the last item to test (valid_only: to valid), the one before
+    to valid (valid_and_test), as long as one item stays in train."""
+    one = (count >= 2).astype(np.int64)
+    if mode == "valid_and_test":
+        return (count >= 3).astype(np.int64), one, count < 2
+    if mode == "valid_only":
+        return one, np.zeros_like(one), count < 2
+    return np.zeros_like(one), one, count < 2  # test_only
 
 
 # ---------------------------------------------------------------- loaders
 
 def load(cfg: dict) -> Dataset:
-    fmt = cfg["data_format"]
-    if fmt == "synthetic":
+    src = layout.locate(cfg)
+    if src.format == "synthetic":
         from .budget import check_synthetic
         from .synthetic import generate
         check_synthetic(cfg)
         return generate(cfg)
-    path = Path(cfg["data_path"]).expanduser().resolve()
-    check_source(path, fmt)
-    if fmt == "diffrec_npy":
-        return load_npy_folder(path, cfg["dataset"])
-    if fmt == "atomic":
-        return load_atomic(path, cfg)
-    return load_csv(path, cfg)
-
-
-def check_source(path: Path, fmt: str) -> None:
-    """Refuse, before reading a byte, a data_path that cannot be this format's data: a missing
-    path, a device or pipe (/dev/zero would be read forever), a text file without the
-    format's suffix (a config or checkpoint naming /etc/passwd reads nothing)."""
-    if not path.exists():
-        raise DataError(f"data: {path}: not found; set data_path to an existing {_what(fmt)}")
-    if path.is_dir():
-        return
-    if not regular_file(path):
-        raise DataError(f"data: {path}: not a regular file (a device or pipe?); set data_path to a {_what(fmt)}")
-    suffixes = TEXT_SUFFIXES.get(fmt)
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise DataError(f"data: {path}: data_format {fmt} reads {' or '.join(suffixes)} files; "
-                        f"rename the file or set data_format to match it")
-
-
-def _what(fmt):
-    return {"diffrec_npy": "folder with train_list.npy, valid_list.npy, test_list.npy",
-            "atomic": ".inter file (or a folder holding one)", "csv": ".csv file"}[fmt]
+    if src.format == "diffrec_npy":
+        return load_npy_folder(src.path, cfg["dataset"])
+    if src.format == "atomic":
+        return load_atomic(src, cfg)
+    return load_csv(src.path, cfg)
 
 
 def _read_pairs(file: Path) -> np.ndarray:
@@ -223,54 +224,103 @@ def load_npy_folder(folder: Path, name: str) -> Dataset:
                  (te[:, 0], te[:, 1]), item_emb=emb)
 
 
-def _interactions_to_dataset(file, cfg, users, items, ratings, times, item_names_by_token=None):
-    """Shared tail of the atomic and CSV loaders: threshold, dense ids, split."""
-    if cfg["rating_threshold"] is not None:
-        if ratings is None:
-            raise DataError(f"data: {file}: rating_threshold is set but the file has no rating column; "
-                            "remove rating_threshold")
-        keep = ratings >= cfg["rating_threshold"]
-        users, items = users[keep], items[keep]
-        times = times[keep] if times is not None else None
+def _interactions_to_dataset(file, cfg, users, items, times, fields, item_names_by_token=None):
+    """Shared tail of the atomic and CSV loaders: RecBole's filters, dense ids, split."""
+    keep = filters.select(file, cfg, users, items, times, fields)
+    users, items = users[keep], items[keep]
+    times = times[keep] if times is not None else None
     if len(users) == 0:
-        raise DataError(f"data: {file}: no interactions left to use (check rating_threshold)")
+        raise DataError(f"data: {file}: no interactions left to use (check rating_threshold, val_interval "
+                        "and the inter_num intervals)")
     user_tokens, uid = np.unique(users, return_inverse=True)
     item_tokens, iid = np.unique(items, return_inverse=True)
-    splits, short = split_per_user(uid, iid, times, cfg["split"], cfg["order"], cfg["seed"])
+    splits, short = split_per_user(uid, iid, times, cfg["split"], cfg["order"], cfg["seed"],
+                                   cfg.get("leave_one_out", "off"))
+    return _tokenized(file, cfg, user_tokens, item_tokens, splits, item_names_by_token, short)
+
+
+def _tokenized(file, cfg, user_tokens, item_tokens, splits, names_by_token, short=0) -> Dataset:
+    """A Dataset from dense-id splits, keeping the dataset's own ids (tokens) and titles."""
     for s, name in enumerate(("train", "valid", "test")):
-        if cfg["split"][s] > 0 and len(splits[s][0]) == 0:
+        if _expects(cfg, s) and len(splits[s][0]) == 0:
             raise DataError(f"data: {file}: the {name} split is empty (too few interactions per user); "
                             "use a larger dataset or change split")
     names = None
-    if item_names_by_token:
-        names = [item_names_by_token.get(str(t), str(t)) for t in item_tokens]
+    if names_by_token:
+        names = [names_by_token.get(str(t), str(t)) for t in item_tokens]
     ds = build(cfg["dataset"], len(user_tokens), len(item_tokens), *splits, item_names=names,
                extra_stats={"users_all_train": short})
-    ds.stats["user_tokens_sample"] = [str(t) for t in user_tokens[:3]]
+    ds.user_tokens, ds.item_tokens = [str(t) for t in user_tokens], [str(t) for t in item_tokens]
+    ds.stats["user_tokens_sample"] = ds.user_tokens[:3]
     return ds
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+def _expects(cfg: dict, part: int) -> bool:
+    """Does the split put items into this part (0 train, 1 valid, 2 test)?"""
+    mode = cfg.get("leave_one_out", "off")
+    if cfg.get("benchmark_filename") or mode in (None, "off"):
+        return bool(cfg.get("benchmark_filename")) or cfg["split"][part] > 0
+    return part == 0 or (part == 1 and mode != "test_only") or (part == 2 and mode != "valid_only")
+
+
+def _column(header: list[str], names: tuple[str, ...], allowed: set[str] | None = None) -> int | None:
     base = [h.split(":")[0].strip().lower() for h in header]
     for n in names:
-        if n in base:
+        n = n.lower()
+        if n in base and (allowed is None or n in allowed):
             return base.index(n)
     return None
 
 
-def _columns(file, header):
-    cols = {k: _column(header, v) for k, v in {
-        "user": ("user_id", "user", "userid", "uid"), "item": ("item_id", "item", "itemid", "movieid", "iid"),
-        "rating": ("rating", "score"), "time": ("timestamp", "time", "ts")}.items()}
-    for need in ("user", "item"):
-        if cols[need] is None:
-            raise DataError(f"data: {file}: header has no {need} column (expected e.g. {need}_id); "
-                            f"found {shown(header)}")
+_GUESS = {"user": ("user_id", "user", "userid", "uid"), "item": ("item_id", "item", "itemid", "movieid", "iid"),
+          "rating": ("rating", "score"), "time": ("timestamp", "time", "ts")}
+_NAMED = {"user": "USER_ID_FIELD", "item": "ITEM_ID_FIELD", "rating": "RATING_FIELD", "time": "TIME_FIELD"}
+
+
+def _allowed(header: list[str], cfg: dict) -> set[str]:
+    """The columns RecBole's load_col / unload_col (their `inter` entries) let us read;
+    as in RecBole, a load_col without an `inter` entry loads nothing from it."""
+    base = {h.split(":")[0].strip().lower() for h in header}
+    load_col = cfg.get("load_col")
+    allowed = base
+    if load_col is not None:
+        inter = load_col.get("inter")
+        allowed = base if inter == "*" else {str(c).lower() for c in inter or []} & base
+    unload = (cfg.get("unload_col") or {}).get("inter") or []
+    return allowed - {str(c).lower() for c in unload}
+
+
+def _columns(file, header, cfg=None):
+    """Column index of user, item, rating and time (None when absent), and of the other
+    columns a val_interval names. RecBole's field names and load_col/unload_col win over
+    the usual guesses."""
+    cfg = cfg or {}
+    allowed = _allowed(header, cfg)
+    cols = {}
+    for key, guesses in _GUESS.items():
+        named = cfg.get(_NAMED[key])
+        wanted = (named,) if named else guesses
+        cols[key] = _column(header, wanted, allowed)
+        if cols[key] is None and key in ("user", "item"):
+            present = _column(header, wanted)
+            what = f"{_NAMED[key]} `{named}`" if named else f"the {key} column"
+            if present is not None:
+                raise DataError(f"data: {file}: {what} is not loaded: add `{header[present].split(':')[0]}` "
+                                "to load_col's inter list (or drop it from unload_col)")
+            if named:
+                raise DataError(f"data: {file}: {what} is not in the header; found {shown(header)}")
+            raise DataError(f"data: {file}: header has no {key} column (expected e.g. {key}_id, or set "
+                            f"{_NAMED[key]}); found {shown(header)}")
+    for name in cfg.get("val_interval") or {}:
+        idx = _column(header, (name,), allowed)
+        if idx is not None and idx not in cols.values():
+            cols[f"field:{name}"] = idx
     return cols
 
 
 def _parse_rows(file, rows, cols):
     users, items, ratings, times = [], [], [], []
+    extra = {k: [] for k in cols if k.startswith("field:")}
     for line_no, row in rows:
         try:
             users.append(row[cols["user"]])
@@ -283,6 +333,8 @@ def _parse_rows(file, rows, cols):
                 ratings.append(float(row[cols["rating"]]))
             if cols["time"] is not None:
                 times.append(float(row[cols["time"]]))
+            for k, values in extra.items():
+                values.append(row[cols[k]])
         except (IndexError, ValueError):
             raise DataError(f"data: {file}: line {line_no} is malformed (missing field or non-numeric "
                             "rating/timestamp)") from None
@@ -290,36 +342,80 @@ def _parse_rows(file, rows, cols):
         raise DataError(f"data: {file}: no interactions (the file has only a header)")
     return (np.asarray(users), np.asarray(items),
             np.asarray(ratings) if cols["rating"] is not None else None,
-            np.asarray(times) if cols["time"] is not None else None)
+            np.asarray(times) if cols["time"] is not None else None,
+            {k[len("field:"):]: _as_numbers(np.asarray(v)) for k, v in extra.items()})
 
 
-def load_atomic(path: Path, cfg: dict) -> Dataset:
-    file = path
-    if path.is_dir():
-        found = sorted(path.glob("*.inter"))
-        if not found:
-            raise DataError(f"data: {path}: no .inter file in this folder")
-        file = found[0]
+def _as_numbers(a: np.ndarray) -> np.ndarray:
+    try:
+        return a.astype(np.float64)
+    except ValueError:
+        return a
+
+
+def _read_table(file: Path, cfg: dict, delimiter: str | None):
+    """(users, items, times, fields) of one interaction file; delimiter None = sniffed (CSV)."""
     with open_text(file) as fh:
-        reader = csv.reader(fh, delimiter="\t")
+        dialect = csv.excel
+        if delimiter is None:
+            sample = fh.read(4096)
+            fh.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                pass
+            reader = csv.reader(fh, dialect)
+        else:
+            reader = csv.reader(fh, delimiter=delimiter)
         rows = csv_rows(reader, file)
         header = next(rows, (0, None))[1]
         if not header:
-            raise DataError(f"data: {file}: empty file; expected a header like user_id:token\titem_id:token")
-        cols = _columns(file, header)
-        users, items, ratings, times = _parse_rows(file, rows, cols)
-    return _interactions_to_dataset(file, cfg, users, items, ratings, times, _item_names(file))
+            example = "user_id:token\titem_id:token" if delimiter else "user,item,rating,timestamp"
+            raise DataError(f"data: {file}: empty file; expected a header like {example}")
+        cols = _columns(file, header, cfg)
+        users, items, ratings, times, fields = _parse_rows(file, rows, cols)
+    for key, values in (("user", users), ("item", items), ("rating", ratings), ("time", times)):
+        if values is not None:  # value filters (val_interval) may name any of them
+            fields[header[cols[key]].split(":")[0].strip()] = fields[key] = values
+    return users, items, times, fields
 
 
-def _item_names(inter_file: Path) -> dict | None:
-    """Titles from the RecBole .item file next to the .inter file, if there is one."""
-    item_file = inter_file.with_suffix(".item")
-    if not item_file.is_file():
-        return None
+def load_atomic(src: layout.Source, cfg: dict) -> Dataset:
+    sep = cfg.get("field_separator") or "\t"
+    names = _item_names(src.item_file, sep, cfg.get("ITEM_ID_FIELD") or "item_id") if src.item_file else None
+    if src.parts:
+        return _benchmark(src, cfg, [_read_table(f, cfg, sep) for f in src.parts], names)
+    return _interactions_to_dataset(src.path, cfg, *_read_table(src.path, cfg, sep), names)
+
+
+def _benchmark(src: layout.Source, cfg: dict, tables: list, names: dict | None) -> Dataset:
+    """RecBole's benchmark_filename: the files are the train, valid and test splits
+    (RecBole filters nothing then; a rating_threshold still applies)."""
+    users = np.concatenate([t[0] for t in tables])
+    items = np.concatenate([t[1] for t in tables])
+    part = np.concatenate([np.full(len(t[0]), i) for i, t in enumerate(tables)])
+    times = np.concatenate([t[2] for t in tables]) if all(t[2] is not None for t in tables) else None
+    if cfg["rating_threshold"] is not None:
+        if not all("rating" in t[3] for t in tables):
+            raise DataError(f"data: {src.path}: rating_threshold is set but a file has no rating column")
+        keep = np.concatenate([t[3]["rating"] for t in tables]) >= cfg["rating_threshold"]
+        users, items, part = users[keep], items[keep], part[keep]
+        times = times[keep] if times is not None else None
+    user_tokens, uid = np.unique(users, return_inverse=True)
+    item_tokens, iid = np.unique(items, return_inverse=True)
+    key = times if times is not None else np.arange(len(uid))
+    order = np.lexsort((np.arange(len(uid)), key, uid))  # each user's train rows oldest first
+    uid, iid, part = uid[order], iid[order], part[order]
+    splits = [(uid[part == s], iid[part == s]) for s in range(3)]
+    return _tokenized(src.path, cfg, user_tokens, item_tokens, splits, names)
+
+
+def _item_names(item_file: Path, sep: str = "\t", id_field: str = "item_id") -> dict | None:
+    """Titles from a RecBole .item file (movie_title, title or name column), by item token."""
     with open(item_file, newline="", encoding="utf-8", errors="replace") as fh:
-        rows = csv_rows(csv.reader(fh, delimiter="\t"), item_file)
+        rows = csv_rows(csv.reader(fh, delimiter=sep), item_file)
         header = next(rows, (0, []))[1]
-        idc = _column(header, ("item_id",))
+        idc = _column(header, (id_field,))
         namec = next((i for i, h in enumerate(header) if h.split(":")[0] in ("movie_title", "title", "name")), None)
         if idc is None or namec is None:
             return None
@@ -329,18 +425,4 @@ def _item_names(inter_file: Path) -> dict | None:
 def load_csv(path: Path, cfg: dict) -> Dataset:
     if not path.is_file():
         raise DataError(f"data: {path}: not a file; data_format csv needs a .csv file")
-    with open_text(path) as fh:
-        sample = fh.read(4096)
-        fh.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, dialect)
-        rows = csv_rows(reader, path)
-        header = next(rows, (0, None))[1]
-        if not header:
-            raise DataError(f"data: {path}: empty file; expected a header like user,item,rating,timestamp")
-        cols = _columns(path, header)
-        users, items, ratings, times = _parse_rows(path, rows, cols)
-    return _interactions_to_dataset(path, cfg, users, items, ratings, times)
+    return _interactions_to_dataset(path, cfg, *_read_table(path, cfg, cfg.get("field_separator")))

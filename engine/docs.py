@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from . import config
+from . import config, recbole_keys
 
 
 def _value(v) -> str:
@@ -40,7 +40,23 @@ def markdown() -> str:
                 needs = f" (only with `{f.needs}: true`)" if f.needs else ""
                 lines.append(f"| `{f.name}` | {f.kind} | {_value(f.default)} | {_allowed(f)} | {models} | {f.help}{needs} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + recbole_section())
+
+
+def recbole_section() -> list[str]:
+    """Which RecBole keys mean what here, and which are accepted without a meaning."""
+    lines = ["## RecBole's keys", "",
+             "RecBole's own files (`overall.yaml`, `DiffRec.yaml`, `LDiffRec.yaml`, dataset properties such as "
+             "`ml-100k.yaml`) load unchanged, concatenated or one after the other. The model keys above keep "
+             "RecBole's names and defaults. The general and dataset keys mean this here:", "",
+             "| RecBole key | here |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in recbole_keys.MAPPED.items()]
+    lines += ["", "These RecBole keys cannot matter for these models: they are accepted, and the keys a config "
+              "gives are named in one note line when a run starts (headless and in the app). Any other "
+              "unknown key is an error that suggests the closest known key.", "",
+              "| RecBole key | only used for |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in recbole_keys.IGNORED.items()]
+    return lines + [""]
 
 
 if __name__ == "__main__":

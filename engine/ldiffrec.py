@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import clustering
+from . import clustering, optim
 from .diffusion import GaussianDiffusion
 from .errors import ConfigError
 from .methods import Method, register
@@ -205,6 +205,7 @@ class LDiffRec(Method):
         self.last_terms: dict = {}
         self._opts: list[torch.optim.Optimizer] = []
         self._opts_generation = -1
+        self.update = optim.Update(cfg, device)
 
     @property
     def epoch(self) -> int:
@@ -212,15 +213,14 @@ class LDiffRec(Method):
         return self.batches // self.batches_per_epoch
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
-        """AdamW for the autoencoder and for the denoiser, each with its own learning rate
-        (rebuilt if loading a checkpoint replaced the autoencoder)."""
+        """The config's learner (AdamW by default) for the autoencoder and for the denoiser,
+        each with its own learning rate (rebuilt if loading a checkpoint replaced the autoencoder)."""
         if self._opts_generation != self.module.generation:
             c = self.cfg
             lr_ae = c["ae_learning_rate"] or c["learning_rate"]
             lr_mlp = c["mlp_learning_rate"] or c["learning_rate"]
-            self._opts = [
-                torch.optim.AdamW(self.module.autoencoder.parameters(), lr=lr_ae, weight_decay=c["weight_decay"]),
-                torch.optim.AdamW(self.module.denoiser.parameters(), lr=lr_mlp, weight_decay=c["weight_decay"])]
+            self._opts = [optim.make(self.module.autoencoder.parameters(), c, lr_ae),
+                          optim.make(self.module.denoiser.parameters(), c, lr_mlp)]
             self._opts_generation = self.module.generation
         return self._opts
 
@@ -248,10 +248,9 @@ class LDiffRec(Method):
         opts = self.optimizers()
         for opt in opts:
             opt.zero_grad(set_to_none=True)
-        terms = self.loss_terms(x)
-        terms["loss"].backward()
-        for opt in opts:
-            opt.step()
+        with self.update.autocast():
+            terms = self.loss_terms(x)
+        self.update.step(terms["loss"], opts, self.module.parameters())
         self.batches += 1
         self.last_terms = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
         return self.last_terms["loss"]

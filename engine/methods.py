@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from . import optim
 from .diffusion import GaussianDiffusion
 from .errors import ConfigError
 from .models import Denoiser
@@ -49,15 +50,15 @@ class DiffRec(Method):
         self.module = Denoiser(n_items, cfg["dims_dnn"], cfg["embedding_size"], cfg["mlp_act_func"],
                                cfg["dropout"]).to(device)
         self.diffusion = GaussianDiffusion(cfg, device)
-        self.opt = torch.optim.AdamW(self.module.parameters(), lr=cfg["learning_rate"],
-                                     weight_decay=cfg["weight_decay"])
+        self.opt = optim.make(self.module.parameters(), cfg)
+        self.update = optim.Update(cfg, device)
 
     def train_batch(self, x: torch.Tensor) -> float:
         self.module.train()
         self.opt.zero_grad(set_to_none=True)
-        loss = self.diffusion.training_loss(self.module, x)
-        loss.backward()
-        self.opt.step()
+        with self.update.autocast():
+            loss = self.diffusion.training_loss(self.module, x)
+        self.update.step(loss, [self.opt], self.module.parameters())
         return float(loss.detach())
 
     @torch.no_grad()

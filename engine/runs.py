@@ -6,6 +6,7 @@ runs/<YYYYmmdd-HHMMSS>-<model>-<dataset>[-<n>]/
   checkpoint.pt  best model so far; resume.pt: last state for --resume
   summary.json   status, best_epoch, epochs_run, valid, test, timings
   worker.log     the worker's stdout/stderr
+  tokens.json    the dataset's own user/item ids and item titles (atomic and CSV data)
   worker.json    the worker process: pid, start (its start time, so a reused pid is not it),
                  host, supervisor (the pid that stops it when it exits; null once detached)
 
@@ -35,8 +36,11 @@ OTHER_HOST_SECONDS = 3600.0  # a worker on another host is taken for gone after 
 RUNS_FIX = "choose a writable folder with --runs-dir or DIFFREC_RUNS_DIR"
 
 
-def runs_root(explicit: str | None = None) -> Path:
-    return Path(explicit or os.environ.get("DIFFREC_RUNS_DIR") or DEFAULT_RUNS_DIR)
+def runs_root(explicit: str | None = None, cfg: dict | None = None) -> Path:
+    """Where runs are recorded, as an absolute path: --runs-dir, else the config's RecBole
+    checkpoint_dir, else $DIFFREC_RUNS_DIR, else ./runs."""
+    chosen = explicit or (cfg or {}).get("checkpoint_dir") or os.environ.get("DIFFREC_RUNS_DIR") or DEFAULT_RUNS_DIR
+    return Path(chosen).expanduser().resolve()
 
 
 def _slug(text: str) -> str:
@@ -86,6 +90,7 @@ class RunDir:
     resume_file = property(lambda self: self.path / "resume.pt")
     summary_file = property(lambda self: self.path / "summary.json")
     log_file = property(lambda self: self.path / "worker.log")
+    tokens_file = property(lambda self: self.path / "tokens.json")
 
     @property
     def id(self) -> str:
@@ -332,7 +337,8 @@ class RunInfo:
         evals = [e for e in self.events if e["type"] == "eval"]
         if not evals:
             return {}, {}
-        best = max(evals, key=lambda e: e["valid"].get(key, float("-inf")))
+        sign = 1.0 if self.config.get("valid_metric_bigger", True) else -1.0
+        best = max(evals, key=lambda e: sign * e["valid"].get(key, sign * float("-inf")))
         return best["valid"], best["test"]
 
     @property
@@ -357,6 +363,27 @@ def load_run(path: str | Path) -> RunInfo:
     except Exception:  # a half-written or hand-edited config must not hide the run
         cfg = {}
     return RunInfo(run.path, cfg, run.summary(), run.events())
+
+
+RUN_FILES = ("config.yaml", "events.jsonl", "summary.json", "worker.log", "tokens.json", "worker.json")
+
+
+def discard_unstarted(run: RunDir) -> bool:
+    """Remove a run directory whose worker failed on its input (data, config, device)
+    before training started: it holds nothing but the reason, which the caller has shown.
+    Anything unexpected inside keeps it. True if it was removed."""
+    events = run.events()
+    if not events or any(e["type"] == "started" for e in events):
+        return False
+    if events[-1]["type"] != "failed" or events[-1].get("kind") != "input":
+        return False
+    files = list(run.path.iterdir())
+    if any(p.name not in RUN_FILES and not p.name.endswith(".tmp") for p in files):
+        return False
+    for p in files:
+        p.unlink()
+    run.path.rmdir()
+    return True
 
 
 def list_runs(root: str | Path) -> list[RunInfo]:

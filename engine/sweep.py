@@ -33,7 +33,7 @@ import yaml
 
 from . import config as config_mod
 from .errors import os_errors
-from .runs import RUNS_FIX, RunDir, _slug, append_line, load_run, make_folder, pid_alive
+from .runs import RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, load_run, make_folder, pid_alive
 from .supervisor import Child
 from .tuning import Space, Trial, format_params, same_config, trial_config
 
@@ -105,14 +105,21 @@ class SweepInfo:
         return out
 
     @property
+    def bigger(self) -> bool:
+        """Is a bigger validation metric better (RecBole's valid_metric_bigger)?"""
+        return bool(self.meta.get("base", {}).get("valid_metric_bigger", True))
+
+    @property
     def best(self) -> TrialInfo | None:
-        return best_trial(self.trials)
+        return best_trial(self.trials, self.bigger)
 
 
-def best_trial(trials: list[TrialInfo]) -> TrialInfo | None:
-    """The finished trial with the highest validation metric (first one on a tie)."""
+def best_trial(trials: list[TrialInfo], bigger: bool = True) -> TrialInfo | None:
+    """The finished trial with the best validation metric (the highest, or the lowest when
+    not `bigger`; the first one on a tie)."""
     ok = [t for t in trials if t.status == "finished" and t.value is not None and math.isfinite(t.value)]
-    return max(ok, key=lambda t: (t.value, -t.index)) if ok else None
+    sign = 1.0 if bigger else -1.0
+    return max(ok, key=lambda t: (sign * t.value, -t.index)) if ok else None
 
 
 def load_sweep(path: str | Path) -> SweepInfo:
@@ -136,7 +143,8 @@ def load_sweep(path: str | Path) -> SweepInfo:
 
 def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
     t.status = rec.get("status", t.status)
-    t.run = root / rec["run"] if rec.get("run") else t.run
+    if "run" in rec:  # None: the trial's folder was removed (it failed on its input before training)
+        t.run = root / rec["run"] if rec["run"] else None
     for name in ("value", "best_epoch", "epochs", "seconds"):
         setattr(t, name, rec.get(name))
     t.valid, t.test = rec.get("valid") or {}, rec.get("test") or {}
@@ -316,6 +324,7 @@ class _Slot:
     proc: Child
     started: float
     prior_seconds: float = 0.0
+    resumed: bool = False
 
 
 class Runner:
@@ -442,7 +451,7 @@ class Runner:
             env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                    "OPENBLAS_NUM_THREADS": str(threads)}
         proc = Child(self.spawn(run.path, resume=resume, env=env))
-        self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior)
+        self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior, resume)
         self.sd.record({"trial": t.index, "status": "running", "params": t.params, "run": run.path.name,
                         "resumed": resume})
         t.status, t.run, t.reason = "running", run.path, ""
@@ -455,6 +464,8 @@ class Runner:
         if status in ("finished", "stopped", "failed"):
             _fill_from_summary(t, summary, self.metric)
             t.status = status
+            if status == "failed" and not slot.resumed and discard_unstarted(run):
+                t.run = None  # it failed on its input before training: no folder is kept
         else:
             t.status, t.valid, t.test, t.value, t.best_epoch = "failed", {}, {}, None, None
             run.record_exit(slot.proc.poll())

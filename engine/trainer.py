@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,6 +18,7 @@ from .config import parse_metric
 from .data import Dataset
 from .errors import ConfigError
 from .models import parameter_count
+from .recbole_keys import gpu_index, requested_device
 from .runs import RunDir
 
 EVAL_SCORE_BUDGET = 1 << 25  # auto eval batch: users x items scores held at once (128 MB fp32)
@@ -26,8 +28,12 @@ class TrainingFailed(Exception):
     """Training could not go on (e.g. the loss became NaN); the message says why."""
 
 
-def select_device(name: str) -> torch.device:
+def select_device(name: str, gpu: int | None = None) -> torch.device:
+    """The torch device of a config's `device`; `gpu` (RecBole's gpu_id) picks the GPU
+    that `auto` and `cuda` mean."""
     name = str(name).lower()
+    if name in ("auto", "cuda") and gpu is not None and torch.cuda.is_available():
+        name = f"cuda:{gpu}"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -37,7 +43,8 @@ def select_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"config: device `{name}` asked for but CUDA is not available here; use device=auto or cpu")
     if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise ConfigError(f"config: device `{name}` does not exist ({torch.cuda.device_count()} GPUs); use cuda:0")
+        raise ConfigError(f"config: device `{name}` does not exist ({torch.cuda.device_count()} GPUs); use cuda:0 "
+                          "(or gpu_id: '0')")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("config: device `mps` is not available here; use device=auto or cpu")
     return torch.device(name)
@@ -54,7 +61,9 @@ def dense_rows(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torc
 
 
 def eval_batch_size(cfg: dict, n_items: int) -> int:
-    return cfg["eval_batch_size"] or max(1, EVAL_SCORE_BUDGET // max(1, n_items))
+    """Users per evaluation batch: eval_batch_size counts scores (users x items), as in
+    RecBole's full ranking; 0 = EVAL_SCORE_BUDGET."""
+    return max(1, (cfg["eval_batch_size"] or EVAL_SCORE_BUDGET) // max(1, n_items))
 
 
 def score_users(method, train_in: sp.csr_matrix, users: np.ndarray, device, precision: str) -> torch.Tensor:
@@ -99,11 +108,16 @@ def train_epoch(method, train_in: sp.csr_matrix, order: np.ndarray, batch_size: 
     return total / max(batches, 1)
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, reproducibility: bool = True) -> None:
+    """Seed every generator; `reproducibility` (RecBole's key) picks deterministic cuDNN
+    kernels over its benchmark mode."""
+    random.seed(seed)
     torch.manual_seed(seed)
     np.random.seed(seed % (2 ** 32))
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    torch.backends.cudnn.deterministic = reproducibility
+    torch.backends.cudnn.benchmark = not reproducibility
 
 
 class Checkpoints:
@@ -149,13 +163,14 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     turned true; checked at every batch) or raises TrainingFailed."""
     t_setup = time.perf_counter()
     torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
-    device = select_device(cfg["device"])
-    seed_everything(cfg["seed"])
+    device = select_device(requested_device(cfg), gpu_index(cfg))
+    seed_everything(cfg["seed"], cfg["reproducibility"])
     method = methods.build(cfg, ds, device)
     ckpt = Checkpoints(run_dir)
     train_in = ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"])
     vm = parse_metric(cfg["valid_metric"])
     key = f"{vm[0]}@{vm[1]}"
+    sign = 1.0 if cfg["valid_metric_bigger"] else -1.0  # compare sign x value: bigger is better
     fingerprint = ds.fingerprint()
 
     st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
@@ -182,8 +197,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
         st["eval_seconds"] += time.perf_counter() - t0
         yield {"type": "eval", "epoch": st["epoch"], "valid": valid, "test": test,
                "seconds": round(time.perf_counter() - t0, 3)}
-        if valid.get(key, -math.inf) > st["best_value"]:
-            st.update(best_value=valid[key], best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
+        if sign * valid.get(key, sign * -math.inf) > st["best_value"]:
+            st.update(best_value=sign * valid[key], best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
             ckpt.best(snapshot("best"))
             yield {"type": "checkpoint", "epoch": st["epoch"], key: valid[key]}
         else:
@@ -207,7 +222,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     while st["epoch"] < cfg["epochs"]:
         epoch = st["epoch"] + 1
         t0 = time.perf_counter()
-        order = np.random.default_rng([cfg["seed"], epoch]).permutation(n)
+        order = np.random.default_rng([cfg["seed"], epoch]).permutation(n) if cfg["shuffle"] else np.arange(n)
         loss = train_epoch(method, train_in, order, cfg["train_batch_size"], device, should_stop)
         if loss is None:
             yield summary("stopped", reason="stopped by user")

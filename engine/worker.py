@@ -26,7 +26,7 @@ def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None,
     """Start a worker in a fresh interpreter and session (never a fork of the caller),
     stdin closed, output to the run's worker.log, its pid recorded in worker.json. A
     supervised worker stops when this process is gone."""
-    run = RunDir(run_dir)
+    run = RunDir(Path(run_dir).resolve())  # its cwd is not the caller's: only absolute paths travel
     cmd = [sys.executable, "-m", "engine.worker", str(run.path)] + (["--resume"] if resume else [])
     if supervised:
         cmd += ["--supervisor", str(os.getpid())]
@@ -73,6 +73,9 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
         budget.check(cfg, ds.n_users, ds.n_items)
+        if not resume:
+            from . import tokens
+            tokens.write(run.tokens_file, ds)
         from .trainer import TrainingFailed, fit_into
         try:
             fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
@@ -90,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-"):
         print("usage: python -m engine.worker RUN_DIR [--resume] [--supervisor PID]", file=sys.stderr)
+        return EXIT_INPUT
+    if not Path(argv[0]).is_absolute():  # its working directory is not the caller's
+        print(f"engine.worker: RUN_DIR must be an absolute path, got {argv[0]}", file=sys.stderr)
         return EXIT_INPUT
     supervisor = None
     if "--supervisor" in argv[1:]:

@@ -137,6 +137,7 @@ class RunsScreen(Screen):
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
         Binding("a", "attach", "Attach/open", id="runs.attach"),
         Binding("e", "edit_config", "Edit config", id="runs.edit"),
+        Binding("u", "resume_run", "Resume", id="runs.resume", show=False),
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("o", "sort", "Sort", id="runs.sort"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
@@ -346,6 +347,16 @@ class RunsScreen(Screen):
 
     def action_attach(self) -> None:
         self.action_open_run()
+
+    def action_resume_run(self) -> None:
+        """Continue the highlighted stopped or failed run from its last evaluation."""
+        row = self.current_row()
+        if row is None:
+            return
+        if row.info.status in ("running", "finished"):
+            self.notify(f"{row.id} is {row.info.status}: only a stopped or failed run resumes", severity="warning")
+            return
+        self.app.resume_run(row.info.path)
 
     def action_edit_config(self) -> None:
         row = self.current_row()

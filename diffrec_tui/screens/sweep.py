@@ -448,11 +448,12 @@ class SweepScreen(Screen):
     def action_launch(self) -> None:
         try:
             trials, workers = self._trials(), self._workers()
-            base, origin = sweeps.base_config(self.query_one("#sweep-base", Input).value, self.app.draft)
+            base, origin, note = sweeps.base_config(self.query_one("#sweep-base", Input).value, self.app.draft)
             text = self.space_text
             hyper_file = self.hyper_file if self._unchanged_file(text) else None
             sd, notes = sweeps.create(self.app.runs_dir, self.space_name, text, base, trials,
                                       hyper_file=hyper_file, source=SOURCE)
+            notes = ([note] if note else []) + notes
         except (ConfigError, InputError) as exc:
             self.error(str(exc))
             return

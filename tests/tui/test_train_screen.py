@@ -92,13 +92,15 @@ async def test_worker_failure_is_shown_and_app_stays_usable(runs_dir, tmp_path):
         text = str(box.render())
         assert "run failed" in text and "header has no user column" in text
         assert "failed" in status_text(app)
-        # the app goes on: the Runs screen lists the failed run, the Train screen still shows it
-        failed_id = app.live.id
+        # Issue 11: a run whose data could not be read trained nothing, so no failed run folder
+        # is left behind; the app goes on: the Train screen still shows why.
+        failed = app.live
+        await wait_for(pilot, lambda: failed.discarded, what="the run folder to be removed")
+        assert not failed.run.path.exists()
         await pilot.press("3")
-        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 6,
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 5,
                        what="the runs table")
-        row = next(r for r in app.screen.rows if r.id == failed_id)
-        assert row.info.status == "failed"
+        assert failed.id not in {r.id for r in app.screen.rows}
         await pilot.press("2")
         await wait_for(pilot, lambda: app.current_mode == "train", what="the train screen")
         assert app.screen.query_one("#run-failure", Static).display
