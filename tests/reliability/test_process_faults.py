@@ -54,7 +54,7 @@ def test_terminating_the_cli_stops_its_worker_first(tmp_path, sig, code):
 
 def test_a_worker_killed_mid_epoch_leaves_a_run_that_resume_finishes(tmp_path):
     runs = tmp_path / "runs"
-    proc = start_cli("--run", tiny(tmp_path / "c.yaml", epochs=30, eval_step=1, stopping_step=1000),
+    proc = start_cli("--run", tiny(tmp_path / "c.yaml", epochs=12, eval_step=1, stopping_step=1000),
                      "--runs-dir", runs)
     try:
         Lines(proc).wait_for("checkpoint epoch 2")
@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_epoch_leaves_a_run_that_resume_finishes(tmp_path):
     assert res.returncode == 0 and "Traceback" not in res.stdout + res.stderr, res.stderr
     evs = events(run)
     epochs = [e["epoch"] for e in evs if e["type"] == "epoch"]
-    assert epochs[-1] == 30 and sorted(set(epochs)) == list(range(1, 31))
+    assert epochs[-1] == 12 and sorted(set(epochs)) == list(range(1, 13))
     assert evs[-1]["type"] == "finished" and load_run(run).status == "finished"
 
 
