@@ -10,7 +10,6 @@ import csv
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from .errors import ConfigError, DataError, decode_error, os_errors, os_reason, regular_file
@@ -91,9 +90,11 @@ class _StrictLoader(yaml.SafeLoader):
 
 # ---------------------------------------------------------------- .npy
 
-def load_npy(file: Path, prefix: str = "data: ", cls: type = DataError) -> np.ndarray:
+def load_npy(file: Path, prefix: str = "data: ", cls: type = DataError):
     """An array from a .npy file anyone may have written: no pickles, a plain ndarray, and a
     header whose shape the file really holds (checked before anything is allocated)."""
+    import numpy as np  # here: reading configs (the CLI's start-up) needs no numpy
+
     def bad(why: str) -> Exception:
         return cls(f"{prefix}{file}: not a readable .npy array ({why}); write it with numpy.save")
     try:
