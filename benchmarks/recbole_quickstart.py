@@ -66,9 +66,10 @@ def our_config(data_path: str, files: Path, seed: int, overrides: list[str]) -> 
     from engine import config
     text = "".join((files / f).read_text(encoding="utf-8") + "\n" for f in FILES)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        fh.write(text + f"data_path: {data_path}\ndataset: ml-100k\nseed: {seed}\nthreads: 1\n")
+        fh.write(text)
     try:
-        return config.load(fh.name, overrides)
+        return config.load(fh.name, [f"data_path={data_path}", "dataset=ml-100k", f"seed={seed}", "threads=1",
+                                     *overrides])
     finally:
         os.unlink(fh.name)
 

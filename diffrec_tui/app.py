@@ -15,7 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError, InputError, classify
 
 from .commands import DiffRecCommands
 from .live import LiveRun
@@ -112,6 +112,24 @@ class DiffRecApp(App):
         self.refresh_title()
         if self.draft.note:
             self.notify(self.draft.note, title="Config notes", timeout=10)
+        if not self.is_headless:  # a real terminal: SIGTERM / SIGHUP (closed ssh) stop our runs first
+            import asyncio
+            import signal
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.terminate)
+
+    def terminate(self) -> None:
+        """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
+        self._stop_all(self.active_runs())
+        self.exit(return_code=143)
+
+    def _stop_all(self, active: list[LiveRun]) -> None:
+        for r in active:
+            r.stop()  # the worker writes `stopped` and its summary on its own
+        sweep_screen = self.screen_for("sweep")
+        if sweep_screen is not None and sweep_screen.running_sweeps():
+            sweep_screen.stop_all()  # the coordinator stops its trials the same way
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "page":
@@ -204,8 +222,8 @@ class DiffRecApp(App):
         except InputError as exc:
             self.notify(f"cannot start: {exc}", title="Data", severity="error")
             return
-        except OSError as exc:
-            self.notify(f"cannot start the worker: {exc}", severity="error")
+        except Exception as exc:  # a runs dir we cannot write, no room: the one-line reason inline
+            self.notify(f"cannot start the run: {classify(exc)[0]}", title="Not started", severity="error")
             return
         self._follow(live)
 
@@ -224,13 +242,13 @@ class DiffRecApp(App):
             self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",
                         severity="warning")
             return
-        if any(r.run.path == run.path for r in self.active_runs()):
+        if any(r.run.path == run.path for r in self.active_runs()) or run.worker_alive():
             self.notify(f"{run.id} is still training", severity="warning")
             return
         try:
             live = LiveRun.resume(run.path)
-        except OSError as exc:
-            self.notify(f"cannot start the worker: {exc}", severity="error")
+        except Exception as exc:  # the one-line reason inline, the app goes on
+            self.notify(f"cannot resume {run.id}: {classify(exc)[0]}", severity="error")
             return
         self._follow(live)
 
@@ -260,8 +278,8 @@ class DiffRecApp(App):
             known = self.live
         try:
             self.live = known or LiveRun.attach(path)
-        except OSError as exc:
-            self.notify(f"cannot open {path.name}: {exc}", severity="error")
+        except Exception as exc:  # an unreadable run directory: say why, keep the app
+            self.notify(f"cannot open {path.name}: {classify(exc)[0]}", severity="error")
             return
         self.refresh_title()
         self.action_page("train")
@@ -321,12 +339,11 @@ class DiffRecApp(App):
 
         def chosen(choice: str | None) -> None:
             if choice == "stop":
-                for r in active:
-                    r.stop()  # the worker writes `stopped` and its summary on its own
-                if sweeping:
-                    sweep_screen.stop_all()  # the coordinator stops its trials the same way
+                self._stop_all(active)
                 self.exit()
             elif choice == "leave":
+                for r in active:
+                    r.detach()  # the one way a worker outlives the app
                 self.exit()
 
         names = [f"run {r.id}" for r in active] + [f"sweep {label(p)}" for p in sweeping]

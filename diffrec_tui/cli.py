@@ -1,24 +1,28 @@
 """`diffrec-tui`: the app (interactive) and the headless commands.
 
-Exit status: 0 finished, 1 training failed, 2 bad config/data/arguments, 130 interrupted.
+Exit status: 0 finished, 1 training failed, 2 bad config/data/arguments, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP): the worker is stopped at a batch
+boundary first, and killed if it has not stopped after the grace time.
 Never imports torch: training runs in a spawned worker process.
 """
 from __future__ import annotations
 
 import argparse
-import signal
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from engine import config as config_mod
-from engine.errors import InputError
+from engine.errors import InputError, classify
 from engine.runs import EventFollower, RunDir, discard_unstarted, runs_root
+from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
 
 from . import shipped
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-STOP_GRACE_SECONDS = 30.0
+DEBUG_ENV = "DIFFREC_DEBUG"  # set: an internal error also prints its traceback
 # Flags that name a path, resolved against the caller's working directory once, here: the
 # worker and the sweep coordinator run elsewhere and only ever see absolute paths.
 PATH_FLAGS = ("resume", "runs_dir", "tune", "inspect", "export_recs", "export_tensorboard")
@@ -40,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "a shipped config's name works from any folder (--configs lists them)")
     p.add_argument("--configs", action="store_true", help="list the ready configs shipped with diffrec-tui")
     p.add_argument("--run", metavar="CONFIG", help="train headless with this config")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run headless")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run (or sweep) headless; "
+                   "a run's name is looked up in the runs directory")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=40 --set dims_dnn=[200,600]")
     p.add_argument("--runs-dir", metavar="DIR", help="where runs are recorded (default ./runs or $DIFFREC_RUNS_DIR)")
@@ -69,27 +74,81 @@ COMMANDS = {"configs": ("shipped", "main"), "compare": ("compare", "main"), "tun
             "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main"),
             "export_tensorboard": ("tensorboard_cmd", "main")}
 
+# The options each command reads (argparse dest names). Any other option given is refused:
+# a flag that would be silently ignored is a mistake the user should hear about.
+OPTIONS = {
+    "app": {"config", "overrides", "runs_dir", "device"},
+    "run": {"run", "overrides", "runs_dir", "device"},
+    "resume": {"resume", "runs_dir"},  # --runs-dir: where to find RUN_DIR given as a run's name
+    "resume_sweep": {"resume", "runs_dir", "tune", "base_config", "overrides", "device", "trials", "workers"},
+    "compare": {"compare", "models", "overrides", "runs_dir", "device"},
+    "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume"},
+    "inspect": {"inspect", "user", "topk", "json"},
+    "export_recs": {"export_recs", "topk"},
+    "export_tensorboard": {"export_tensorboard"},
+    "configs": {"configs"},
+}
+FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
+         "base_config": "--config", "export_recs": "--export-recs"}
+LIMITS = {"trials": 1_000_000, "workers": 1024, "topk": config_mod.MAX_TOPK}  # (the commands check the lower bounds)
+
+
+def flag(dest: str) -> str:
+    return FLAGS.get(dest, "--" + dest.replace("_", "-"))
+
+
+def command_of(args) -> str:
+    """The one command the arguments ask for, checked against OPTIONS (UsageError if not)."""
+    given = [c for c in OPTIONS if c not in ("app", "resume_sweep") and getattr(args, c)]
+    if "tune" in given and "resume" in given:
+        given.remove("resume")  # --tune FILE --resume SWEEP: resume, checking FILE is the sweep's
+    if len(given) > 1:
+        raise UsageError(f"diffrec-tui: {flag(given[0])} and {flag(given[1])} are separate commands; give one of them")
+    cmd = given[0] if given else "app"
+    if args.resume and not Path(args.resume).exists() and (runs_root(args.runs_dir) / args.resume).is_dir():
+        args.resume = str(runs_root(args.runs_dir) / args.resume)  # a run's name: the folder under the runs dir
+    if cmd == "resume" and (Path(args.resume) / "sweep.yaml").is_file():
+        cmd = "resume_sweep"
+    for dest, value in vars(args).items():
+        if value not in (None, False, []) and dest not in OPTIONS[cmd]:
+            users = [flag(c) for c, opts in OPTIONS.items() if dest in opts and c not in ("app", "resume_sweep")]
+            what = "the app" if cmd == "app" else flag(cmd.replace("_sweep", ""))
+            raise UsageError(f"diffrec-tui: {flag(dest)} does not go with {what}"
+                             + (f"; it belongs to {' or '.join(users)}" if users else ""))
+    for dest, most in LIMITS.items():
+        value = getattr(args, dest)
+        if isinstance(value, int) and value > most:
+            raise UsageError(f"diffrec-tui: {flag(dest)} {value} is more than {most}; give a smaller number")
+    return cmd
+
 
 def main(argv: list[str] | None = None) -> int:
+    """The error boundary of every headless command and the app: bad input is one line on
+    stderr and exit 2; a bug is one line and exit 1 (DIFFREC_DEBUG=1 adds the traceback)."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = absolute_paths(build_parser().parse_args(argv))
-        for flag, (module, func) in COMMANDS.items():
-            if getattr(args, flag):
-                return _dispatch(module, func, args)
-        if args.resume and (Path(args.resume) / "sweep.yaml").is_file():  # a sweep, not a run
+        args = build_parser().parse_args(argv)
+        cmd = command_of(args)
+        args = absolute_paths(args)
+        if cmd in COMMANDS:
+            return _dispatch(*COMMANDS[cmd], args)
+        if cmd == "resume_sweep":
             return _dispatch("tune", "main", args)
-        if args.run:
-            return run_headless(args)
-        if args.resume:
-            return resume_headless(args)
-        return open_app(args)
-    except InputError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_INPUT
+        return {"run": run_headless, "resume": resume_headless, "app": open_app}[cmd](args)
     except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
         sys.stderr.close()
         return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl-C in a command without a worker (e.g. --inspect)
+        print("diffrec-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        message, code, kind = classify(exc)
+        if kind == "crash":
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            message = f"diffrec-tui: internal error: {message} (a bug; {DEBUG_ENV}=1 shows the traceback)"
+        print(message, file=sys.stderr)
+        return code
 
 
 def absolute_paths(args):
@@ -139,9 +198,10 @@ def open_app(args) -> int:
     except ImportError:
         print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
         return EXIT_INPUT
-    DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
-               runs_dir_fixed=bool(args.runs_dir)).run()
-    return EXIT_OK
+    app = DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
+                     runs_dir_fixed=bool(args.runs_dir))
+    app.run()
+    return app.return_code or EXIT_OK
 
 
 def run_headless(args) -> int:
@@ -158,47 +218,49 @@ def resume_headless(args) -> int:
         raise InputError(f"--resume: {run.path} is not a run directory (no config.yaml)")
     if not run.resume_file.is_file():
         raise InputError(f"--resume: {run.path} has no resume.pt (it never reached an evaluation); start a new run")
+    if run.worker_alive():
+        rec = run.worker()
+        raise InputError(f"--resume: {run.path} is still running (worker pid {rec['pid']} on {rec.get('host')}); "
+                         f"stop it first, or follow it in the app (if it is not, delete {run.worker_file})")
     cfg = config_mod.resolve(run.config())
     return watch(run, resume=True, progress=cfg["show_progress"])
 
 
 def watch(run: RunDir, resume: bool, progress: bool = True) -> int:
-    """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit code."""
+    """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit
+    code. SIGINT, SIGTERM and SIGHUP are passed on to the worker (it stops at a batch
+    boundary); a second one, or the grace time running out, kills it."""
     from engine.worker import spawn
 
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     follower = EventFollower(run.events_file, offset)
-    proc = spawn(run.path, resume=resume)
     view = make_view(sys.stdout.isatty() and progress, run_keys(run))
-    interrupted_at: float | None = None
+    child: Child | None = None
     last = None
 
-    def on_sigint(signum, frame):
-        nonlocal interrupted_at
-        interrupted_at = interrupted_at or time.monotonic()
-        proc.send_signal(signal.SIGINT)
+    def on_signal(signum):
+        if child is not None:
+            child.stop(signum)
 
-    old = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    with Signals(on_signal) as signals:
+        child = Child(spawn(run.path, resume=resume))
+        if signals.received:  # arrived while the worker was being spawned
+            child.stop(signals.first)
         with view:
             while True:
+                done = child.poll() is not None
                 for ev in follower.poll():
                     view.show(ev)
                     last = ev
-                if proc.poll() is not None:
-                    for ev in follower.poll():
-                        view.show(ev)
-                        last = ev
+                if done:
                     break
                 time.sleep(0.1)
-                if interrupted_at and time.monotonic() - interrupted_at > STOP_GRACE_SECONDS:
-                    proc.kill()  # the worker did not reach a batch boundary in time
-    finally:
-        signal.signal(signal.SIGINT, old)
-    return report(run, last, proc.returncode, interrupted_at is not None, resume)
+                child.enforce(0.0 if len(signals.received) > 1 else STOP_GRACE_SECONDS)
+    return report(run, last, child.returncode, signals.exit_status, resume)
 
 
-def report(run: RunDir, last: dict | None, code: int, interrupted: bool, resume: bool = False) -> int:
+def report(run: RunDir, last: dict | None, code: int, signalled: int | None = None, resume: bool = False) -> int:
+    """Print the outcome; the exit status (128 + the signal that ended us, when one did)."""
     from .report import print_peers, print_summary
 
     status = last["type"] if last else None
@@ -208,14 +270,19 @@ def report(run: RunDir, last: dict | None, code: int, interrupted: bool, resume:
             if not resume:
                 discard_unstarted(run)  # it never trained: no failed run folder is left behind
             return EXIT_INPUT
-        print(f"diffrec-tui: run failed: {last.get('reason')} (run directory: {run.path})", file=sys.stderr)
+        where = f"the traceback is in {run.log_file}" if last.get("kind") == "crash" else f"run directory: {run.path}"
+        print(f"diffrec-tui: run failed: {last.get('reason')} ({where})", file=sys.stderr)
         return EXIT_FAILED
     if status not in ("finished", "stopped"):
-        print(f"diffrec-tui: the worker ended without a result (exit {code}); see {run.log_file}", file=sys.stderr)
-        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
+        run.record_exit(code)
+        print(f"diffrec-tui: run dead: {run.gone_reason(code)}; diffrec-tui --resume {run.path} continues "
+              "from its last evaluation", file=sys.stderr)
+        return signalled or EXIT_FAILED
     print_summary(run, last, keys=run_keys(run))
     print_peers(run)
-    return EXIT_INTERRUPTED if status == "stopped" or interrupted else EXIT_OK
+    if signalled:
+        return signalled
+    return EXIT_INTERRUPTED if status == "stopped" else EXIT_OK
 
 
 def make_view(tty: bool, keys=None):

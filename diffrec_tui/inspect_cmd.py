@@ -93,11 +93,10 @@ def print_view(insp, view) -> None:
 
 
 def export_main(args) -> int:
+    from engine.inspect import check_export_target
     run_dir, out = args.export_recs
     k = _topk(args)
-    parent = Path(out).expanduser().resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"--export-recs: folder {parent} does not exist; create it or choose another OUT path")
+    check_export_target(Path(out).expanduser().resolve())  # before minutes of scoring
     insp = _inspector(run_dir)
     print(f"export-recs: scoring {insp.n_users} users x {insp.n_items} items with {insp.model} "
           f"({insp.path.name})...", file=sys.stderr, flush=True)

@@ -5,14 +5,13 @@ The worker is a separate process (engine.worker.spawn), so torch never loads in 
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import time
 from collections import deque
 from pathlib import Path
 
 from engine.runs import TERMINAL, EventFollower, RunDir, pid_alive
+from engine.supervisor import Child
 
 LOG_LINES = 200  # event-log lines kept in memory
 ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
@@ -160,8 +159,7 @@ class LiveRun:
             cfg = {}
         self.state = RunState(run.id, cfg)
         self.follower = EventFollower(run.events_file, 0)
-        self.stop_requested_at: float | None = None
-        self.killed = False
+        self.child: Child | None = Child(proc) if proc is not None else None
         self.exit_code: int | None = None
         self.resumed = False
         self.discarded = False  # its worker failed on its input before training: folder removed
@@ -185,6 +183,7 @@ class LiveRun:
         live = cls(run, None)
         live.follower.offset = run.events_file.stat().st_size if run.events_file.exists() else 0
         live.proc, live.resumed = spawn(run.path, resume=True), True
+        live.child = Child(live.proc)
         return live
 
     @classmethod
@@ -202,27 +201,42 @@ class LiveRun:
     def pid(self) -> int | None:
         if self.proc is not None:
             return self.proc.pid
-        return self.state.started.get("pid")
+        rec = self.run.worker()
+        return rec["pid"] if rec else self.state.started.get("pid")
+
+    @property
+    def stop_requested_at(self) -> float | None:
+        return self.child.stop_asked_at if self.child is not None else None
+
+    @property
+    def killed(self) -> bool:
+        return self.child is not None and self.child.killed
 
     def alive(self) -> bool:
         """Is the worker process still there?"""
         if self.proc is not None:
             return self.proc.poll() is None
-        return pid_alive(self.pid)
+        alive = self.run.worker_alive()
+        return pid_alive(self.pid) if alive is None else alive
+
+    def _known(self) -> bool:
+        """Is there a worker whose death we could notice (ours, recorded, or in an event)?"""
+        return self.proc is not None or bool(self.state.started) or self.run.worker() is not None
 
     def poll(self) -> bool:
         """Read new events and check the process; True if anything changed."""
         before = self.state.version
         for ev in self.follower.poll():
             self.state.apply(ev)
-        if self.state.active and not self.alive() and (self.proc is not None or self.state.started):
+        if self.state.active and self._known() and not self.alive():
             for ev in self.follower.poll():  # events written just before it exited
                 self.state.apply(ev)
             if self.state.active:
                 code = self.proc.returncode if self.proc is not None else None
-                why = "killed after the stop timeout" if self.killed else (
-                    f"the worker exited with code {code}" if code is not None else "the worker is gone")
-                self.state.mark_dead(f"{why} without a final event; see worker.log")
+                self.run.record_exit(code)
+                why = "killed after the stop timeout without a final event; see worker.log" if self.killed \
+                    else self.run.gone_reason(code)
+                self.state.mark_dead(why)
         if self.proc is not None and self.proc.poll() is not None:
             self.exit_code = self.proc.returncode
             self._discard_if_unstarted()
@@ -244,39 +258,18 @@ class LiveRun:
         pid = self.pid
         if not pid or not self.alive():
             return False
-        self.stop_requested_at = self.stop_requested_at or time.monotonic()
-        try:
-            if self.proc is not None:
-                os.killpg(pid, signal.SIGINT)  # spawned with its own session: pgid == pid
-            else:
-                os.kill(int(pid), signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        if self.child is None:
+            self.child = Child(pid=int(pid))
+        return self.child.stop(signal.SIGINT)
 
     def enforce_stop(self, grace: float) -> bool:
         """Kill a worker that did not stop within `grace` seconds; True if killed now."""
-        if self.stop_requested_at is None or self.killed or not self.alive():
-            return False
-        if time.monotonic() - self.stop_requested_at < grace:
-            return False
-        try:
-            if self.proc is not None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            else:
-                os.kill(int(self.pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return False
-        self.killed = True
-        return True
+        return self.child is not None and self.child.enforce(grace)
+
+    def detach(self) -> None:
+        """Leave the worker running when the app exits (it stops with the app otherwise)."""
+        self.run.detach()
 
     def log_tail(self, n: int = 12) -> list[str]:
         """The last lines of worker.log (a crash's traceback ends up there)."""
-        try:
-            with open(self.run.log_file, "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - 16_384))
-                text = fh.read().decode("utf-8", errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if line.strip()][-n:]
+        return self.run.log_tail(n)

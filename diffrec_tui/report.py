@@ -141,7 +141,7 @@ def print_summary(run, ev: dict, out=None, keys=HEADLINE_KEYS) -> None:
     if keys and keys[0] in valid:
         console.print(f"best model chosen by valid {keys[0]}; test is that model's")
     if ev.get("split"):
-        console.print(f"split: {split_text(ev['split'])}")
+        console.print(f"split: {split_text(ev['split'])}", soft_wrap=True)
     console.print(f"train {ev.get('train_seconds', 0):.1f}s, eval {ev.get('eval_seconds', 0):.1f}s")
     console.print(f"run directory: {run.path}")
 

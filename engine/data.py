@@ -11,10 +11,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import filters, layout
+from .budget import check_ids
 from .errors import DataError
+from .untrusted import csv_rows, load_npy, open_text, shown
 
 SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
 MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
+MAX_ID = 2 ** 31 - 2  # ids index int32 arrays (scipy, torch): max id + 1 must fit
+MAX_TOKEN = 256  # characters of a user or item token in a text file
 
 
 @dataclass
@@ -196,7 +200,9 @@ def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.
 def load(cfg: dict) -> Dataset:
     src = layout.locate(cfg)
     if src.format == "synthetic":
+        from .budget import check_synthetic
         from .synthetic import generate
+        check_synthetic(cfg)
         return generate(cfg)
     if src.format == "diffrec_npy":
         return load_npy_folder(src.path, cfg["dataset"], cfg.get("drop_unseen_targets", False))
@@ -208,10 +214,7 @@ def load(cfg: dict) -> Dataset:
 def _read_pairs(file: Path) -> np.ndarray:
     if not file.is_file():
         raise DataError(f"data: {file}: file not found; a DiffRec split folder needs {', '.join(SPLIT_FILES)}")
-    try:
-        a = np.load(file, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"data: {file}: not a readable .npy array ({exc.__class__.__name__})") from None
+    a = load_npy(file)
     if a.ndim != 2 or a.shape[1] != 2:
         raise DataError(f"data: {file}: expected shape (n, 2) rows [user, item], got {a.shape}")
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
@@ -225,6 +228,10 @@ def _read_pairs(file: Path) -> np.ndarray:
     if a.min() < 0:
         row = int(np.argmax((a < 0).any(1)))
         raise DataError(f"data: {file}: negative id at row {row}: ids must be >= 0")
+    if a.max() > MAX_ID:
+        row, col = np.unravel_index(int(np.argmax(a)), a.shape)
+        raise DataError(f"data: {file}: {('user', 'item')[col]} id {int(a[row, col])} at row {row} is too large "
+                        f"(at most {MAX_ID}); ids index arrays: number them 0..n-1")
     return a.astype(np.int64)
 
 
@@ -234,12 +241,15 @@ def load_npy_folder(folder: Path, name: str, drop_unseen: bool = False) -> Datas
     tr, va, te = (_read_pairs(folder / f) for f in SPLIT_FILES)
     n_users = int(max(tr[:, 0].max(), va[:, 0].max(), te[:, 0].max())) + 1
     n_items = int(max(tr[:, 1].max(), va[:, 1].max(), te[:, 1].max())) + 1
+    check_ids(n_users, n_items, folder)
     emb = None
     emb_file = folder / "item_emb.npy"
-    if emb_file.is_file():
-        emb = np.load(emb_file, allow_pickle=False)
+    if emb_file.exists():
+        emb = load_npy(emb_file)
         if emb.ndim != 2 or emb.shape[0] != n_items:
             raise DataError(f"data: {emb_file}: expected shape ({n_items}, d), got {emb.shape}")
+        if not np.issubdtype(emb.dtype, np.number) or np.issubdtype(emb.dtype, np.complexfloating):
+            raise DataError(f"data: {emb_file}: expected real numbers, got dtype {emb.dtype}")
     return build(name, n_users, n_items, (tr[:, 0], tr[:, 1]), (va[:, 0], va[:, 1]),
                  (te[:, 0], te[:, 1]), item_emb=emb, extra_stats={"split": "files"}, drop_unseen=drop_unseen)
 
@@ -339,9 +349,9 @@ def _columns(file, header, cfg=None):
                 raise DataError(f"data: {file}: {what} is not loaded: add `{header[present].split(':')[0]}` "
                                 "to load_col's inter list (or drop it from unload_col)")
             if named:
-                raise DataError(f"data: {file}: {what} is not in the header; found {', '.join(header)}")
+                raise DataError(f"data: {file}: {what} is not in the header; found {shown(header)}")
             raise DataError(f"data: {file}: header has no {key} column (expected e.g. {key}_id, or set "
-                            f"{_NAMED[key]}); found {', '.join(header)}")
+                            f"{_NAMED[key]}); found {shown(header)}")
     for name in cfg.get("val_interval") or {}:
         idx = _column(header, (name,), allowed)
         if idx is not None and idx not in cols.values():
@@ -356,6 +366,10 @@ def _parse_rows(file, rows, cols):
         try:
             users.append(row[cols["user"]])
             items.append(row[cols["item"]])
+            if len(users[-1]) > MAX_TOKEN or len(items[-1]) > MAX_TOKEN:
+                raise DataError(f"data: {file}: line {line_no} has a user or item id of "
+                                f"{max(len(users[-1]), len(items[-1]))} characters (at most {MAX_TOKEN}); "
+                                "is the delimiter right, or a quote left open?")
             if cols["rating"] is not None:
                 ratings.append(float(row[cols["rating"]]))
             if cols["time"] is not None:
@@ -382,7 +396,7 @@ def _as_numbers(a: np.ndarray) -> np.ndarray:
 
 def _read_table(file: Path, cfg: dict, delimiter: str | None):
     """(users, items, times, fields) of one interaction file; delimiter None = sniffed (CSV)."""
-    with open(file, newline="", encoding="utf-8") as fh:
+    with open_text(file) as fh:
         dialect = csv.excel
         if delimiter is None:
             sample = fh.read(4096)
@@ -394,12 +408,13 @@ def _read_table(file: Path, cfg: dict, delimiter: str | None):
             reader = csv.reader(fh, dialect)
         else:
             reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
+        rows = csv_rows(reader, file)
+        header = next(rows, (0, None))[1]
         if not header:
             example = "user_id:token\titem_id:token" if delimiter else "user,item,rating,timestamp"
             raise DataError(f"data: {file}: empty file; expected a header like {example}")
         cols = _columns(file, header, cfg)
-        users, items, ratings, times, fields = _parse_rows(file, ((i + 2, r) for i, r in enumerate(reader) if r), cols)
+        users, items, ratings, times, fields = _parse_rows(file, rows, cols)
     for key, values in (("user", users), ("item", items), ("rating", ratings), ("time", times)):
         if values is not None:  # value filters (val_interval) may name any of them
             fields[header[cols[key]].split(":")[0].strip()] = fields[key] = values
@@ -439,13 +454,13 @@ def _benchmark(src: layout.Source, cfg: dict, tables: list, names: dict | None) 
 def _item_names(item_file: Path, sep: str = "\t", id_field: str = "item_id") -> dict | None:
     """Titles from a RecBole .item file (movie_title, title or name column), by item token."""
     with open(item_file, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, delimiter=sep)
-        header = next(reader, [])
+        rows = csv_rows(csv.reader(fh, delimiter=sep), item_file)
+        header = next(rows, (0, []))[1]
         idc = _column(header, (id_field,))
         namec = next((i for i, h in enumerate(header) if h.split(":")[0] in ("movie_title", "title", "name")), None)
         if idc is None or namec is None:
             return None
-        return {r[idc]: r[namec] for r in reader if len(r) > max(idc, namec)}
+        return {r[idc]: r[namec] for _, r in rows if len(r) > max(idc, namec)}
 
 
 def load_csv(path: Path, cfg: dict) -> Dataset:

@@ -14,12 +14,16 @@ def _value(v) -> str:
     return f"`{v}`"
 
 
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
 def _allowed(f: config.Field) -> str:
     if f.choices:
         return ", ".join(f.choices)
     if f.min is not None or f.max is not None:
-        lo = "" if f.min is None else (f"> {f.min:g}" if f.min_exclusive else f">= {f.min:g}")
-        hi = "" if f.max is None else f"<= {f.max:g}"
+        lo = "" if f.min is None else (f"> {_num(f.min)}" if f.min_exclusive else f">= {_num(f.min)}")
+        hi = "" if f.max is None else f"<= {_num(f.max)}"
         return " and ".join(x for x in (lo, hi) if x)
     return ""
 

@@ -18,8 +18,10 @@ dataset's tokens) and item titles; npy and synthetic data have dense ids only.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect as _pyinspect
 import math
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import config as config_mod
+from . import budget, methods, metrics, tokens, trainer
 from . import data as data_mod
-from . import methods, metrics, tokens, trainer
-from .errors import InputError
+from .checkpoints import check_best
+from .errors import InputError, os_errors
 from .runs import RunDir
 
 DEFAULT_TOPK = 20
@@ -169,12 +171,13 @@ class Inspector:
         self.run = RunDir(Path(run_dir).expanduser())
         self.path = self.run.path.resolve() if self.run.path.exists() else self.run.path
         ckpt = _load_checkpoint(self.run)
-        self.cfg = {**config_mod.defaults(), **ckpt["config"]}
+        self.cfg = ckpt["config"]  # through the schema, like a config file
         self.checkpoint_epoch = ckpt.get("epoch")
         self.checkpoint_valid = ckpt.get("valid") or {}
         self.checkpoint_test = ckpt.get("test") or {}
         self.ds = _load_dataset(self.cfg, ckpt, self.path)
         self.device = _device(device or self.cfg["device"])
+        budget.check(self.cfg, self.ds.n_users, self.ds.n_items, training=False, device=self.device)
         self.method = _load_method(self.cfg, self.ds, self.device, ckpt, self.path)
         self.train_in = self.ds.train_matrix(self.cfg["time-aware"], self.cfg["w_min"], self.cfg["w_max"])
         sig = _pyinspect.signature(self.method.predict).parameters
@@ -440,30 +443,48 @@ class Inspector:
         """Write user,rank,item[,title],score rows (the test ranking: train and valid items
         excluded; the dataset's own ids, titles when known) to a CSV, atomically; returns
         the number of rows."""
-        out = Path(out).expanduser()
-        if not out.parent.is_dir():
-            raise InputError(f"export: folder {out.parent} does not exist; create it or choose another OUT path")
+        out = check_export_target(out)
         tmp = out.with_name(out.name + ".tmp")
         n = 0
         ids = self.tokens
         titled = ids is not None and self.has_titles
         try:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                fh.write("user,rank,item,title,score\n" if titled else "user,rank,item,score\n")
-                for rows, items, scores in self.recommend_all(topk, batch_size=batch_size):
-                    if ids is None:
-                        n += _write_rows(fh, rows, items, scores)
-                    else:
-                        n += _write_token_rows(fh, rows, items, scores, ids, self.names if titled else None)
-                    if progress:
-                        progress(int(rows[-1]) + 1, self.ds.n_users)
-            tmp.replace(out)
+            with os_errors("export", out, "choose another OUT path"):
+                with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                    fh.write("user,rank,item,title,score\n" if titled else "user,rank,item,score\n")
+                    for rows, items, scores in self.recommend_all(topk, batch_size=batch_size):
+                        if ids is None:
+                            n += _write_rows(fh, rows, items, scores)
+                        else:
+                            n += _write_token_rows(fh, rows, items, scores, ids, self.names if titled else None)
+                        if progress:
+                            progress(int(rows[-1]) + 1, self.ds.n_users)
+                tmp.replace(out)
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         return n
 
 
 # ---------------------------------------------------------------- helpers
+
+def check_export_target(out: str | Path) -> Path:
+    """The CSV path to write, or an InputError before any scoring: an existing folder, a
+    missing or unwritable parent folder, a file we may not replace."""
+    out = Path(out).expanduser()
+    fix = "choose another OUT path"
+    with os_errors("export", out, fix):  # a name too long, a path through a file, ...
+        if out.is_dir():
+            raise InputError(f"export: {out} is a folder; give a file name inside it, e.g. {out / 'recs.csv'}")
+        if not out.parent.is_dir():
+            raise InputError(f"export: folder {out.parent} does not exist; create it or {fix}")
+        if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+            raise InputError(f"export: {out.parent if not out.exists() else out}: not writable; {fix}")
+        probe = out.with_name(f".{out.name}.probe")  # root ignores modes: try it for real
+        probe.touch()
+        probe.unlink()
+    return out
+
 
 def _load_checkpoint(run: RunDir) -> dict:
     if not run.path.is_dir():
@@ -472,11 +493,7 @@ def _load_checkpoint(run: RunDir) -> dict:
         why = "it is not a run directory (no config.yaml)" if not run.config_file.is_file() else \
             "the run never reached an evaluation"
         raise InputError(f"inspect: {run.path} has no checkpoint.pt ({why}); pick a run that finished an evaluation")
-    ckpt = trainer.load_checkpoint(run.checkpoint_file)
-    missing = [k for k in ("state_dict", "config", "fingerprint") if not isinstance(ckpt, dict) or k not in ckpt]
-    if missing:
-        raise InputError(f"inspect: {run.checkpoint_file} lacks {', '.join(missing)}; re-train the run")
-    return ckpt
+    return check_best(trainer.load_checkpoint(run.checkpoint_file), run.checkpoint_file)
 
 
 def _load_dataset(cfg: dict, ckpt: dict, path: Path) -> data_mod.Dataset:

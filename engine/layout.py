@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, regular_file
 
 NPY_MARKER = "train_list.npy"
+TEXT_SUFFIXES = {"csv": (".csv", ".tsv", ".txt", ".dat"), "atomic": (".inter",)}
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,24 @@ def locate(cfg: dict) -> Source:
         raise DataError(f"data: {path}: not found; set data_path to an existing {what(fmt)}")
     if fmt == "auto":
         fmt = _detect(path)
-    if fmt == "atomic":
-        return _atomic(path, cfg)
-    return Source(fmt, path)
+    src = _atomic(path, cfg) if fmt == "atomic" else Source(fmt, path)
+    for f in src.parts or (src.path,):
+        check_file(f, src.format)
+    return src
+
+
+def check_file(path: Path, fmt: str) -> None:
+    """Refuse, before reading a byte, a path that cannot be this format's data: a device or
+    pipe (/dev/zero would be read forever), a text file without the format's suffix (so a
+    config or checkpoint naming /etc/passwd reads nothing)."""
+    if path.is_dir():
+        return
+    if not regular_file(path):
+        raise DataError(f"data: {path}: not a regular file (a device or pipe?); set data_path to a {what(fmt)}")
+    suffixes = TEXT_SUFFIXES.get(fmt)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise DataError(f"data: {path}: data_format {fmt} reads {' or '.join(suffixes)} files; "
+                        "rename the file or set data_format to match it")
 
 
 def _detect(path: Path) -> str:

@@ -177,17 +177,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
           "bad_evals": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
     if resume:
-        last = ckpt.load_last()
-        if last is None:
-            raise ConfigError("resume: this run has no resume.pt (it never finished an epoch); start a new run")
-        if last.get("fingerprint") != fingerprint:
-            raise ConfigError("resume: the dataset changed since this run started; start a new run")
-        method.module.load_state_dict(last["state_dict"])
-        for opt, s in zip(method.optimizers(), last["optimizers"]):
-            opt.load_state_dict(s)
-        method.load_extra_state(last["extra"])
-        st.update(last["progress"])
-        torch.set_rng_state(last["torch_rng"])
+        from .checkpoints import restore_resume
+        restore_resume(method, ckpt.load_last(), fingerprint, st, Path(run_dir) / "resume.pt")
 
     yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],
            "dataset": ds.stats, "parameters": parameter_count(method.module),

@@ -100,12 +100,14 @@ def test_bad_data_path_is_said_before_any_run_folder(run_cli, elsewhere):
 
 @pytest.mark.slow
 def test_recboles_own_files_run_unchanged_on_ml100k(run_cli, recbole_files, shared_dataset, tmp_path):
-    """overall.yaml + DiffRec.yaml as `cat` joins them, plus data_path and dataset lines."""
+    """overall.yaml + DiffRec.yaml as `cat` joins them, data_path and dataset given with --set
+    (a second `data_path:` line in the file would be a duplicate key, which is an error)."""
     cwd = tmp_path / "work"
     shutil.copytree(shared_dataset("ml-100k"), cwd / "dataset" / "ml-100k")
     text = (recbole_files / "overall.yaml").read_text() + (recbole_files / "DiffRec.yaml").read_text()
-    (cwd / "recbole.yaml").write_text(text + f"\ndata_path: {cwd / 'dataset'}/\ndataset: ml-100k\n")
-    res = run_cli("--run", "recbole.yaml", "--set", "epochs=1", timeout=300, cwd=cwd)
+    (cwd / "recbole.yaml").write_text(text)
+    res = run_cli("--run", "recbole.yaml", "--set", "epochs=1", "--set", f"data_path={cwd / 'dataset'}/",
+                  "--set", "dataset=ml-100k", timeout=300, cwd=cwd)
     assert res.returncode == 0, res.stderr
     note = next(line for line in res.stdout.splitlines() if line.startswith("note:"))
     assert "14 RecBole keys" in note and "log_wandb" in note

@@ -3,17 +3,15 @@ directory contract, exit codes 0/1/2/130, Ctrl-C and --resume, one-line errors."
 from __future__ import annotations
 
 import json
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from procs import LineReader
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = REPO_ROOT / "configs" / "default.yaml"
@@ -110,34 +108,6 @@ def test_nan_loss_fails_the_run_with_exit_1(run_cli, runs_dir, write_config, tin
     assert events_of(run)[-1]["type"] == "failed"
     recorded = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     assert recorded["learning_rate"] == 1e30 and recorded["dims_dnn"] == [32, 48] and recorded["device"] == "cpu"
-
-
-class LineReader:
-    """Reads a process's stdout on a thread so the test can wait for a line with a timeout."""
-
-    def __init__(self, proc):
-        self.lines: queue.Queue = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True).start()
-
-    def _pump(self, stream):
-        for line in stream:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str, timeout: float = 120) -> str:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.lines.get(timeout=max(0.1, end - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"{text!r} not seen; output so far:\n{''.join(self.seen)}")
 
 
 def start_cli(env, *args):

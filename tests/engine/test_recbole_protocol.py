@@ -70,8 +70,8 @@ def test_ml100k_split_counts_equal_recboles(shared_dataset, recbole_files, tmp_p
     shutil.copytree(shared_dataset("ml-100k"), folder / "ml-100k")
     text = "".join((recbole_files / f).read_text() for f in ("overall.yaml", "DiffRec.yaml"))
     path = tmp_path / "recbole.yaml"
-    path.write_text(text + f"\ndata_path: {folder}/\ndataset: ml-100k\n")
-    cfg = config.load(path)
+    path.write_text(text)
+    cfg = config.load(path, [f"data_path={folder}/", "dataset=ml-100k"])
     assert cfg["split_rule"] == "recbole" and cfg["order"] == "RO"
     s = data.load(cfg).stats
     assert (s["n_train"], s["n_valid"], s["n_test"]) == (80808, 9596, 9596)
