@@ -15,7 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError, InputError, classify
 
 from .commands import DiffRecCommands
 from .live import LiveRun
@@ -77,12 +77,16 @@ class DiffRecApp(App):
 
     def __init__(self, config: dict | None = None, config_path: str | Path | None = None,
                  runs_dir: str | Path = "runs", *, start: str | None = None,
-                 poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS):
+                 poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS,
+                 note: str | None = None, runs_dir_fixed: bool = True):
         if start is not None:  # open on another page (its mode name) instead of Config
             self.DEFAULT_MODE = start
         super().__init__()
         self.draft = Draft(config, config_path)
-        self.runs_dir = Path(runs_dir)
+        self.draft.note = note  # the opened file's note lines (ignored RecBole keys, how it is read)
+        # Paths are made absolute once, here: workers and sweep coordinators run elsewhere.
+        self.runs_dir = Path(runs_dir).expanduser().resolve()
+        self.runs_dir_fixed = runs_dir_fixed  # --runs-dir given: a config's checkpoint_dir does not move runs
         self.poll_seconds = poll_seconds
         self.stop_grace = stop_grace
         self.live: LiveRun | None = None  # the run the Train screen shows
@@ -106,6 +110,26 @@ class DiffRecApp(App):
     def on_mount(self) -> None:
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()
+        if self.draft.note:
+            self.notify(self.draft.note, title="Config notes", timeout=10)
+        if not self.is_headless:  # a real terminal: SIGTERM / SIGHUP (closed ssh) stop our runs first
+            import asyncio
+            import signal
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.terminate)
+
+    def terminate(self) -> None:
+        """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
+        self._stop_all(self.active_runs())
+        self.exit(return_code=143)
+
+    def _stop_all(self, active: list[LiveRun]) -> None:
+        for r in active:
+            r.stop()  # the worker writes `stopped` and its summary on its own
+        sweep_screen = self.screen_for("sweep")
+        if sweep_screen is not None and sweep_screen.running_sweeps():
+            sweep_screen.stop_all()  # the coordinator stops its trials the same way
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "page":
@@ -159,7 +183,7 @@ class DiffRecApp(App):
             self.notify(str(exc), title="Not opened", severity="error")
             return False
         self._config_screen().reload()
-        self.notify(f"opened {path}", title="Config")
+        self.notify(f"opened {path}" + (f"\n{self.draft.note}" if self.draft.note else ""), title="Config")
         return True
 
     def edit_config(self, cfg: dict, origin: str) -> None:
@@ -191,11 +215,44 @@ class DiffRecApp(App):
             screen = self._config_screen()
             screen.action_next_problem()
             return
+        from engine.layout import locate
         try:
-            live = LiveRun.start(self.runs_dir, cfg)
-        except OSError as exc:
-            self.notify(f"cannot start the worker: {exc}", severity="error")
+            locate(cfg)  # a wrong data path is said now, before a run directory exists
+            live = LiveRun.start(self.run_root(cfg), cfg, self.draft.note)
+        except InputError as exc:
+            self.notify(f"cannot start: {exc}", title="Data", severity="error")
             return
+        except Exception as exc:  # a runs dir we cannot write, no room: the one-line reason inline
+            self.notify(f"cannot start the run: {classify(exc)[0]}", title="Not started", severity="error")
+            return
+        self._follow(live)
+
+    def run_root(self, cfg: dict) -> Path:
+        """Where a new run goes: the runs directory, or the config's RecBole checkpoint_dir
+        when --runs-dir was not given (as headless)."""
+        if self.runs_dir_fixed or not cfg.get("checkpoint_dir"):
+            return self.runs_dir
+        return Path(cfg["checkpoint_dir"]).resolve()
+
+    def resume_run(self, path: str | Path) -> None:
+        """Continue a stopped or failed run (its resume.pt) in a new worker, on the Train screen."""
+        from engine.runs import RunDir
+        run = RunDir(Path(path).resolve())
+        if not run.resume_file.is_file():
+            self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",
+                        severity="warning")
+            return
+        if any(r.run.path == run.path for r in self.active_runs()) or run.worker_alive():
+            self.notify(f"{run.id} is still training", severity="warning")
+            return
+        try:
+            live = LiveRun.resume(run.path)
+        except Exception as exc:  # the one-line reason inline, the app goes on
+            self.notify(f"cannot resume {run.id}: {classify(exc)[0]}", severity="error")
+            return
+        self._follow(live)
+
+    def _follow(self, live: LiveRun) -> None:
         self.started.append(live)
         self.live = live
         self.refresh_title()
@@ -221,8 +278,8 @@ class DiffRecApp(App):
             known = self.live
         try:
             self.live = known or LiveRun.attach(path)
-        except OSError as exc:
-            self.notify(f"cannot open {path.name}: {exc}", severity="error")
+        except Exception as exc:  # an unreadable run directory: say why, keep the app
+            self.notify(f"cannot open {path.name}: {classify(exc)[0]}", severity="error")
             return
         self.refresh_title()
         self.action_page("train")
@@ -282,12 +339,11 @@ class DiffRecApp(App):
 
         def chosen(choice: str | None) -> None:
             if choice == "stop":
-                for r in active:
-                    r.stop()  # the worker writes `stopped` and its summary on its own
-                if sweeping:
-                    sweep_screen.stop_all()  # the coordinator stops its trials the same way
+                self._stop_all(active)
                 self.exit()
             elif choice == "leave":
+                for r in active:
+                    r.detach()  # the one way a worker outlives the app
                 self.exit()
 
         names = [f"run {r.id}" for r in active] + [f"sweep {label(p)}" for p in sweeping]

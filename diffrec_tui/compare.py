@@ -9,7 +9,6 @@ the runs directory. No torch in this process.
 from __future__ import annotations
 
 import csv
-import signal
 import sys
 import time
 from datetime import datetime
@@ -19,15 +18,15 @@ from rich.console import Console
 from rich.table import Table
 
 from engine import config as config_mod
-from engine.errors import InputError
-from engine.runs import EventFollower, RunDir, runs_root
+from engine.errors import InputError, os_errors
+from engine.runs import RUNS_FIX, EventFollower, RunDir, _slug, runs_root
+from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
 
 DEFAULT_MODELS = ("Pop", "ItemKNN", "EASE", "MultiVAE", "DiffRec")  # cheapest first
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 COLUMNS = (["model", "status", "best_epoch"] + [f"{s}_{m}" for s in ("valid", "test") for m in METRICS]
            + ["train_seconds", "eval_seconds", "run_dir"])
 SHOWN = ("started", "eval", "finished", "stopped", "failed")  # events echoed while a model runs
-STOP_GRACE_SECONDS = 30.0
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -35,7 +34,7 @@ def main(args) -> int:
     models = parse_models(args.models)
     configs = model_configs(args, models)
     preflight(configs)
-    root = runs_root(args.runs_dir)
+    root = runs_root(args.runs_dir, configs[0])
     rows, codes = [], []
     stopper = _Stopper()
     with stopper:
@@ -47,11 +46,11 @@ def main(args) -> int:
             codes.append(code)
             if stopper.asked:
                 break
-    csv_path = save_csv(rows, root, configs[0]["dataset"])
     print_table(rows, title=f"{configs[0]['dataset']}: best valid {configs[0]['valid_metric']} per model")
+    csv_path = save_csv(rows, root, configs[0]["dataset"])
     print(f"table saved: {csv_path}")
     if stopper.asked:
-        return EXIT_INTERRUPTED
+        return stopper.signals.exit_status
     return max(codes, default=EXIT_OK)  # 2 (bad input) over 1 (training failed) over 0
 
 
@@ -101,54 +100,57 @@ def preflight(configs: list[dict]) -> None:
 # ---------------------------------------------------------------- running one model
 
 class _Stopper:
-    """Ctrl-C: stop the running worker cleanly and run no further models."""
+    """Ctrl-C, SIGTERM or SIGHUP: stop the running worker cleanly and run no further models."""
 
     def __init__(self):
-        self.asked = False
-        self.proc = None
-        self.at: float | None = None
+        self.child: Child | None = None
+        self.signals = Signals(self._on_signal)
 
-    def _on_sigint(self, signum, frame):
-        self.asked = True
-        self.at = self.at or time.monotonic()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+    @property
+    def asked(self) -> bool:
+        return bool(self.signals.received)
+
+    def _on_signal(self, signum):
+        if self.child is not None:
+            self.child.stop(signum)
 
     def __enter__(self):
-        self._old = signal.signal(signal.SIGINT, self._on_sigint)
+        self.signals.__enter__()
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._old)
-        return False
+        return self.signals.__exit__(*exc)
 
 
 def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int]:
     """Spawn the worker for `run`, echo its main events, return (last event, exit code)."""
     from engine.worker import spawn
+    from .cli import run_keys
     from .report import describe
 
+    keys = run_keys(run)
     follower = EventFollower(run.events_file)
-    stopper.proc = proc = spawn(run.path)
+    stopper.child = child = Child(spawn(run.path))
+    if stopper.asked:
+        child.stop(stopper.signals.first)
     last = None
     while True:
-        done = proc.poll() is not None
+        done = child.poll() is not None
         for ev in follower.poll():
             last = ev
             if ev["type"] in SHOWN:
-                print(f"[{label}] {describe(ev)}", flush=True)
+                print(f"[{label}] {describe(ev, keys)}", flush=True)
         if done:
             break
         time.sleep(0.1)
-        if stopper.at and time.monotonic() - stopper.at > STOP_GRACE_SECONDS:
-            proc.kill()  # the worker did not reach a batch boundary in time
-    stopper.proc = None
+        child.enforce(0.0 if len(stopper.signals.received) > 1 else STOP_GRACE_SECONDS)
+    stopper.child = None
     status = last["type"] if last else None
     if status == "failed":
         return last, EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
     if status not in ("finished", "stopped"):
-        print(f"[{label}] the worker ended without a result (exit {proc.returncode}); see {run.log_file}",
-              file=sys.stderr)
+        run.record_exit(child.returncode)
+        print(f"[{label}] run dead: {run.gone_reason(child.returncode)}", file=sys.stderr)
         return last, EXIT_FAILED
     return last, EXIT_OK
 
@@ -212,15 +214,14 @@ def _seconds(v) -> str:
 
 def save_csv(rows: list[dict], root: Path, dataset: str) -> Path:
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(dataset)) or "data"
+    safe = _slug(dataset)
     path = root / f"compare-{stamp}-{safe}.csv"
     n = 2
     while path.exists():
         path = root / f"compare-{stamp}-{safe}-{n}.csv"
         n += 1
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with os_errors("runs dir", path, RUNS_FIX), open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
         for r in rows:

@@ -1,5 +1,7 @@
 """Headless inspection: `--inspect RUN_DIR --user ID [--topk K] [--json]` prints one user's
-top-K, and `--export-recs RUN_DIR OUT.csv [--topk K]` writes every user's top-K.
+top-K, and `--export-recs RUN_DIR OUT.csv [--topk K]` writes every user's top-K. Both rank
+as the test metric does (training and validation items excluded) and speak the dataset's
+own ids (its tokens; dense ids only for npy and synthetic data), with titles when known.
 
 torch is imported only inside the commands (through engine.inspect), never at start-up.
 """
@@ -30,12 +32,14 @@ def _inspector(run_dir: str):
 
 def main(args) -> int:
     if args.user is None:
-        raise InputError("--inspect: which user? add --user ID, e.g. --inspect RUN_DIR --user 0")
+        raise InputError("--inspect: which user? add --user ID (the dataset's own id), e.g. --inspect RUN_DIR --user 1")
     k = _topk(args)
     insp = _inspector(args.inspect)
-    if not 0 <= args.user < insp.n_users:
-        raise InputError(f"--user: {args.user} is out of range; this run's dataset has users 0..{insp.n_users - 1}")
-    view = insp.user(args.user, k)
+    try:
+        user = insp.find_user(args.user)
+    except InputError as exc:
+        raise InputError(f"--{exc}") from None
+    view = insp.user(user, k)
     try:
         if args.json:
             print(json.dumps(as_json(insp, view), indent=2))
@@ -49,14 +53,16 @@ def main(args) -> int:
 
 def as_json(insp, view) -> dict:
     return {
-        "run": str(insp.path), "model": insp.model, "user": view.user, "topk": view.topk,
-        "items": [r.item for r in view.top],
+        "run": str(insp.path), "model": insp.model, "user": insp.user_id(view.user), "topk": view.topk,
+        "ranking": "test: training and validation items excluded",
+        "items": [insp.item_id(r.item) for r in view.top],
         "names": [r.name for r in view.top],
         "scores": [r.score for r in view.top],
         "hits": [r.hit or None for r in view.top],
         "metrics": view.metrics,
-        "history": [h.item for h in view.history],
-        "valid_items": view.valid_items.tolist(), "test_items": view.test_items.tolist(),
+        "history": [insp.item_id(h.item) for h in view.history],
+        "valid_items": [insp.item_id(i) for i in view.valid_items.tolist()],
+        "test_items": [insp.item_id(i) for i in view.test_items.tolist()],
     }
 
 
@@ -66,20 +72,20 @@ def print_view(insp, view) -> None:
 
     console = Console()
     console.print(f"run {insp.path}")
-    table = Table(title=f"user {view.user}: top-{view.topk} ({insp.model})")
+    table = Table(title=f"user {insp.user_id(view.user)}: top-{view.topk} ({insp.model})")
     table.add_column("rank", justify="right")
     table.add_column("item", justify="right")
-    if insp.ds.item_names:
-        table.add_column("name", overflow="fold")
+    if insp.has_titles:
+        table.add_column("title", overflow="fold")
     table.add_column("score", justify="right")
     table.add_column("hit")
     for r in view.top:
-        cells = [str(r.rank), str(r.item)] + ([r.name] if insp.ds.item_names else [])
+        cells = [str(r.rank), str(insp.item_id(r.item))] + ([r.name] if insp.has_titles else [])
         table.add_row(*cells, f"{r.score:.4f}", r.hit)
     console.print(table)
     k = view.topk
     console.print(f"history {len(view.history)} items, {len(view.valid_items)} valid, {len(view.test_items)} test "
-                  f"held out (the list excludes only the history)")
+                  f"held out (ranked as the test metric: history and valid items excluded)")
     for split in ("test", "valid"):
         m = view.metrics[split]
         console.print(f"{split}: " + "  ".join(f"{key} {m[key]:.4f}" for key in (f"recall@{k}", f"ndcg@{k}")
@@ -87,11 +93,10 @@ def print_view(insp, view) -> None:
 
 
 def export_main(args) -> int:
+    from engine.inspect import check_export_target
     run_dir, out = args.export_recs
     k = _topk(args)
-    parent = Path(out).expanduser().resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"--export-recs: folder {parent} does not exist; create it or choose another OUT path")
+    check_export_target(Path(out).expanduser().resolve())  # before minutes of scoring
     insp = _inspector(run_dir)
     print(f"export-recs: scoring {insp.n_users} users x {insp.n_items} items with {insp.model} "
           f"({insp.path.name})...", file=sys.stderr, flush=True)

@@ -5,24 +5,23 @@ The worker is a separate process (engine.worker.spawn), so torch never loads in 
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import time
 from collections import deque
 from pathlib import Path
 
 from engine.runs import TERMINAL, EventFollower, RunDir, pid_alive
+from engine.supervisor import Child
 
 LOG_LINES = 200  # event-log lines kept in memory
 ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
 
 
-def describe(ev: dict) -> str:
-    """One line for the event log (the headless CLI's wording)."""
-    from .report import describe as plain
+def describe(ev: dict, keys=None) -> str:
+    """One line for the event log (the headless CLI's wording; `keys`: the metrics shown)."""
+    from .report import HEADLINE_KEYS, describe as plain
     try:
-        return plain(ev)
+        return plain(ev, keys or HEADLINE_KEYS)
     except (KeyError, TypeError, ValueError):  # an event from a newer or older writer
         return str(ev.get("type", "?"))
 
@@ -46,6 +45,7 @@ class RunState:
         self.reason = ""
         self.log: deque[str] = deque(maxlen=LOG_LINES)
         self.version = 0  # bumped on every change; the screen redraws when it moves
+        self.headline = headline_keys(config)  # the metrics valid_metric and topk name
 
     def apply(self, ev: dict) -> None:
         t = ev.get("type")
@@ -65,8 +65,14 @@ class RunState:
             self.result = ev
             self.status = t
             self.reason = str(ev.get("reason") or "")
-        self.log.append(describe(ev))
+        self.log.append(describe(ev, self.headline))
         self.version += 1
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Lines for the event log that are no event (the config's notes); counted in
+        `version` like events, so the screen writes them."""
+        self.log.extend(lines)
+        self.version += len(lines)
 
     def mark_dead(self, reason: str) -> None:
         """The worker is gone without writing a final event (killed, crashed hard)."""
@@ -125,8 +131,14 @@ class RunState:
         scored = [e for e in self.evals if key in (e.get("valid") or {})]
         if not scored:
             return None, {}, {}
-        ev = max(scored, key=lambda e: e["valid"][key])
+        sign = 1.0 if self.config.get("valid_metric_bigger", True) else -1.0
+        ev = max(scored, key=lambda e: sign * e["valid"][key])
         return ev["epoch"], ev["valid"], ev["test"]
+
+
+def headline_keys(cfg: dict) -> tuple[str, ...]:
+    from .report import headline_keys as keys
+    return keys(cfg)
 
 
 def valid_key(cfg: dict) -> str:
@@ -147,15 +159,32 @@ class LiveRun:
             cfg = {}
         self.state = RunState(run.id, cfg)
         self.follower = EventFollower(run.events_file, 0)
-        self.stop_requested_at: float | None = None
-        self.killed = False
+        self.child: Child | None = Child(proc) if proc is not None else None
         self.exit_code: int | None = None
+        self.resumed = False
+        self.discarded = False  # its worker failed on its input before training: folder removed
 
     @classmethod
-    def start(cls, runs_dir: str | Path, cfg: dict) -> "LiveRun":
+    def start(cls, runs_dir: str | Path, cfg: dict, note: str | None = None) -> "LiveRun":
+        """Create a run directory and its worker; `note` (the config's note lines) opens
+        the event log."""
         from engine.worker import spawn
-        run = RunDir.create(runs_dir, cfg)
-        return cls(run, spawn(run.path))
+        run = RunDir.create(Path(runs_dir).resolve(), cfg)
+        live = cls(run, spawn(run.path))
+        if note:
+            live.state.add_lines(note.splitlines())
+        return live
+
+    @classmethod
+    def resume(cls, path: str | Path) -> "LiveRun":
+        """Continue a stopped or failed run from its resume.pt in a new worker."""
+        from engine.worker import spawn
+        run = RunDir(Path(path).resolve())
+        live = cls(run, None)
+        live.follower.offset = run.events_file.stat().st_size if run.events_file.exists() else 0
+        live.proc, live.resumed = spawn(run.path, resume=True), True
+        live.child = Child(live.proc)
+        return live
 
     @classmethod
     def attach(cls, path: str | Path) -> "LiveRun":
@@ -172,69 +201,75 @@ class LiveRun:
     def pid(self) -> int | None:
         if self.proc is not None:
             return self.proc.pid
-        return self.state.started.get("pid")
+        rec = self.run.worker()
+        return rec["pid"] if rec else self.state.started.get("pid")
+
+    @property
+    def stop_requested_at(self) -> float | None:
+        return self.child.stop_asked_at if self.child is not None else None
+
+    @property
+    def killed(self) -> bool:
+        return self.child is not None and self.child.killed
 
     def alive(self) -> bool:
         """Is the worker process still there?"""
         if self.proc is not None:
             return self.proc.poll() is None
-        return pid_alive(self.pid)
+        alive = self.run.worker_alive()
+        return pid_alive(self.pid) if alive is None else alive
+
+    def _known(self) -> bool:
+        """Is there a worker whose death we could notice (ours, recorded, or in an event)?"""
+        return self.proc is not None or bool(self.state.started) or self.run.worker() is not None
 
     def poll(self) -> bool:
         """Read new events and check the process; True if anything changed."""
         before = self.state.version
         for ev in self.follower.poll():
             self.state.apply(ev)
-        if self.state.active and not self.alive() and (self.proc is not None or self.state.started):
+        if self.state.active and self._known() and not self.alive():
             for ev in self.follower.poll():  # events written just before it exited
                 self.state.apply(ev)
             if self.state.active:
                 code = self.proc.returncode if self.proc is not None else None
-                why = "killed after the stop timeout" if self.killed else (
-                    f"the worker exited with code {code}" if code is not None else "the worker is gone")
-                self.state.mark_dead(f"{why} without a final event; see worker.log")
+                self.run.record_exit(code)
+                why = "killed after the stop timeout without a final event; see worker.log" if self.killed \
+                    else self.run.gone_reason(code)
+                self.state.mark_dead(why)
         if self.proc is not None and self.proc.poll() is not None:
             self.exit_code = self.proc.returncode
+            self._discard_if_unstarted()
         return self.state.version != before
+
+    def _discard_if_unstarted(self) -> None:
+        """A run this app started whose worker failed on its input before training: the
+        screen shows the reason; no failed run folder is left behind."""
+        if self.discarded or self.resumed or self.state.started:
+            return
+        from engine.runs import discard_unstarted
+        if self.state.result.get("kind") == "input" and discard_unstarted(self.run):
+            self.discarded = True
+            self.state.log.append("nothing was trained: the run folder was removed")
+            self.state.version += 1
 
     def stop(self) -> bool:
         """Ask the worker to stop at the next batch (SIGINT to its process group)."""
         pid = self.pid
         if not pid or not self.alive():
             return False
-        self.stop_requested_at = self.stop_requested_at or time.monotonic()
-        try:
-            if self.proc is not None:
-                os.killpg(pid, signal.SIGINT)  # spawned with its own session: pgid == pid
-            else:
-                os.kill(int(pid), signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        if self.child is None:
+            self.child = Child(pid=int(pid))
+        return self.child.stop(signal.SIGINT)
 
     def enforce_stop(self, grace: float) -> bool:
         """Kill a worker that did not stop within `grace` seconds; True if killed now."""
-        if self.stop_requested_at is None or self.killed or not self.alive():
-            return False
-        if time.monotonic() - self.stop_requested_at < grace:
-            return False
-        try:
-            if self.proc is not None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            else:
-                os.kill(int(self.pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return False
-        self.killed = True
-        return True
+        return self.child is not None and self.child.enforce(grace)
+
+    def detach(self) -> None:
+        """Leave the worker running when the app exits (it stops with the app otherwise)."""
+        self.run.detach()
 
     def log_tail(self, n: int = 12) -> list[str]:
         """The last lines of worker.log (a crash's traceback ends up there)."""
-        try:
-            with open(self.run.log_file, "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - 16_384))
-                text = fh.read().decode("utf-8", errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if line.strip()][-n:]
+        return self.run.log_tail(n)

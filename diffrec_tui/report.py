@@ -13,21 +13,51 @@ from rich.text import Text
 HEADLINE_KEYS = ("recall@20", "ndcg@20")
 
 
+def headline_keys(cfg: dict | None) -> tuple[str, ...]:
+    """The metrics a line shows: the config's valid_metric first, then NDCG and Recall at
+    its K where the config computes them (RecBole's MRR@10: mrr@10 ndcg@10 recall@10)."""
+    from engine.config import parse_metric
+
+    vm = parse_metric(str((cfg or {}).get("valid_metric", "")))
+    if vm is None:
+        return HEADLINE_KEYS
+    names = [str(m).lower() for m in cfg.get("metrics") or []]
+    keys = [f"{vm[0]}@{vm[1]}"] + [f"{n}@{vm[1]}" for n in ("ndcg", "recall") if n in names]
+    return tuple(dict.fromkeys(keys))
+
+
 def fmt_metrics(m: dict, keys=HEADLINE_KEYS) -> str:
-    return " ".join(f"{k} {m[k]:.4f}" for k in keys if k in m)
+    """The headline metrics, or the first two a run computes when it has none of them."""
+    shown = [k for k in keys if k in m] or list(m)[:2]
+    return " ".join(f"{k} {m[k]:.4f}" for k in shown)
 
 
-def describe(ev: dict) -> str:
-    """One plain line for an event."""
+def split_text(d: dict) -> str:
+    """'train/valid/test 80808/9596/9596 (recbole 0.8/0.1/0.1 RO), 34 held-out items ...'."""
+    if "n_valid" not in d:
+        return f"{d.get('n_train')} train interactions"
+    how = f" ({d['split']})" if d.get("split") else ""
+    text = f"train/valid/test {d.get('n_train')}/{d.get('n_valid')}/{d.get('n_test')}{how}"
+    unseen, dropped = d.get("unseen_targets", 0), d.get("unseen_dropped", 0)
+    if dropped:
+        return text + f", {dropped} held-out items unseen in training dropped"
+    if unseen:
+        return text + f", {unseen} held-out items unseen in training kept as targets (misses)"
+    return text
+
+
+def describe(ev: dict, keys=HEADLINE_KEYS) -> str:
+    """One plain line for an event; `keys` are the metrics an eval line shows."""
     t = ev["type"]
     if t == "started":
         d = ev.get("dataset", {})
         return (f"started {ev.get('model')} on {ev.get('device')}: {d.get('n_users')} users x {d.get('n_items')} items, "
-                f"{d.get('n_train')} train interactions, {ev.get('parameters')} parameters")
+                f"{split_text(d)}, {ev.get('parameters')} parameters")
     if t == "epoch":
         return f"epoch {ev['epoch']}/{ev.get('epochs', '?')} loss {ev['loss']:.4f} ({ev['seconds']:.2f}s)"
     if t == "eval":
-        return f"eval epoch {ev['epoch']}: valid {fmt_metrics(ev['valid'])} | test {fmt_metrics(ev['test'])} ({ev['seconds']:.2f}s)"
+        return (f"eval epoch {ev['epoch']}: valid {fmt_metrics(ev['valid'], keys)} | "
+                f"test {fmt_metrics(ev['test'], keys)} ({ev['seconds']:.2f}s)")
     if t == "checkpoint":
         return f"checkpoint epoch {ev['epoch']}"
     if t in ("finished", "stopped"):
@@ -40,6 +70,9 @@ def describe(ev: dict) -> str:
 class PlainView:
     """Not a terminal: one line per event, flushed (for logs and pipes)."""
 
+    def __init__(self, keys=HEADLINE_KEYS):
+        self.keys = keys
+
     def __enter__(self):
         return self
 
@@ -47,13 +80,14 @@ class PlainView:
         return False
 
     def show(self, ev: dict) -> None:
-        print(describe(ev), flush=True)
+        print(describe(ev, self.keys), flush=True)
 
 
 class RichView:
     """In a terminal: a live panel with epoch progress, loss, latest metrics and ETA."""
 
-    def __init__(self):
+    def __init__(self, keys=HEADLINE_KEYS):
+        self.keys = keys
         self.console = Console()
         self.live = Live(console=self.console, refresh_per_second=4, transient=False)
         self.state = {"epoch": 0, "epochs": None, "loss": None, "valid": {}, "test": {}, "epoch_s": []}
@@ -75,7 +109,7 @@ class RichView:
         elif t == "eval":
             s.update(valid=ev["valid"], test=ev["test"])
         if t in ("started", "eval", "finished", "stopped", "failed"):
-            self.console.print(describe(ev))
+            self.console.print(describe(ev, self.keys))
         self.live.update(self.render())
 
     def render(self) -> Text:
@@ -89,22 +123,32 @@ class RichView:
         eta = avg * (total - done)
         bar = "█" * filled + "░" * (width - filled)
         return Text(f"epoch {done}/{total} {bar}  loss {s['loss']:.4f}  "
-                    f"valid {fmt_metrics(s['valid']) or '-'}  ETA (all epochs) {eta:.0f}s")
+                    f"valid {fmt_metrics(s['valid'], self.keys) or '-'}  ETA (all epochs) {eta:.0f}s")
 
 
-def print_summary(run, ev: dict, out=None) -> None:
-    """The best valid and test metrics, and where the run is recorded."""
+def print_summary(run, ev: dict, out=None, keys=HEADLINE_KEYS) -> None:
+    """The best valid and test metrics (the headline `keys` first), the split, and where the
+    run is recorded."""
     console = Console(file=out or sys.stdout, width=120)
     valid, test = ev.get("valid") or {}, ev.get("test") or {}
     table = Table(title=f"{ev['type']}: best epoch {ev.get('best_epoch')} of {ev.get('epochs_run')}")
     table.add_column("metric")
     table.add_column("valid", justify="right")
     table.add_column("test", justify="right")
-    for key in valid:
+    for key in ordered(valid, keys):
         table.add_row(key, f"{valid[key]:.4f}", f"{test.get(key, float('nan')):.4f}")
     console.print(table)
+    if keys and keys[0] in valid:
+        console.print(f"best model chosen by valid {keys[0]}; test is that model's")
+    if ev.get("split"):
+        console.print(f"split: {split_text(ev['split'])}", soft_wrap=True)
     console.print(f"train {ev.get('train_seconds', 0):.1f}s, eval {ev.get('eval_seconds', 0):.1f}s")
     console.print(f"run directory: {run.path}")
+
+
+def ordered(metrics: dict, keys) -> list[str]:
+    """The metric keys, headline keys first."""
+    return [k for k in keys if k in metrics] + [k for k in metrics if k not in keys]
 
 
 PEER_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -147,16 +191,18 @@ def print_peers(run, out=None) -> None:
     rows = peers(run)
     if len(rows) < 2:
         return
+    me = next((r for r in rows if r.path == run.path), rows[0])
+    keys = [k for k in dict.fromkeys(headline_keys(me.config) + PEER_KEYS) if k in me.best[1]] or list(PEER_KEYS)
     console = Console(file=out or sys.stdout, width=120)
     table = Table(title="test metrics of each model's latest run on this dataset (best in bold)")
     table.add_column("model")
     table.add_column("run")
-    for key in PEER_KEYS:
+    for key in keys:
         table.add_column(key, justify="right")
-    best = {k: max(r.best[1].get(k, float("-inf")) for r in rows) for k in PEER_KEYS}
+    best = {k: max(r.best[1].get(k, float("-inf")) for r in rows) for k in keys}
     for r in rows:
         cells = []
-        for k in PEER_KEYS:
+        for k in keys:
             v = r.best[1].get(k)
             text = "-" if v is None else f"{v:.4f}"
             cells.append(f"[bold]{text}[/bold]" if v is not None and v == best[k] else text)

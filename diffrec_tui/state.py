@@ -52,6 +52,7 @@ class Draft:
     def __init__(self, cfg: dict | None = None, path: str | Path | None = None):
         self.path: Path | None = None
         self.origin: str = ""  # e.g. "from run <id>" when opened from a run
+        self.note: str | None = None  # its file's note lines: ignored RecBole keys, how it is read
         self.raw: dict[str, Any] = {}
         self._saved: dict[str, Any] = {}
         self.replace(cfg or config_mod.defaults(), path)
@@ -64,6 +65,7 @@ class Draft:
         self.raw = {k: form_value(SCHEMA[k], v) for k, v in full.items() if k in SCHEMA}
         self.path = Path(path) if path else None
         self.origin = origin
+        self.note = None
         self._saved = {} if dirty else self._normalized()
         self._check()
 
@@ -147,8 +149,9 @@ class Draft:
 
     def load(self, path: str | Path) -> None:
         """Read a YAML config (ConfigError for a missing, malformed or invalid file)."""
-        cfg = config_mod.load(path)
+        cfg, note = config_mod.load_with_note(path)
         self.replace(cfg, path)
+        self.note = note
 
     def save(self, path: str | Path | None = None) -> Path:
         target = Path(path) if path else self.path
@@ -168,6 +171,8 @@ class Draft:
 def _parse_text(f: Field, value: Any) -> Any:
     if not isinstance(value, str):
         return value
+    if f.nullable and not value.strip():
+        return None  # an empty field of an optional key: not set
     return _copy(_parse_cached(f.kind, value.strip()))
 
 

@@ -96,16 +96,18 @@ def parse_count(text: str, what: str) -> int | None:
     return n
 
 
-def base_config(path_text: str, draft) -> tuple[dict, str]:
-    """(resolved base config, where it came from): a YAML file when a path is given,
-    else the editor's config. ConfigError/InputError with a one-line message."""
+def base_config(path_text: str, draft) -> tuple[dict, str, str | None]:
+    """(resolved base config, where it came from, the note naming its ignored RecBole
+    keys): a YAML file when a path is given, else the editor's config.
+    ConfigError/InputError with a one-line message."""
     path_text = path_text.strip()
     if path_text:
-        path = Path(path_text).expanduser()
-        cfg = config_mod.absolute_paths(config_mod.load(path))
-        return cfg, path.name
+        from .shipped import resolve
+        path = resolve(path_text)  # a file here, else a shipped config of that name
+        cfg, note = config_mod.load_with_note(path)
+        return config_mod.absolute_paths(cfg), path.name, note
     try:
-        return draft.resolved(), f"the editor's {draft.name}"
+        return draft.resolved(), f"the editor's {draft.name}", draft.note
     except ConfigError as exc:
         raise ConfigError(f"the editor's config has problems ({exc}); fix it on the Config screen "
                           "or give a base config file") from None
@@ -117,7 +119,9 @@ def create(root: str | Path, name: str, text: str, base: dict, trials: int | Non
            hyper_file: str | None = None, source: str = "hyper.test") -> tuple[SweepDir, list[str]]:
     """Plan the search and write its sweep directory (no process yet). Returns the sweep
     and notes to show (skipped combinations, lines that do not apply to the model)."""
+    from engine.layout import locate
     space = tuning.parse(text, source=source)
+    locate(base)  # a wrong data path is one message now, not one failed trial each
     strategy, planned = tuning.plan(space, base, trials, seed=base["seed"])
     runnable = sum(1 for t in planned if not t.skip)
     if not runnable:
@@ -126,7 +130,7 @@ def create(root: str | Path, name: str, text: str, base: dict, trials: int | Non
     skipped = len(planned) - runnable
     if skipped:
         notes.append(f"{skipped} of {len(planned)} combinations are invalid with this base config: skipped")
-    sd = SweepDir.create(root, name or "sweep", space, base, strategy, planned, seed=base["seed"],
+    sd = SweepDir.create(Path(root).resolve(), name or "sweep", space, base, strategy, planned, seed=base["seed"],
                          hyper_text=text, hyper_file=hyper_file)
     return sd, notes
 
@@ -174,7 +178,8 @@ def log_tail(path: str | Path, lines: int = 3) -> str:
 
 def ranked(info: SweepInfo) -> list[TrialInfo]:
     """Every trial, best validation metric first; trials without one after, by number."""
-    return sorted(info.trials, key=lambda t: (not _finite(t.value), -(t.value or 0.0), t.index))
+    sign = 1.0 if info.bigger else -1.0
+    return sorted(info.trials, key=lambda t: (not _finite(t.value), -sign * (t.value or 0.0), t.index))
 
 
 def _finite(v) -> bool:

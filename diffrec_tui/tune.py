@@ -5,12 +5,12 @@ Trials run as worker processes (engine.sweep.Runner), `--workers` at a time, eac
 its share of the cores. In a terminal a Rich live table follows them; otherwise one plain
 line per trial. At the end: the best trial (chosen on the validation metric only), its
 valid and test metrics, and best.yaml, a full config for `--run`.
-Exit status: 0 at least one trial finished, 1 none did, 2 bad input, 130 interrupted.
+Exit status: 0 at least one trial finished, 1 none did, 2 bad input, 130 interrupted
+(143 terminated, 129 hung up).
 """
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -24,6 +24,7 @@ from engine import config as config_mod
 from engine import tuning
 from engine.errors import InputError
 from engine.runs import runs_root
+from engine.supervisor import Signals
 from engine.sweep import Runner, SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -55,8 +56,11 @@ def main(args) -> int:
         raise InputError("--tune: needs --config CONFIG, the base config of every trial "
                          "(e.g. --config configs/default.yaml)")
     space = tuning.read(args.tune)
+    from engine.layout import locate
+
     from .cli import load_config
     base = load_config(args.base_config, args)
+    locate(base)  # a wrong data path is one error now, not one failed trial each
     strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"])
     runnable = sum(1 for t in trials if not t.skip)
     if not runnable:
@@ -66,7 +70,7 @@ def main(args) -> int:
     for p, why in tuning.inert(space, base):
         print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}: "
               "trials that differ only in it run once and share the result", flush=True)
-    sd = SweepDir.create(runs_root(args.runs_dir), hyper.stem or "sweep", space, base, strategy, trials,
+    sd = SweepDir.create(runs_root(args.runs_dir, base), hyper.stem or "sweep", space, base, strategy, trials,
                          seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
                          hyper_file=str(hyper.resolve()))
     skipped = len(trials) - runnable
@@ -91,7 +95,7 @@ def resume(args) -> int:
                          "drop --tune to resume, or start a new sweep without --resume")
     if args.base_config or args.overrides or args.device:
         from .cli import load_config
-        given = load_config(args.base_config, args) if args.base_config else \
+        given = load_config(args.base_config, args, show_note=False) if args.base_config else \
             config_mod.resolve({**base, **dict(config_mod.parse_override(o) for o in args.overrides),
                                 **({"device": args.device} if args.device else {})})
         changed = sorted(set(config_mod.diff(base, given)) - {"threads"})
@@ -112,38 +116,32 @@ def _space_key(space: tuning.Space) -> list:
 
 
 def execute(sd: SweepDir, workers: int, threads: int | None) -> int:
+    """Run the sweep's trials. SIGINT, SIGTERM or SIGHUP stop it like Ctrl-C: no new trial,
+    running workers stop at a batch boundary (a second signal kills them at once), and the
+    exit status is 130, 143 or 129."""
     runner = Runner(sd.path, workers, threads)
-    presses = {"n": 0}
 
-    def on_sigint(signum, frame):
-        presses["n"] += 1
-        if presses["n"] > 1:
-            runner.stop_grace = 0.0  # a second Ctrl-C: do not wait for the workers
+    def on_signal(signum):
+        if len(signals.received) > 1:
+            runner.stop_grace = 0.0  # a second signal: do not wait for the workers
 
+    signals = Signals(on_signal)
     tty = sys.stdout.isatty()
     view = RichSweepView(sd) if tty else PlainSweepView(sd)
-    old = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        with view:
-            info = runner.run(should_stop=lambda: presses["n"] > 0, on_update=view.update, on_tick=view.tick)
-    finally:
-        signal.signal(signal.SIGINT, old)
-    print_result(info, interrupted=presses["n"] > 0)
-    if presses["n"]:
-        return EXIT_INTERRUPTED
+    with signals, view:
+        info = runner.run(should_stop=lambda: bool(signals.received), on_update=view.update, on_tick=view.tick)
+    print_result(info, interrupted=bool(signals.received))
+    if signals.received:
+        return signals.exit_status
     return EXIT_OK if info.best else EXIT_FAILED
 
 
 # ---------------------------------------------------------------- display
 
 def _headline(info: SweepInfo) -> list[str]:
-    """Metric keys shown for a trial: the validation metric first, then NDCG at the same K."""
-    keys = [info.metric]
-    k = info.metric.partition("@")[2]
-    for name in ("ndcg", "recall"):
-        if f"{name}@{k}" not in keys and name in [m.lower() for m in info.meta["base"].get("metrics", [])]:
-            keys.append(f"{name}@{k}")
-    return keys
+    """Metric keys shown for a trial: the validation metric first, then NDCG and Recall at the same K."""
+    from .report import headline_keys
+    return list(headline_keys({"valid_metric": info.metric, "metrics": info.meta["base"].get("metrics", [])}))
 
 
 def describe(t: TrialInfo, info: SweepInfo) -> str:
@@ -151,7 +149,7 @@ def describe(t: TrialInfo, info: SweepInfo) -> str:
     head = f"trial {t.index}/{len(info.trials)} {t.status}"
     if t.status == "running":
         return f"{head}: {tuning.format_params(t.params)} ({t.run.name if t.run else ''})"
-    if t.status in ("failed", "skipped"):
+    if t.status in ("failed", "skipped", "dead"):
         return f"{head}: {tuning.format_params(t.params)}: {t.reason}"
     test = " ".join(f"{k} {t.test[k]:.4f}" for k in _headline(info) if k in t.test)
     value = f"{t.value:.4f}" if t.value is not None else "-"
@@ -245,9 +243,10 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
     for col in ["#", "status", *keys, "epoch", f"valid {info.metric}", *(f"test {k}" for k in _headline(info)), "s"]:
         table.add_column(col, justify="right" if col not in ("status",) else "left", no_wrap=True)
     running = [t for t in info.trials if t.status == "running"]
+    sign = 1.0 if info.bigger else -1.0
     ended = sorted((t for t in info.trials if t.status not in ("running", "pending")),
-                   key=lambda t: (t.value is None, -(t.value or 0.0), t.index))
-    best = best_trial(info.trials)
+                   key=lambda t: (t.value is None, -sign * (t.value or 0.0), t.index))
+    best = best_trial(info.trials, info.bigger)
     rows = (running + ended)[:max_rows]
     for t in rows:
         style = "bold" if best is not None and t.index == best.index else None
@@ -256,8 +255,11 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
                       str(t.epochs or "-"), _num(t.value), *(_num(t.test.get(k)) for k in _headline(info)),
                       seconds_cell(t), style=style)
     hidden = len(running) + len(ended) - len(rows)
+    notes = [f"trial {t.index} dead: {t.reason}" for t in info.trials if t.status == "dead"][:3]
     if hidden > 0:
-        table.caption = f"{hidden} more in {info.path / 'results.csv'}"
+        notes.append(f"{hidden} more in {info.path / 'results.csv'}")
+    if notes:
+        table.caption = "\n".join(notes)
     return table
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import methods
+from . import methods, optim
 from .baseline_keys import check
 from .methods import Method
 
@@ -209,7 +209,8 @@ class MultiVAE(Method):
         self.cfg = cfg
         self.module = MultiVAEModule(n_items, cfg["mlp_hidden_size"], cfg["latent_dimension"],
                                      cfg["dropout_prob"]).to(device)
-        self.opt = methods.adamw(self.module.parameters(), cfg["learning_rate"], cfg["weight_decay"])
+        self.opt = optim.make(self.module.parameters(), cfg)
+        self.update = optim.Update(cfg, device)
         self.updates = 0
 
     def kl_weight(self) -> float:
@@ -219,12 +220,12 @@ class MultiVAE(Method):
     def train_batch(self, x: torch.Tensor) -> torch.Tensor:
         self.module.train()
         self.opt.zero_grad(set_to_none=True)
-        logits, mu, logvar = self.module(x)
-        nll = -(F.log_softmax(logits, dim=1) * x).sum(1).mean()
-        kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1).mean()
-        loss = nll + self.kl_weight() * kl
-        loss.backward()
-        self.opt.step()
+        with self.update.autocast():
+            logits, mu, logvar = self.module(x)
+            nll = -(F.log_softmax(logits, dim=1) * x).sum(1).mean()
+            kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1).mean()
+            loss = nll + self.kl_weight() * kl
+        self.update.step(loss, [self.opt], self.module.parameters())
         self.updates += 1
         return loss.detach()
 

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .data import load_npy
 from .errors import ConfigError
 from .evaluation import single_threaded_kernels
 
@@ -77,11 +78,7 @@ def load_embeddings(path: str | Path, n_items: int) -> np.ndarray:
     if not p.is_file():
         raise ConfigError(f"config: item_emb {p}: file not found; give a .npy of shape ({n_items}, d), "
                           "or item_emb=auto / svd")
-    try:
-        emb = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ConfigError(f"config: item_emb {p}: not a readable .npy array ({exc.__class__.__name__}); "
-                          "or use item_emb=svd") from None
+    emb = load_npy(p, "config: item_emb ", ConfigError)
     check_embeddings(emb, n_items, str(p))
     return emb
 

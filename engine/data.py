@@ -10,10 +10,15 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from . import filters, layout
+from .budget import check_ids
 from .errors import DataError
+from .untrusted import csv_rows, load_npy, open_text, shown
 
 SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
 MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
+MAX_ID = 2 ** 31 - 2  # ids index int32 arrays (scipy, torch): max id + 1 must fit
+MAX_TOKEN = 256  # characters of a user or item token in a text file
 
 
 @dataclass
@@ -28,6 +33,8 @@ class Dataset:
     item_emb: np.ndarray | None = None
     item_names: list[str] | None = None
     stats: dict = field(default_factory=dict)
+    user_tokens: list[str] | None = None  # the dataset's own ids (atomic, CSV), by dense id
+    item_tokens: list[str] | None = None
 
     def train_matrix(self, time_aware: bool = False, w_min: float = 0.1, w_max: float = 1.0) -> sp.csr_matrix:
         """Users x items training matrix: 1.0 per interaction, or T-DiffRec's weights rising
@@ -53,6 +60,14 @@ class Dataset:
         return h.hexdigest()[:16]
 
 
+SPLIT_STATS = ("split", "n_train", "n_valid", "n_test", "unseen_targets", "unseen_dropped")
+
+
+def split_counts(stats: dict) -> dict:
+    """The split's sizes and how it was made, from a Dataset's stats (the summary's `split`)."""
+    return {k: stats[k] for k in SPLIT_STATS if k in stats}
+
+
 def positions(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """For user-grouped rows: each row's position within its user, and its user's row count."""
     count = np.bincount(users, minlength=n_users)
@@ -71,10 +86,12 @@ def _csr(users, items, n_users, n_items, values=None) -> sp.csr_matrix:
 # ---------------------------------------------------------------- assembling a Dataset
 
 def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=None,
-          duplicates=0, extra_stats=None) -> Dataset:
+          duplicates=0, extra_stats=None, drop_unseen=False) -> Dataset:
     """Make a Dataset from (users, items) pairs per split; train pairs in chronological order.
 
-    Drops (and counts) duplicate pairs and held-out items never seen in training.
+    Drops (and counts) duplicate pairs. Held-out items that training never saw are counted
+    (`unseen_targets`) and kept as targets, which no model learnt to rank (as RecBole), or
+    dropped with `drop_unseen` (`unseen_dropped`).
     """
     tu, ti, dup = _dedupe(*train, n_items)
     order = np.argsort(tu, kind="stable")  # group by user, keep each user's time order
@@ -90,14 +107,16 @@ def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=
         key = users * n_items + items
         in_train = _member(key, train_key)
         dup += int(in_train.sum())
-        ok = seen[items] & ~in_train
-        unseen += int((~seen[items] & ~in_train).sum())
+        unseen_here = ~seen[items] & ~in_train
+        unseen += int(unseen_here.sum())
+        ok = ~in_train & ~(unseen_here & drop_unseen)
         held.append(_csr(users[ok], items[ok], n_users, n_items))
     stats = {
         "n_users": int(n_users), "n_items": int(n_items),
         "n_train": int(len(tu)), "n_valid": int(held[0].nnz), "n_test": int(held[1].nnz),
         "density": round((len(tu) + held[0].nnz + held[1].nnz) / max(1, n_users * n_items), 6),
-        "duplicates_dropped": int(dup), "unseen_dropped": int(unseen),
+        "duplicates_dropped": int(dup), "unseen_targets": int(unseen),
+        "unseen_dropped": int(unseen) if drop_unseen else 0,
         **(extra_stats or {}),
     }
     return Dataset(name, int(n_users), int(n_items), tu.astype(np.int64), ti.astype(np.int64),
@@ -121,10 +140,12 @@ def _dedupe(users, items, n_items):
     return users[first].astype(np.int64), items[first].astype(np.int64), int(len(users) - len(first))
 
 
-def split_per_user(users, items, times, ratios, order="TO", seed=0):
-    """Per-user split into train/valid/test by the ratios. TO: chronological (by `times`, ties
-    in file order); RO: random per user. Users with fewer than 3 interactions keep all in train;
-    others hold out round(n x ratio) valid and test items, at least one each."""
+def split_per_user(users, items, times, ratios, order="TO", seed=0, leave_one_out="off", rule="nearest"):
+    """Per-user split into train/valid/test. TO: chronological (by `times`, ties in file
+    order); RO: random per user. By ratios, with `rule` nearest: users with fewer than 3
+    interactions keep all in train, others hold out round(n x ratio) valid and test items,
+    at least one each; with `rule` recbole: RecBole's counts (`_recbole_counts`).
+    `leave_one_out` (RecBole's LS) holds out each user's last item(s) instead."""
     n = len(users)
     if order == "RO":
         key2 = np.random.default_rng(seed).random(n)
@@ -134,46 +155,75 @@ def split_per_user(users, items, times, ratios, order="TO", seed=0):
     users, items = users[idx], items[idx]
     n_users = int(users.max()) + 1 if n else 0
     pos, count = positions(users, n_users)
+    if leave_one_out and leave_one_out != "off":
+        n_valid, n_test, short = _leave_one_out_counts(count, leave_one_out)
+    else:
+        n_valid, n_test, short = (_recbole_counts if rule == "recbole" else _ratio_counts)(count, ratios)
+    n_train = count - n_valid - n_test
+    part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
+    return [(users[part == s], items[part == s]) for s in range(3)], int(np.unique(users[short]).size)
+
+
+def _ratio_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Held-out valid and test counts per row's user under the split ratios, and which rows
+    belong to users too short to split."""
     r = np.asarray(ratios, dtype=np.float64) / float(np.sum(ratios))
     n_test = np.where(r[2] > 0, np.maximum(1, np.round(count * r[2])), 0).astype(np.int64)
     n_valid = np.where(r[1] > 0, np.maximum(1, np.round(count * r[1])), 0).astype(np.int64)
     short = count < MIN_SPLIT_LEN
     n_test[short] = 0
     n_valid[short] = 0
+    return n_valid, n_test, short
+
+
+def _recbole_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RecBole 1.2.1's split_by_ratio per user (`_calcu_split_ids`): each held-out part is
+    int(n x ratio), train the rest; then, test first, a part whose share n x ratio lies in
+    (0, 1) gets one interaction while train keeps more than one. Same float arithmetic, so
+    the same counts (ml-100k, RS 0.8/0.1/0.1: 80,808 / 9,596 / 9,596)."""
+    total = sum(float(x) for x in ratios)
+    r = [float(x) / total for x in ratios]
+    share = [r[i] * count for i in (1, 2)]  # float64 products, as RecBole's Python floats
+    n_valid, n_test = (np.floor(x).astype(np.int64) for x in share)
     n_train = count - n_valid - n_test
-    part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
-    return [(users[part == s], items[part == s]) for s in range(3)], int(np.unique(users[short]).size)
+    for part, x in ((n_test, share[1]), (n_valid, share[0])):
+        bump = (n_train > 1) & (x > 0) & (x < 1)
+        part += bump
+        n_train -= bump
+    return n_valid, n_test, (n_valid + n_test) == 0
+
+
+def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RecBole's leave-one-out: the last item to test (valid_only: to valid), the one before
+    to valid (valid_and_test), as long as one item stays in train."""
+    one = (count >= 2).astype(np.int64)
+    if mode == "valid_and_test":
+        return (count >= 3).astype(np.int64), one, count < 2
+    if mode == "valid_only":
+        return one, np.zeros_like(one), count < 2
+    return np.zeros_like(one), one, count < 2  # test_only
 
 
 # ---------------------------------------------------------------- loaders
 
 def load(cfg: dict) -> Dataset:
-    fmt = cfg["data_format"]
-    if fmt == "synthetic":
+    src = layout.locate(cfg)
+    if src.format == "synthetic":
+        from .budget import check_synthetic
         from .synthetic import generate
+        check_synthetic(cfg)
         return generate(cfg)
-    path = Path(cfg["data_path"]).expanduser().resolve()
-    if not path.exists():
-        raise DataError(f"data: {path}: not found; set data_path to an existing {_what(fmt)}")
-    if fmt == "diffrec_npy":
-        return load_npy_folder(path, cfg["dataset"])
-    if fmt == "atomic":
-        return load_atomic(path, cfg)
-    return load_csv(path, cfg)
-
-
-def _what(fmt):
-    return {"diffrec_npy": "folder with train_list.npy, valid_list.npy, test_list.npy",
-            "atomic": ".inter file (or a folder holding one)", "csv": ".csv file"}[fmt]
+    if src.format == "diffrec_npy":
+        return load_npy_folder(src.path, cfg["dataset"], cfg.get("drop_unseen_targets", False))
+    if src.format == "atomic":
+        return load_atomic(src, cfg)
+    return load_csv(src.path, cfg)
 
 
 def _read_pairs(file: Path) -> np.ndarray:
     if not file.is_file():
         raise DataError(f"data: {file}: file not found; a DiffRec split folder needs {', '.join(SPLIT_FILES)}")
-    try:
-        a = np.load(file, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"data: {file}: not a readable .npy array ({exc.__class__.__name__})") from None
+    a = load_npy(file)
     if a.ndim != 2 or a.shape[1] != 2:
         raise DataError(f"data: {file}: expected shape (n, 2) rows [user, item], got {a.shape}")
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
@@ -187,81 +237,154 @@ def _read_pairs(file: Path) -> np.ndarray:
     if a.min() < 0:
         row = int(np.argmax((a < 0).any(1)))
         raise DataError(f"data: {file}: negative id at row {row}: ids must be >= 0")
+    if a.max() > MAX_ID:
+        row, col = np.unravel_index(int(np.argmax(a)), a.shape)
+        raise DataError(f"data: {file}: {('user', 'item')[col]} id {int(a[row, col])} at row {row} is too large "
+                        f"(at most {MAX_ID}); ids index arrays: number them 0..n-1")
     return a.astype(np.int64)
 
 
-def load_npy_folder(folder: Path, name: str) -> Dataset:
+def load_npy_folder(folder: Path, name: str, drop_unseen: bool = False) -> Dataset:
     if not folder.is_dir():
         raise DataError(f"data: {folder}: not a folder; data_format diffrec_npy needs a split folder")
     tr, va, te = (_read_pairs(folder / f) for f in SPLIT_FILES)
     n_users = int(max(tr[:, 0].max(), va[:, 0].max(), te[:, 0].max())) + 1
     n_items = int(max(tr[:, 1].max(), va[:, 1].max(), te[:, 1].max())) + 1
+    check_ids(n_users, n_items, folder)
     emb = None
     emb_file = folder / "item_emb.npy"
-    if emb_file.is_file():
-        emb = np.load(emb_file, allow_pickle=False)
+    if emb_file.exists():
+        emb = load_npy(emb_file)
         if emb.ndim != 2 or emb.shape[0] != n_items:
             raise DataError(f"data: {emb_file}: expected shape ({n_items}, d), got {emb.shape}")
+        if not np.issubdtype(emb.dtype, np.number) or np.issubdtype(emb.dtype, np.complexfloating):
+            raise DataError(f"data: {emb_file}: expected real numbers, got dtype {emb.dtype}")
     return build(name, n_users, n_items, (tr[:, 0], tr[:, 1]), (va[:, 0], va[:, 1]),
-                 (te[:, 0], te[:, 1]), item_emb=emb)
+                 (te[:, 0], te[:, 1]), item_emb=emb, extra_stats={"split": "files"}, drop_unseen=drop_unseen)
 
 
-def _interactions_to_dataset(file, cfg, users, items, ratings, times, item_names_by_token=None):
-    """Shared tail of the atomic and CSV loaders: threshold, dense ids, split."""
-    if cfg["rating_threshold"] is not None:
-        if ratings is None:
-            raise DataError(f"data: {file}: rating_threshold is set but the file has no rating column; "
-                            "remove rating_threshold")
-        keep = ratings >= cfg["rating_threshold"]
-        users, items = users[keep], items[keep]
-        times = times[keep] if times is not None else None
+def _interactions_to_dataset(file, cfg, users, items, times, fields, item_names_by_token=None):
+    """Shared tail of the atomic and CSV loaders: RecBole's filters, dense ids, split."""
+    keep = filters.select(file, cfg, users, items, times, fields)
+    users, items = users[keep], items[keep]
+    times = times[keep] if times is not None else None
     if len(users) == 0:
-        raise DataError(f"data: {file}: no interactions left to use (check rating_threshold)")
+        raise DataError(f"data: {file}: no interactions left to use (check rating_threshold, val_interval "
+                        "and the inter_num intervals)")
     user_tokens, uid = np.unique(users, return_inverse=True)
     item_tokens, iid = np.unique(items, return_inverse=True)
-    splits, short = split_per_user(uid, iid, times, cfg["split"], cfg["order"], cfg["seed"])
+    splits, short = split_per_user(uid, iid, times, cfg["split"], cfg["order"], cfg["seed"],
+                                   cfg.get("leave_one_out", "off"), cfg.get("split_rule", "nearest"))
+    return _tokenized(file, cfg, user_tokens, item_tokens, splits, item_names_by_token, short)
+
+
+def _tokenized(file, cfg, user_tokens, item_tokens, splits, names_by_token, short=0) -> Dataset:
+    """A Dataset from dense-id splits, keeping the dataset's own ids (tokens) and titles."""
     for s, name in enumerate(("train", "valid", "test")):
-        if cfg["split"][s] > 0 and len(splits[s][0]) == 0:
+        if _expects(cfg, s) and len(splits[s][0]) == 0:
             raise DataError(f"data: {file}: the {name} split is empty (too few interactions per user); "
                             "use a larger dataset or change split")
     names = None
-    if item_names_by_token:
-        names = [item_names_by_token.get(str(t), str(t)) for t in item_tokens]
+    if names_by_token:
+        names = [names_by_token.get(str(t), str(t)) for t in item_tokens]
     ds = build(cfg["dataset"], len(user_tokens), len(item_tokens), *splits, item_names=names,
-               extra_stats={"users_all_train": short})
-    ds.stats["user_tokens_sample"] = [str(t) for t in user_tokens[:3]]
+               extra_stats={"users_all_train": short, "split": split_name(cfg)},
+               drop_unseen=cfg.get("drop_unseen_targets", False))
+    ds.user_tokens, ds.item_tokens = [str(t) for t in user_tokens], [str(t) for t in item_tokens]
+    ds.stats["user_tokens_sample"] = ds.user_tokens[:3]
     return ds
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+def split_name(cfg: dict) -> str:
+    """How the held-out parts were made: files, leave-one-out, or which ratio rule."""
+    if cfg.get("benchmark_filename"):
+        return "files"
+    mode = cfg.get("leave_one_out", "off")
+    if mode not in (None, "off"):
+        return f"leave-one-out {mode}"
+    return f"{cfg.get('split_rule', 'nearest')} {'/'.join(f'{x:g}' for x in cfg['split'])} {cfg['order']}"
+
+
+def _expects(cfg: dict, part: int) -> bool:
+    """Does the split put items into this part (0 train, 1 valid, 2 test)?"""
+    mode = cfg.get("leave_one_out", "off")
+    if cfg.get("benchmark_filename") or mode in (None, "off"):
+        return bool(cfg.get("benchmark_filename")) or cfg["split"][part] > 0
+    return part == 0 or (part == 1 and mode != "test_only") or (part == 2 and mode != "valid_only")
+
+
+def _column(header: list[str], names: tuple[str, ...], allowed: set[str] | None = None) -> int | None:
     base = [h.split(":")[0].strip().lower() for h in header]
     for n in names:
-        if n in base:
+        n = n.lower()
+        if n in base and (allowed is None or n in allowed):
             return base.index(n)
     return None
 
 
-def _columns(file, header):
-    cols = {k: _column(header, v) for k, v in {
-        "user": ("user_id", "user", "userid", "uid"), "item": ("item_id", "item", "itemid", "movieid", "iid"),
-        "rating": ("rating", "score"), "time": ("timestamp", "time", "ts")}.items()}
-    for need in ("user", "item"):
-        if cols[need] is None:
-            raise DataError(f"data: {file}: header has no {need} column (expected e.g. {need}_id); "
-                            f"found {', '.join(header)}")
+_GUESS = {"user": ("user_id", "user", "userid", "uid"), "item": ("item_id", "item", "itemid", "movieid", "iid"),
+          "rating": ("rating", "score"), "time": ("timestamp", "time", "ts")}
+_NAMED = {"user": "USER_ID_FIELD", "item": "ITEM_ID_FIELD", "rating": "RATING_FIELD", "time": "TIME_FIELD"}
+
+
+def _allowed(header: list[str], cfg: dict) -> set[str]:
+    """The columns RecBole's load_col / unload_col (their `inter` entries) let us read;
+    as in RecBole, a load_col without an `inter` entry loads nothing from it."""
+    base = {h.split(":")[0].strip().lower() for h in header}
+    load_col = cfg.get("load_col")
+    allowed = base
+    if load_col is not None:
+        inter = load_col.get("inter")
+        allowed = base if inter == "*" else {str(c).lower() for c in inter or []} & base
+    unload = (cfg.get("unload_col") or {}).get("inter") or []
+    return allowed - {str(c).lower() for c in unload}
+
+
+def _columns(file, header, cfg=None):
+    """Column index of user, item, rating and time (None when absent), and of the other
+    columns a val_interval names. RecBole's field names and load_col/unload_col win over
+    the usual guesses."""
+    cfg = cfg or {}
+    allowed = _allowed(header, cfg)
+    cols = {}
+    for key, guesses in _GUESS.items():
+        named = cfg.get(_NAMED[key])
+        wanted = (named,) if named else guesses
+        cols[key] = _column(header, wanted, allowed)
+        if cols[key] is None and key in ("user", "item"):
+            present = _column(header, wanted)
+            what = f"{_NAMED[key]} `{named}`" if named else f"the {key} column"
+            if present is not None:
+                raise DataError(f"data: {file}: {what} is not loaded: add `{header[present].split(':')[0]}` "
+                                "to load_col's inter list (or drop it from unload_col)")
+            if named:
+                raise DataError(f"data: {file}: {what} is not in the header; found {shown(header)}")
+            raise DataError(f"data: {file}: header has no {key} column (expected e.g. {key}_id, or set "
+                            f"{_NAMED[key]}); found {shown(header)}")
+    for name in cfg.get("val_interval") or {}:
+        idx = _column(header, (name,), allowed)
+        if idx is not None and idx not in cols.values():
+            cols[f"field:{name}"] = idx
     return cols
 
 
 def _parse_rows(file, rows, cols):
     users, items, ratings, times = [], [], [], []
+    extra = {k: [] for k in cols if k.startswith("field:")}
     for line_no, row in rows:
         try:
             users.append(row[cols["user"]])
             items.append(row[cols["item"]])
+            if len(users[-1]) > MAX_TOKEN or len(items[-1]) > MAX_TOKEN:
+                raise DataError(f"data: {file}: line {line_no} has a user or item id of "
+                                f"{max(len(users[-1]), len(items[-1]))} characters (at most {MAX_TOKEN}); "
+                                "is the delimiter right, or a quote left open?")
             if cols["rating"] is not None:
                 ratings.append(float(row[cols["rating"]]))
             if cols["time"] is not None:
                 times.append(float(row[cols["time"]]))
+            for k, values in extra.items():
+                values.append(row[cols[k]])
         except (IndexError, ValueError):
             raise DataError(f"data: {file}: line {line_no} is malformed (missing field or non-numeric "
                             "rating/timestamp)") from None
@@ -269,55 +392,87 @@ def _parse_rows(file, rows, cols):
         raise DataError(f"data: {file}: no interactions (the file has only a header)")
     return (np.asarray(users), np.asarray(items),
             np.asarray(ratings) if cols["rating"] is not None else None,
-            np.asarray(times) if cols["time"] is not None else None)
+            np.asarray(times) if cols["time"] is not None else None,
+            {k[len("field:"):]: _as_numbers(np.asarray(v)) for k, v in extra.items()})
 
 
-def load_atomic(path: Path, cfg: dict) -> Dataset:
-    file = path
-    if path.is_dir():
-        found = sorted(path.glob("*.inter"))
-        if not found:
-            raise DataError(f"data: {path}: no .inter file in this folder")
-        file = found[0]
-    with open(file, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        header = next(reader, None)
+def _as_numbers(a: np.ndarray) -> np.ndarray:
+    try:
+        return a.astype(np.float64)
+    except ValueError:
+        return a
+
+
+def _read_table(file: Path, cfg: dict, delimiter: str | None):
+    """(users, items, times, fields) of one interaction file; delimiter None = sniffed (CSV)."""
+    with open_text(file) as fh:
+        dialect = csv.excel
+        if delimiter is None:
+            sample = fh.read(4096)
+            fh.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                pass
+            reader = csv.reader(fh, dialect)
+        else:
+            reader = csv.reader(fh, delimiter=delimiter)
+        rows = csv_rows(reader, file)
+        header = next(rows, (0, None))[1]
         if not header:
-            raise DataError(f"data: {file}: empty file; expected a header like user_id:token\titem_id:token")
-        cols = _columns(file, header)
-        users, items, ratings, times = _parse_rows(file, ((i + 2, r) for i, r in enumerate(reader) if r), cols)
-    return _interactions_to_dataset(file, cfg, users, items, ratings, times, _item_names(file))
+            example = "user_id:token\titem_id:token" if delimiter else "user,item,rating,timestamp"
+            raise DataError(f"data: {file}: empty file; expected a header like {example}")
+        cols = _columns(file, header, cfg)
+        users, items, ratings, times, fields = _parse_rows(file, rows, cols)
+    for key, values in (("user", users), ("item", items), ("rating", ratings), ("time", times)):
+        if values is not None:  # value filters (val_interval) may name any of them
+            fields[header[cols[key]].split(":")[0].strip()] = fields[key] = values
+    return users, items, times, fields
 
 
-def _item_names(inter_file: Path) -> dict | None:
-    """Titles from the RecBole .item file next to the .inter file, if there is one."""
-    item_file = inter_file.with_suffix(".item")
-    if not item_file.is_file():
-        return None
+def load_atomic(src: layout.Source, cfg: dict) -> Dataset:
+    sep = cfg.get("field_separator") or "\t"
+    names = _item_names(src.item_file, sep, cfg.get("ITEM_ID_FIELD") or "item_id") if src.item_file else None
+    if src.parts:
+        return _benchmark(src, cfg, [_read_table(f, cfg, sep) for f in src.parts], names)
+    return _interactions_to_dataset(src.path, cfg, *_read_table(src.path, cfg, sep), names)
+
+
+def _benchmark(src: layout.Source, cfg: dict, tables: list, names: dict | None) -> Dataset:
+    """RecBole's benchmark_filename: the files are the train, valid and test splits
+    (RecBole filters nothing then; a rating_threshold still applies)."""
+    users = np.concatenate([t[0] for t in tables])
+    items = np.concatenate([t[1] for t in tables])
+    part = np.concatenate([np.full(len(t[0]), i) for i, t in enumerate(tables)])
+    times = np.concatenate([t[2] for t in tables]) if all(t[2] is not None for t in tables) else None
+    if cfg["rating_threshold"] is not None:
+        if not all("rating" in t[3] for t in tables):
+            raise DataError(f"data: {src.path}: rating_threshold is set but a file has no rating column")
+        keep = np.concatenate([t[3]["rating"] for t in tables]) >= cfg["rating_threshold"]
+        users, items, part = users[keep], items[keep], part[keep]
+        times = times[keep] if times is not None else None
+    user_tokens, uid = np.unique(users, return_inverse=True)
+    item_tokens, iid = np.unique(items, return_inverse=True)
+    key = times if times is not None else np.arange(len(uid))
+    order = np.lexsort((np.arange(len(uid)), key, uid))  # each user's train rows oldest first
+    uid, iid, part = uid[order], iid[order], part[order]
+    splits = [(uid[part == s], iid[part == s]) for s in range(3)]
+    return _tokenized(src.path, cfg, user_tokens, item_tokens, splits, names)
+
+
+def _item_names(item_file: Path, sep: str = "\t", id_field: str = "item_id") -> dict | None:
+    """Titles from a RecBole .item file (movie_title, title or name column), by item token."""
     with open(item_file, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        header = next(reader, [])
-        idc = _column(header, ("item_id",))
+        rows = csv_rows(csv.reader(fh, delimiter=sep), item_file)
+        header = next(rows, (0, []))[1]
+        idc = _column(header, (id_field,))
         namec = next((i for i, h in enumerate(header) if h.split(":")[0] in ("movie_title", "title", "name")), None)
         if idc is None or namec is None:
             return None
-        return {r[idc]: r[namec] for r in reader if len(r) > max(idc, namec)}
+        return {r[idc]: r[namec] for _, r in rows if len(r) > max(idc, namec)}
 
 
 def load_csv(path: Path, cfg: dict) -> Dataset:
     if not path.is_file():
         raise DataError(f"data: {path}: not a file; data_format csv needs a .csv file")
-    with open(path, newline="", encoding="utf-8") as fh:
-        sample = fh.read(4096)
-        fh.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, dialect)
-        header = next(reader, None)
-        if not header:
-            raise DataError(f"data: {path}: empty file; expected a header like user,item,rating,timestamp")
-        cols = _columns(path, header)
-        users, items, ratings, times = _parse_rows(path, ((i + 2, r) for i, r in enumerate(reader) if r), cols)
-    return _interactions_to_dataset(path, cfg, users, items, ratings, times)
+    return _interactions_to_dataset(path, cfg, *_read_table(path, cfg, cfg.get("field_separator")))

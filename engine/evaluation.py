@@ -35,14 +35,16 @@ def device_rows(m: sp.csr_matrix | DeviceRows, device: torch.device) -> DeviceRo
 
 
 def eval_batch_size(cfg: dict, n_items: int, device: torch.device | str = "cpu") -> int:
-    """Users scored at once: the config's, or (0 = auto) on a CPU as many as keep a batch of
-    scores cache-sized, far below glibc's 32 MB mmap threshold (bigger batches are fresh
-    mmaps and page faults on every step), on a GPU as many as fit GPU_EVAL_SCORES."""
+    """Users scored at once. eval_batch_size counts scores (users x items), as RecBole's full
+    ranking; 0 = auto: on a CPU as many users as keep a batch of scores cache-sized, far
+    below glibc's 32 MB mmap threshold (bigger batches are fresh mmaps and page faults on
+    every step), on a GPU as many as fit GPU_EVAL_SCORES."""
+    n_items = max(1, n_items)
     if cfg["eval_batch_size"]:
-        return cfg["eval_batch_size"]
+        return max(1, cfg["eval_batch_size"] // n_items)
     if torch.device(device).type == "cpu":
-        return max(MIN_CPU_EVAL_BATCH, CPU_EVAL_BATCH_BYTES // (4 * max(1, n_items)))
-    return max(1, GPU_EVAL_SCORES // max(1, n_items))
+        return max(MIN_CPU_EVAL_BATCH, CPU_EVAL_BATCH_BYTES // (4 * n_items))
+    return max(1, GPU_EVAL_SCORES // n_items)
 
 
 def predict(method, x: torch.Tensor, precision: str) -> torch.Tensor:

@@ -7,16 +7,21 @@ calls hold a lock). Scoring goes through the same path as evaluation
 `eval_precision`, `metrics.mask_` / `metrics.per_user`), so per-user metrics agree with
 the evaluation's.
 
-Two rankings, as in the evaluation protocol: the top-K a user is shown (`UserView.top`)
-excludes only the training history, so held-out valid and test items can appear as hits;
-the per-user *test* metrics rank with training and validation items excluded, the
-*valid* metrics with training items excluded. `recommend_all` (the CSV export) uses the
-test ranking, so re-scoring it against the test split gives the run's test metrics.
+One ranking, the test metric's: the top-K a user is shown (`UserView.top`), `--inspect`
+and `recommend_all` (the CSV export) rank with the training and validation items excluded,
+so the hits shown are the test hits that the user's test Recall/NDCG count, and
+re-scoring the export against the test split gives the run's test metrics. The per-user
+*valid* metrics rank with only the training items excluded, as validation does.
+
+Ids: what a person reads is the dataset's own ids (the run's tokens.json, or the
+dataset's tokens) and item titles; npy and synthetic data have dense ids only.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect as _pyinspect
 import math
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import config as config_mod
+from . import budget, methods, metrics, tokens, trainer
 from . import data as data_mod
-from . import methods, metrics, trainer
-from .errors import InputError
+from .checkpoints import check_best
+from .errors import InputError, os_errors
 from .runs import RunDir
 
 DEFAULT_TOPK = 20
@@ -82,12 +87,27 @@ class UserView:
     trajectory: list[np.ndarray]  # the vector after each reverse step; the last is `scores`
     latent: bool  # True when the trajectory lives in a latent space (not one value per item)
     scores: np.ndarray  # the final denoised scores (n_items), unmasked
-    top: list[Rec]  # top-K with the training history excluded
+    top: list[Rec]  # top-K of the test ranking: history and valid items excluded
     metrics: dict[str, dict[str, float]]  # {"test": {"recall@K": ..}, "valid": {..}}
 
     @property
     def steps(self) -> int:
         return len(self.trajectory)
+
+    def excluded(self) -> np.ndarray:
+        """The items the shown list leaves out: the history and the valid items."""
+        return np.concatenate([np.array([h.item for h in self.history], dtype=np.int64), self.valid_items])
+
+    def cutoff(self, vec: np.ndarray | None = None) -> int:
+        """How many items, all of them sorted by `vec` (the final scores by default), come
+        up to and including rank K of the shown list (history and valid items excluded):
+        a chart over all items draws the top-K line right after that many."""
+        vec = self.scores if vec is None else vec
+        order = np.argsort(-np.asarray(vec, dtype=np.float64), kind="stable")
+        candidate = np.ones(len(order), dtype=bool)
+        candidate[self.excluded()] = False
+        pos = np.flatnonzero(candidate[order])
+        return int(pos[min(self.topk, len(pos)) - 1]) + 1 if len(pos) else 0
 
     def step(self, i: int) -> np.ndarray:
         return self.trajectory[i]
@@ -110,7 +130,7 @@ class UserView:
 class RankChange:
     item: int
     name: str
-    before: int | None  # 1-based rank among the non-history items; None = excluded (history)
+    before: int | None  # 1-based rank in the test ranking; None = excluded (history or valid)
     after: int | None
 
 
@@ -151,12 +171,13 @@ class Inspector:
         self.run = RunDir(Path(run_dir).expanduser())
         self.path = self.run.path.resolve() if self.run.path.exists() else self.run.path
         ckpt = _load_checkpoint(self.run)
-        self.cfg = {**config_mod.defaults(), **ckpt["config"]}
+        self.cfg = ckpt["config"]  # through the schema, like a config file
         self.checkpoint_epoch = ckpt.get("epoch")
         self.checkpoint_valid = ckpt.get("valid") or {}
         self.checkpoint_test = ckpt.get("test") or {}
         self.ds = _load_dataset(self.cfg, ckpt, self.path)
         self.device = _device(device or self.cfg["device"])
+        budget.check(self.cfg, self.ds.n_users, self.ds.n_items, training=False, device=self.device)
         self.method = _load_method(self.cfg, self.ds, self.device, ckpt, self.path)
         self.train_in = self.ds.train_matrix(self.cfg["time-aware"], self.cfg["w_min"], self.cfg["w_max"])
         sig = _pyinspect.signature(self.method.predict).parameters
@@ -165,8 +186,12 @@ class Inspector:
         self._lock = threading.RLock()
         self._table_lock = threading.Lock()  # one all-users pass at a time
         self._table: UserTable | None = None
-        names = self.ds.item_names
-        self.names = list(names) if names else [str(i) for i in range(self.ds.n_items)]
+        self.tokens = tokens.read(self.run.tokens_file, self.ds.n_users, self.ds.n_items) or \
+            tokens.TokenMap.of(self.ds)
+        titles = (self.tokens.titles if self.tokens else None) or self.ds.item_names
+        self.has_titles = bool(titles)
+        self.names = list(titles) if titles else [self.item_id(i) for i in range(self.ds.n_items)]
+        self.names = [str(n) for n in self.names]
         self._lower = [n.lower() for n in self.names]
 
     # ------------------------------------------------------------ basics
@@ -186,6 +211,36 @@ class Inspector:
     def name(self, item: int) -> str:
         return self.names[item]
 
+    def user_id(self, user: int):
+        """The dataset's own id of a (dense) user: its token, or the dense id for npy data."""
+        return self.tokens.users[user] if self.tokens else int(user)
+
+    def item_id(self, item: int):
+        return self.tokens.items[item] if self.tokens else int(item)
+
+    def find_user(self, text) -> int:
+        """The dense user of a dataset id as a person types it (a token, or a dense id for
+        data without tokens); InputError when there is no such user."""
+        text = str(text).strip()
+        if self.tokens:
+            u = self.tokens.user_index(text)
+            if u is None:
+                sample = ", ".join(self.tokens.users[:3])
+                raise InputError(f"user: `{text}` is not a user of this run's dataset (its own ids, e.g. {sample})")
+            return u
+        try:
+            return self.check_user(int(text))
+        except ValueError:
+            raise InputError(f"user: `{text}` is not a user id; this run's dataset has users "
+                             f"0..{self.ds.n_users - 1}") from None
+
+    def find_item(self, text) -> int | None:
+        """The dense item of a dataset id (None if no item has it)."""
+        text = str(text).strip()
+        if self.tokens:
+            return self.tokens.item_index(text)
+        return int(text) if text.isdigit() and int(text) < self.ds.n_items else None
+
     def check_user(self, user: int) -> int:
         if not isinstance(user, (int, np.integer)) or not 0 <= int(user) < self.ds.n_users:
             raise InputError(f"user: {user} is out of range; this run's dataset has users 0..{self.ds.n_users - 1}")
@@ -203,8 +258,9 @@ class Inspector:
         if not text:
             return []
         out: list[tuple[int, str]] = []
-        if text.isdigit() and int(text) < self.ds.n_items:
-            out.append((int(text), self.names[int(text)]))
+        exact = self.find_item(text)
+        if exact is not None:
+            out.append((exact, self.names[exact]))
         for i, n in enumerate(self._lower):
             if len(out) >= limit:
                 break
@@ -285,10 +341,10 @@ class Inspector:
         names = sorted({*VIEW_METRICS, *self.cfg["metrics"]})
         ranked = scores.clone()
         metrics.mask_(ranked, hist_csr)
-        shown = torch.topk(ranked, k)
-        m_valid = metrics.per_user(shown.indices, valid_csr, [k], names)
+        m_valid = metrics.per_user(torch.topk(ranked, k).indices, valid_csr, [k], names)
         metrics.mask_(ranked, valid_csr)
-        m_test = metrics.per_user(torch.topk(ranked, k).indices, test_csr, [k], names)
+        shown = torch.topk(ranked, k)  # the test metric's list: history and valid items excluded
+        m_test = metrics.per_user(shown.indices, test_csr, [k], names)
         valid_items, test_items = valid_csr.indices.astype(np.int64), test_csr.indices.astype(np.int64)
         vset, tset = set(valid_items.tolist()), set(test_items.tolist())
         top = [Rec(r + 1, int(i), self.names[int(i)], float(s), int(i) in tset, int(i) in vset)
@@ -384,27 +440,51 @@ class Inspector:
 
     def export_recs(self, out: str | Path, topk: int | None = None,
                     progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> int:
-        """Write user,rank,item,score rows (test ranking: train and valid items excluded) to
-        a CSV, atomically; returns the number of rows."""
-        out = Path(out).expanduser()
-        if not out.parent.is_dir():
-            raise InputError(f"export: folder {out.parent} does not exist; create it or choose another OUT path")
+        """Write user,rank,item[,title],score rows (the test ranking: train and valid items
+        excluded; the dataset's own ids, titles when known) to a CSV, atomically; returns
+        the number of rows."""
+        out = check_export_target(out)
         tmp = out.with_name(out.name + ".tmp")
         n = 0
+        ids = self.tokens
+        titled = ids is not None and self.has_titles
         try:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                fh.write("user,rank,item,score\n")
-                for rows, items, scores in self.recommend_all(topk, batch_size=batch_size):
-                    n += _write_rows(fh, rows, items, scores)
-                    if progress:
-                        progress(int(rows[-1]) + 1, self.ds.n_users)
-            tmp.replace(out)
+            with os_errors("export", out, "choose another OUT path"):
+                with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                    fh.write("user,rank,item,title,score\n" if titled else "user,rank,item,score\n")
+                    for rows, items, scores in self.recommend_all(topk, batch_size=batch_size):
+                        if ids is None:
+                            n += _write_rows(fh, rows, items, scores)
+                        else:
+                            n += _write_token_rows(fh, rows, items, scores, ids, self.names if titled else None)
+                        if progress:
+                            progress(int(rows[-1]) + 1, self.ds.n_users)
+                tmp.replace(out)
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         return n
 
 
 # ---------------------------------------------------------------- helpers
+
+def check_export_target(out: str | Path) -> Path:
+    """The CSV path to write, or an InputError before any scoring: an existing folder, a
+    missing or unwritable parent folder, a file we may not replace."""
+    out = Path(out).expanduser()
+    fix = "choose another OUT path"
+    with os_errors("export", out, fix):  # a name too long, a path through a file, ...
+        if out.is_dir():
+            raise InputError(f"export: {out} is a folder; give a file name inside it, e.g. {out / 'recs.csv'}")
+        if not out.parent.is_dir():
+            raise InputError(f"export: folder {out.parent} does not exist; create it or {fix}")
+        if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+            raise InputError(f"export: {out.parent if not out.exists() else out}: not writable; {fix}")
+        probe = out.with_name(f".{out.name}.probe")  # root ignores modes: try it for real
+        probe.touch()
+        probe.unlink()
+    return out
+
 
 def _load_checkpoint(run: RunDir) -> dict:
     if not run.path.is_dir():
@@ -413,11 +493,7 @@ def _load_checkpoint(run: RunDir) -> dict:
         why = "it is not a run directory (no config.yaml)" if not run.config_file.is_file() else \
             "the run never reached an evaluation"
         raise InputError(f"inspect: {run.path} has no checkpoint.pt ({why}); pick a run that finished an evaluation")
-    ckpt = trainer.load_checkpoint(run.checkpoint_file)
-    missing = [k for k in ("state_dict", "config", "fingerprint") if not isinstance(ckpt, dict) or k not in ckpt]
-    if missing:
-        raise InputError(f"inspect: {run.checkpoint_file} lacks {', '.join(missing)}; re-train the run")
-    return ckpt
+    return check_best(trainer.load_checkpoint(run.checkpoint_file), run.checkpoint_file)
 
 
 def _load_dataset(cfg: dict, ckpt: dict, path: Path) -> data_mod.Dataset:
@@ -480,9 +556,9 @@ def _floats(values: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def _full_ranks(view: UserView) -> dict[int, int]:
-    """1-based rank of each non-history item under the view's scores."""
+    """1-based rank of each candidate item (not history, not valid) under the view's scores."""
     s = view.scores.astype(np.float64).copy()
-    s[[h.item for h in view.history]] = -np.inf
+    s[view.excluded()] = -np.inf
     order = np.argsort(-s, kind="stable")
     n = int(np.isfinite(s).sum())
     return {int(i): r + 1 for r, i in enumerate(order[:n])}
@@ -497,6 +573,21 @@ def _compare(before: UserView, after: UserView, removed, added, names) -> WhatIf
     leaving = [change(i) for i in old if i not in new]
     moved = [change(i) for i in new if i in old and old[i] != new[i]]
     return WhatIf(before.user, list(removed), list(added), before, after, entering, leaving, moved)
+
+
+def _write_token_rows(fh, users, items, scores, ids: tokens.TokenMap, titles: list[str] | None) -> int:
+    """CSV rows in the dataset's own ids (and titles, quoted as CSV needs), skipping
+    excluded (-inf) slots."""
+    import csv
+    w = csv.writer(fh, lineterminator="\n")
+    n = 0
+    for u, row_items, row_scores in zip(users.tolist(), items.tolist(), scores.tolist()):
+        for rank, (i, s) in enumerate(zip(row_items, row_scores), 1):
+            if math.isfinite(s):
+                title = [titles[i]] if titles is not None else []
+                w.writerow([ids.users[u], rank, ids.items[i], *title, f"{s:.6g}"])
+                n += 1
+    return n
 
 
 def _write_rows(fh, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> int:

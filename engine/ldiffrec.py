@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import clustering
+from . import clustering, optim
 from .diffusion import GaussianDiffusion
 from .errors import ConfigError
-from .methods import Method, adamw, register
+from .methods import Method, register
 from .models import ACTIVATIONS, Denoiser
 
 AE_DROPOUT = 0.1  # dropout on the encoder's input, as the reference autoencoder
@@ -147,7 +147,7 @@ class LDiffRecModule(nn.Module):
         self.cfg = cfg
         self.autoencoder = self._autoencoder(labels)
         self.denoiser = Denoiser(cfg["in_dims"][0], cfg["dims_dnn"], cfg["embedding_size"],
-                                 cfg["mlp_act_func"], cfg["dropout"])
+                                 cfg["mlp_act_func"], cfg["dropout"], cfg["dims_dnn_layout"])
         self.generation = 0  # bumped when load_state_dict rebuilds the autoencoder
 
     def _autoencoder(self, labels: np.ndarray) -> ClusterAutoencoder:
@@ -205,6 +205,7 @@ class LDiffRec(Method):
         self._terms: dict = {}
         self._opts: list = []
         self._opts_generation = -1
+        self.update = optim.Update(cfg, device)
 
     @property
     def epoch(self) -> int:
@@ -212,15 +213,14 @@ class LDiffRec(Method):
         return self.batches // self.batches_per_epoch
 
     def optimizers(self) -> list:
-        """AdamW for the autoencoder and for the denoiser, each with its own learning rate
-        (rebuilt if loading a checkpoint replaced the autoencoder)."""
+        """The config's learner (AdamW by default) for the autoencoder and for the denoiser,
+        each with its own learning rate (rebuilt if loading a checkpoint replaced the autoencoder)."""
         if self._opts_generation != self.module.generation:
             c = self.cfg
             lr_ae = c["ae_learning_rate"] or c["learning_rate"]
             lr_mlp = c["mlp_learning_rate"] or c["learning_rate"]
-            self._opts = [
-                adamw(self.module.autoencoder.parameters(), lr_ae, c["weight_decay"]),
-                adamw(self.module.denoiser.parameters(), lr_mlp, c["weight_decay"])]
+            self._opts = [optim.make(self.module.autoencoder.parameters(), c, lr_ae),
+                          optim.make(self.module.denoiser.parameters(), c, lr_mlp)]
             self._opts_generation = self.module.generation
         return self._opts
 
@@ -248,10 +248,9 @@ class LDiffRec(Method):
         opts = self.optimizers()
         for opt in opts:
             opt.zero_grad(set_to_none=True)
-        terms = self.loss_terms(x)
-        terms["loss"].backward()
-        for opt in opts:
-            opt.step()
+        with self.update.autocast():
+            terms = self.loss_terms(x)
+        self.update.step(terms["loss"], opts, self.module.parameters())
         self.batches += 1
         self._terms = {k: v.detach() if torch.is_tensor(v) else v for k, v in terms.items()}
         return self._terms["loss"]

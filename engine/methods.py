@@ -12,16 +12,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from . import optim
 from .diffusion import GaussianDiffusion
 from .errors import ConfigError
 from .models import Denoiser
-from .optim import AdamW
-
-
-def adamw(params, lr: float, weight_decay: float) -> AdamW:
-    """The models' optimizer: engine.optim's AdamW (torch.optim's would import torch._dynamo,
-    seconds of every run's start-up)."""
-    return AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 class Method:
@@ -38,7 +32,7 @@ class Method:
     def fit(self, train: sp.csr_matrix) -> None:
         """Closed-form methods only."""
 
-    def optimizers(self) -> list[AdamW]:
+    def optimizers(self) -> list:
         return []
 
     def extra_state(self) -> dict:
@@ -55,16 +49,17 @@ class DiffRec(Method):
     def __init__(self, cfg: dict, n_items: int, device: torch.device):
         self.cfg = cfg
         self.module = Denoiser(n_items, cfg["dims_dnn"], cfg["embedding_size"], cfg["mlp_act_func"],
-                               cfg["dropout"]).to(device)
+                               cfg["dropout"], cfg["dims_dnn_layout"]).to(device)
         self.diffusion = GaussianDiffusion(cfg, device)
-        self.opt = adamw(self.module.parameters(), cfg["learning_rate"], cfg["weight_decay"])
+        self.opt = optim.make(self.module.parameters(), cfg)
+        self.update = optim.Update(cfg, device)
 
     def train_batch(self, x: torch.Tensor) -> torch.Tensor:
         self.module.train()
         self.opt.zero_grad(set_to_none=True)
-        loss = self.diffusion.training_loss(self.module, x)
-        loss.backward()
-        self.opt.step()
+        with self.update.autocast():
+            loss = self.diffusion.training_loss(self.module, x)
+        self.update.step(loss, [self.opt], self.module.parameters())
         return loss.detach()
 
     @torch.no_grad()

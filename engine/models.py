@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dims import layer_sizes
+
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid,
                "leakyrelu": nn.LeakyReLU, "linear": nn.Identity}
 
@@ -31,26 +33,26 @@ def _init(layer: nn.Linear) -> nn.Linear:
 
 
 class Denoiser(nn.Module):
-    """x_t (+ step embedding) -> encoder -> bottleneck -> mirrored decoder -> x0 (or eps).
-
-    `dims` lists the hidden sizes from the bottleneck outwards, as DiffRec's `dims_dnn`:
-    [200, 600] on 2,810 items gives 2810+emb -> 600 -> 200 -> 600 -> 2810.
+    """x_t (+ step embedding) -> encoder -> decoder -> x0 (or eps), through the layer sizes
+    that `dims.layer_sizes` makes of DiffRec's `dims_dnn` and its layout: [200, 600] on
+    2,810 items is 2810+emb -> 600 -> 200 -> 600 -> 2810 mirrored (the authors), and
+    2810+emb -> 200 -> 600 -> 2810 as RecBole reads it.
     The first layer's weight holds the item columns, then the embedding columns; the two
     parts are multiplied separately (see FirstLayer), so x_t and the embedding are never
     concatenated and, at a fixed step, the embedding is just a bias.
     """
 
     def __init__(self, n_items: int, dims: list[int], emb_size: int = 10, act: str = "tanh",
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, layout: str = "mirrored"):
         super().__init__()
         self.n_items = n_items
         self.emb_size = emb_size
-        widths = [n_items] + list(reversed(dims))
+        sizes = layer_sizes(n_items, dims, layout)
+        enc, dec = sizes[:len(dims) + 1], sizes[len(dims):]  # first len(dims) layers: the encoder
         self.emb = _init(nn.Linear(emb_size, emb_size))
-        enc_in = [widths[0] + emb_size] + widths[1:-1]
-        self.encoder = nn.ModuleList(_init(nn.Linear(a, b)) for a, b in zip(enc_in, widths[1:]))
-        back = widths[::-1]
-        self.decoder = nn.ModuleList(_init(nn.Linear(a, b)) for a, b in zip(back[:-1], back[1:]))
+        enc_in = [enc[0] + emb_size] + enc[1:-1]
+        self.encoder = nn.ModuleList(_init(nn.Linear(a, b)) for a, b in zip(enc_in, enc[1:]))
+        self.decoder = nn.ModuleList(_init(nn.Linear(a, b)) for a, b in zip(dec[:-1], dec[1:]))
         self.act = ACTIVATIONS[act]()
         self.drop = nn.Dropout(dropout)
 

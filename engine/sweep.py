@@ -32,7 +32,9 @@ from typing import Callable
 import yaml
 
 from . import config as config_mod
-from .runs import RunDir, _slug, load_run, pid_alive
+from .errors import os_errors
+from .runs import RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, load_run, make_folder, pid_alive
+from .supervisor import Child
 from .tuning import Space, Trial, format_params, same_config, trial_config
 
 SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
@@ -103,14 +105,21 @@ class SweepInfo:
         return out
 
     @property
+    def bigger(self) -> bool:
+        """Is a bigger validation metric better (RecBole's valid_metric_bigger)?"""
+        return bool(self.meta.get("base", {}).get("valid_metric_bigger", True))
+
+    @property
     def best(self) -> TrialInfo | None:
-        return best_trial(self.trials)
+        return best_trial(self.trials, self.bigger)
 
 
-def best_trial(trials: list[TrialInfo]) -> TrialInfo | None:
-    """The finished trial with the highest validation metric (first one on a tie)."""
+def best_trial(trials: list[TrialInfo], bigger: bool = True) -> TrialInfo | None:
+    """The finished trial with the best validation metric (the highest, or the lowest when
+    not `bigger`; the first one on a tie)."""
     ok = [t for t in trials if t.status == "finished" and t.value is not None and math.isfinite(t.value)]
-    return max(ok, key=lambda t: (t.value, -t.index)) if ok else None
+    sign = 1.0 if bigger else -1.0
+    return max(ok, key=lambda t: (sign * t.value, -t.index)) if ok else None
 
 
 def load_sweep(path: str | Path) -> SweepInfo:
@@ -134,7 +143,8 @@ def load_sweep(path: str | Path) -> SweepInfo:
 
 def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
     t.status = rec.get("status", t.status)
-    t.run = root / rec["run"] if rec.get("run") else t.run
+    if "run" in rec:  # None: the trial's folder was removed (it failed on its input before training)
+        t.run = root / rec["run"] if rec["run"] else None
     for name in ("value", "best_epoch", "epochs", "seconds"):
         setattr(t, name, rec.get(name))
     t.valid, t.test = rec.get("valid") or {}, rec.get("test") or {}
@@ -146,7 +156,7 @@ def _from_run(t: TrialInfo, metric: str, coordinator_alive: bool) -> None:
     """A trial recorded as running: its run directory says whether it still is."""
     info = load_run(t.run)
     status = info.status
-    if status == "running" and not info.events and not coordinator_alive:
+    if status == "running" and not info.events and not coordinator_alive and RunDir(t.run).worker() is None:
         status = "dead"  # its worker never started and nobody will start it now
     if status in ("finished", "stopped", "failed"):
         _fill_from_summary(t, info.summary or {}, metric)
@@ -156,6 +166,8 @@ def _from_run(t: TrialInfo, metric: str, coordinator_alive: bool) -> None:
         t.epochs = info.epochs
         valid, test = info.best
         t.valid, t.test, t.value = valid, test, valid.get(metric)
+        if status == "dead":
+            t.reason = info.reason
 
 
 def _fill_from_summary(t: TrialInfo, summary: dict, metric: str) -> None:
@@ -181,27 +193,18 @@ class SweepDir:
     def create(cls, root: str | Path, name: str, space: Space, base: dict, strategy: str,
                trials: list[Trial], seed: int, hyper_text: str = "", hyper_file: str | None = None,
                now: datetime | None = None) -> "SweepDir":
-        root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
-        stem = f"sweep-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
-        for n in range(1, 10_000):
-            path = root / (stem if n == 1 else f"{stem}-{n}")
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        sd = cls(path)
+        sd = cls(make_folder(root, f"sweep-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"))
         meta = {"name": name, "created": datetime.now().isoformat(timespec="seconds"),
                 "hyper_file": hyper_file, "hyper_text": hyper_text, "strategy": strategy,
                 "trials": len(trials), "seed": seed, "valid_metric": base["valid_metric"],
                 "space": space.to_list(), "base": base,
                 "plan": [{"trial": t.index, "params": t.params} for t in trials]}
-        _atomic_write(sd.sweep_file, yaml.dump(meta, Dumper=_Dumper, sort_keys=False, default_flow_style=None))
-        for t in trials:  # known up front: record them now, so every reader sees why
-            if t.skip:
-                sd.record({"trial": t.index, "status": "skipped", "params": t.params, "reason": t.skip})
-        sd.write_csv()
+        with os_errors("runs dir", sd.path, RUNS_FIX):
+            _atomic_write(sd.sweep_file, yaml.dump(meta, Dumper=_Dumper, sort_keys=False, default_flow_style=None))
+            for t in trials:  # known up front: record them now, so every reader sees why
+                if t.skip:
+                    sd.record({"trial": t.index, "status": "skipped", "params": t.params, "reason": t.skip})
+            sd.write_csv()
         return sd
 
     def meta(self) -> dict:
@@ -226,21 +229,13 @@ class SweepDir:
 
     def record(self, rec: dict) -> dict:
         rec = {**rec, "time": round(time.time(), 3)}
-        line = (json.dumps(rec) + "\n").encode("utf-8")
-        with open(self.jsonl_file, "a+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell():
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":  # a killed writer's partial line: do not glue onto it
-                    line = b"\n" + line
-            fh.write(line)
-            fh.flush()
+        append_line(self.jsonl_file, json.dumps(rec))
         return rec
 
     def records(self) -> list[dict]:
         """Every complete record; a partial last line (a killed writer) is skipped."""
         try:
-            text = self.jsonl_file.read_text(encoding="utf-8")
+            text = self.jsonl_file.read_bytes().decode("utf-8", errors="replace")
         except OSError:
             return []
         out = []
@@ -322,34 +317,14 @@ def _atomic_write(path: Path, text: str) -> None:
 
 # ---------------------------------------------------------------- running
 
-class _Adopted:
-    """A worker left running by a coordinator that died: watched through its pid."""
-
-    def __init__(self, pid: int):
-        self.pid, self.returncode = pid, None
-
-    def poll(self):
-        if self.returncode is None and not pid_alive(self.pid):
-            self.returncode = -1
-        return self.returncode
-
-    def send_signal(self, sig):
-        try:
-            os.kill(self.pid, sig)
-        except OSError:
-            pass
-
-    def kill(self):
-        self.send_signal(signal.SIGKILL)
-
-
 @dataclass
 class _Slot:
     trial: TrialInfo
     run: RunDir
-    proc: object
+    proc: Child
     started: float
     prior_seconds: float = 0.0
+    resumed: bool = False
 
 
 class Runner:
@@ -397,7 +372,7 @@ class Runner:
                 if stop_at is None and should_stop():
                     stop_at = time.monotonic()
                     for slot in self.running.values():
-                        slot.proc.send_signal(signal.SIGINT)
+                        slot.proc.stop(signal.SIGINT)
                 while stop_at is None and len(self.running) < self.workers:
                     t = self._next(todo)
                     if t is None:
@@ -406,9 +381,8 @@ class Runner:
                     on_update(self._reuse(t, source) if source else self._start(t))
                 for index in [i for i, s in self.running.items() if s.proc.poll() is not None]:
                     on_update(self._finish(self.running.pop(index)))
-                if stop_at is not None and time.monotonic() - stop_at > self.stop_grace:
-                    for slot in self.running.values():
-                        slot.proc.kill()  # the worker did not reach a batch boundary in time
+                for slot in self.running.values():
+                    slot.proc.enforce(self.stop_grace)  # kill a worker that did not reach a batch boundary in time
                 on_tick()
                 if self.running:
                     time.sleep(self.poll_seconds)
@@ -456,9 +430,11 @@ class Runner:
         """Workers still alive from a coordinator that died (kill -9) are watched, not duplicated."""
         for t in info.trials:
             if t.status == "running" and t.run is not None:
-                pid = next((e.get("pid") for e in RunDir(t.run).events() if e["type"] == "started"), None)
-                if pid_alive(pid):
-                    self.running[t.index] = _Slot(t, RunDir(t.run), _Adopted(pid), time.monotonic())
+                run = RunDir(t.run)
+                rec = run.worker() or {}
+                pid = rec.get("pid") or next((e.get("pid") for e in run.events() if e["type"] == "started"), None)
+                if (run.worker_alive() if rec else pid_alive(pid)):
+                    self.running[t.index] = _Slot(t, run, Child(pid=pid), time.monotonic())
 
     def _start(self, t: TrialInfo) -> TrialInfo:
         resume = t.status == "stopped" and t.run is not None and RunDir(t.run).resume_file.is_file()
@@ -474,8 +450,8 @@ class Runner:
         if threads:  # numpy/scipy/OpenMP pools follow the trial's share of the cores too
             env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                    "OPENBLAS_NUM_THREADS": str(threads)}
-        proc = self.spawn(run.path, resume=resume, env=env)
-        self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior)
+        proc = Child(self.spawn(run.path, resume=resume, env=env))
+        self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior, resume)
         self.sd.record({"trial": t.index, "status": "running", "params": t.params, "run": run.path.name,
                         "resumed": resume})
         t.status, t.run, t.reason = "running", run.path, ""
@@ -488,9 +464,12 @@ class Runner:
         if status in ("finished", "stopped", "failed"):
             _fill_from_summary(t, summary, self.metric)
             t.status = status
+            if status == "failed" and not slot.resumed and discard_unstarted(run):
+                t.run = None  # it failed on its input before training: no folder is kept
         else:
             t.status, t.valid, t.test, t.value, t.best_epoch = "failed", {}, {}, None, None
-            t.reason = f"worker exited with code {slot.proc.poll()} without a result; see {run.log_file}"
+            run.record_exit(slot.proc.poll())
+            t.reason = f"without a result: {run.gone_reason(slot.proc.poll())}"
         t.seconds = round(slot.prior_seconds + time.monotonic() - slot.started, 2)
         self._record_end(t)
         self.sd.write_csv()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Dataset, build, split_per_user
+from .data import Dataset, build, split_name, split_per_user
 
 TASTE_CONCENTRATION = 0.15  # small = each user likes few clusters
 
@@ -71,6 +71,8 @@ def generate(cfg: dict) -> Dataset:
     users, items, times = interactions(
         cfg["synthetic_users"], cfg["synthetic_items"], cfg["synthetic_interactions"],
         cfg["synthetic_clusters"], cfg["synthetic_popularity"], cfg["synthetic_noise"], cfg["synthetic_seed"])
-    splits, short = split_per_user(users, items, times, cfg["split"], cfg["order"], cfg["synthetic_seed"])
+    splits, short = split_per_user(users, items, times, cfg["split"], cfg["order"], cfg["synthetic_seed"],
+                                   rule=cfg.get("split_rule", "nearest"))
     return build(cfg["dataset"], cfg["synthetic_users"], cfg["synthetic_items"], *splits,
-                 extra_stats={"users_all_train": short})
+                 extra_stats={"users_all_train": short, "split": split_name(cfg)},
+                 drop_unseen=cfg.get("drop_unseen_targets", False))

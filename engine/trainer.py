@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -14,21 +15,27 @@ import torch
 
 from . import methods
 from .config import parse_metric
-from .data import Dataset
+from .data import Dataset, split_counts
 from .errors import ConfigError
 from .evaluation import (dense_rows, device_rows, eval_batch_size, evaluate,  # noqa: F401 (re-exported)
                          predict, score_users)
 from .models import parameter_count
+from .recbole_keys import gpu_index, requested_device
 from .runs import RunDir
 from .sparse import DeviceRows
+from .stopping import StoppingRule
 
 
 class TrainingFailed(Exception):
     """Training could not go on (e.g. the loss became NaN); the message says why."""
 
 
-def select_device(name: str) -> torch.device:
+def select_device(name: str, gpu: int | None = None) -> torch.device:
+    """The torch device of a config's `device`; `gpu` (RecBole's gpu_id) picks the GPU
+    that `auto` and `cuda` mean."""
     name = str(name).lower()
+    if name in ("auto", "cuda") and gpu is not None and torch.cuda.is_available():
+        name = f"cuda:{gpu}"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -38,7 +45,8 @@ def select_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"config: device `{name}` asked for but CUDA is not available here; use device=auto or cpu")
     if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise ConfigError(f"config: device `{name}` does not exist ({torch.cuda.device_count()} GPUs); use cuda:0")
+        raise ConfigError(f"config: device `{name}` does not exist ({torch.cuda.device_count()} GPUs); use cuda:0 "
+                          "(or gpu_id: '0')")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("config: device `mps` is not available here; use device=auto or cpu")
     return torch.device(name)
@@ -74,11 +82,16 @@ def peak_rss_gb() -> float | None:
     return round(peak / (1024 ** 3 if sys.platform == "darwin" else 1024 ** 2), 3)
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, reproducibility: bool = True) -> None:
+    """Seed every generator; `reproducibility` (RecBole's key) picks deterministic cuDNN
+    kernels over its benchmark mode."""
+    random.seed(seed)
     torch.manual_seed(seed)
     np.random.seed(seed % (2 ** 32))
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    torch.backends.cudnn.deterministic = reproducibility
+    torch.backends.cudnn.benchmark = not reproducibility
 
 
 class Checkpoints:
@@ -124,29 +137,21 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     turned true; checked at every batch) or raises TrainingFailed."""
     t_setup = time.perf_counter()
     torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
-    device = select_device(cfg["device"])
-    seed_everything(cfg["seed"])
+    device = select_device(requested_device(cfg), gpu_index(cfg))
+    seed_everything(cfg["seed"], cfg["reproducibility"])
     method = methods.build(cfg, ds, device)
     ckpt = Checkpoints(run_dir)
     train_in = DeviceRows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
     vm = parse_metric(cfg["valid_metric"])
     key = f"{vm[0]}@{vm[1]}"
+    rule = StoppingRule.of(cfg)  # compares signed scores: bigger is better
     fingerprint = ds.fingerprint()
 
     st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
           "bad_evals": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
     if resume:
-        last = ckpt.load_last()
-        if last is None:
-            raise ConfigError("resume: this run has no resume.pt (it never finished an epoch); start a new run")
-        if last.get("fingerprint") != fingerprint:
-            raise ConfigError("resume: the dataset changed since this run started; start a new run")
-        method.module.load_state_dict(last["state_dict"])
-        for opt, s in zip(method.optimizers(), last["optimizers"]):
-            opt.load_state_dict(s)
-        method.load_extra_state(last["extra"])
-        st.update(last["progress"])
-        torch.set_rng_state(last["torch_rng"])
+        from .checkpoints import restore_resume
+        restore_resume(method, ckpt.load_last(), fingerprint, st, Path(run_dir) / "resume.pt")
 
     yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],
            "dataset": ds.stats, "parameters": parameter_count(method.module),
@@ -166,8 +171,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
         st["eval_seconds"] += time.perf_counter() - t0
         yield {"type": "eval", "epoch": st["epoch"], "valid": valid, "test": test,
                "seconds": round(time.perf_counter() - t0, 3)}
-        if valid.get(key, -math.inf) > st["best_value"]:
-            st.update(best_value=valid[key], best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
+        if rule.improves(rule.score(valid.get(key)), st["best_value"]):
+            st.update(best_value=rule.score(valid[key]), best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
             ckpt.best(snapshot("best"))
             yield {"type": "checkpoint", "epoch": st["epoch"], key: valid[key]}
         else:
@@ -175,7 +180,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
     def summary(status: str, **extra) -> dict:
         return {"type": status, "status": status, "best_epoch": st["best_epoch"], "epochs_run": st["epoch"],
-                "valid": st["best_valid"], "test": st["best_test"],
+                "valid": st["best_valid"], "test": st["best_test"], "split": split_counts(ds.stats),
                 "train_seconds": round(st["train_seconds"], 3), "eval_seconds": round(st["eval_seconds"], 3),
                 "peak_rss_gb": peak_rss_gb(), **extra}
 
@@ -192,7 +197,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     while st["epoch"] < cfg["epochs"]:
         epoch = st["epoch"] + 1
         t0 = time.perf_counter()
-        order = np.random.default_rng([cfg["seed"], epoch]).permutation(n)
+        order = np.random.default_rng([cfg["seed"], epoch]).permutation(n) if cfg["shuffle"] else np.arange(n)
         loss = train_epoch(method, train_in, order, cfg["train_batch_size"], device, should_stop)
         if loss is None:
             yield summary("stopped", reason="stopped by user")
@@ -208,9 +213,9 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
             yield from run_eval()
             ckpt.last({**snapshot("last"), "optimizers": [o.state_dict() for o in method.optimizers()],
                        "extra": method.extra_state(), "progress": dict(st), "torch_rng": torch.get_rng_state()})
-            if st["bad_evals"] >= cfg["stopping_step"]:
+            if rule.exhausted(st["bad_evals"]):
                 yield summary("finished", reason=f"early stop: no better {cfg['valid_metric']} "
-                                                 f"in {cfg['stopping_step']} evaluations")
+                                                 f"in {rule.evaluations()} evaluations")
                 return
     yield summary("finished", reason="reached epochs")
 

@@ -97,14 +97,9 @@ class Space:
 # ---------------------------------------------------------------- parsing
 
 def read(path: str | Path) -> Space:
+    from .untrusted import read_text
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"--tune: file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--tune: cannot read {p} ({exc.__class__.__name__})") from None
-    return parse(text, source=p.name)
+    return parse(read_text(p, "--tune"), source=p.name)
 
 
 _COMMENT = re.compile(r"(^|\s)#.*$")

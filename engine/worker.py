@@ -1,11 +1,14 @@
-"""The training process: `python -m engine.worker RUN_DIR [--resume]`.
+"""The training process: `python -m engine.worker RUN_DIR [--resume] [--supervisor PID]`.
 
 It reads RUN_DIR/config.yaml, trains, and appends events to RUN_DIR/events.jsonl.
-SIGINT/SIGTERM stop it cleanly at the next batch boundary (best checkpoint kept).
-Exit status: 0 finished or stopped, 1 training failed, 2 bad input (config/data).
+SIGINT, SIGTERM and SIGHUP stop it cleanly at the next batch boundary (best checkpoint
+kept). With --supervisor it also stops when that process (its parent) is gone, unless the
+run was detached (engine.supervisor). Exit status: 0 finished or stopped, 1 training
+failed or crashed (the traceback is in worker.log), 2 bad input (config, data, memory).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,66 +16,92 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import InputError
-from .runs import RunDir
+from .errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, classify, os_errors
+from .runs import RUNS_FIX, RunDir
+from .supervisor import STOP_SIGNALS, watch_supervisor
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
-
-def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None) -> subprocess.Popen:
+def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None,
+          supervised: bool = True) -> subprocess.Popen:
     """Start a worker in a fresh interpreter and session (never a fork of the caller),
-    stdin closed, output to the run's worker.log."""
-    run = RunDir(run_dir)
-    log = open(run.log_file, "ab")
+    stdin closed, output to the run's worker.log, its pid recorded in worker.json. A
+    supervised worker stops when this process is gone."""
+    run = RunDir(Path(run_dir).resolve())  # its cwd is not the caller's: only absolute paths travel
     cmd = [sys.executable, "-m", "engine.worker", str(run.path)] + (["--resume"] if resume else [])
+    if supervised:
+        cmd += ["--supervisor", str(os.getpid())]
+    with os_errors("runs dir", run.path, RUNS_FIX):
+        log = open(run.log_file, "ab")
     try:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent),
                                 env=env)
     finally:
         log.close()
+    run.record_worker(proc.pid, os.getpid() if supervised else None)
+    return proc
 
 
-def run(run_dir: str | Path, resume: bool = False) -> int:
+def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None) -> int:
     run = RunDir(run_dir)
     stop = {"asked": False}
 
-    def ask_stop(signum, frame):
+    def ask_stop(signum=None, frame=None):
         stop["asked"] = True
 
-    signal.signal(signal.SIGINT, ask_stop)
-    signal.signal(signal.SIGTERM, ask_stop)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, ask_stop)
+    rec = run.worker()
+    if rec is None or rec["pid"] != os.getpid():  # started by hand, not through spawn
+        with contextlib.suppress(OSError):  # a read-only run dir fails below, with a message
+            run.record_worker(os.getpid(), supervisor)
+    if supervisor:
+        watch_supervisor(supervisor, lambda: (run.worker() or {}).get("supervisor") is None, ask_stop)
 
     def fail(reason: str, kind: str, code: int) -> int:
-        ev = run.event("failed", reason=reason, kind=kind)
-        prev = run.summary() or {}
-        run.write_summary({**{k: prev.get(k) for k in ("best_epoch", "epochs_run", "valid", "test")},
-                           "status": "failed", "reason": reason, "kind": kind, "time": ev["time"]})
+        try:
+            ev = run.event("failed", reason=reason, kind=kind)
+            prev = run.summary() or {}
+            run.write_summary({**{k: prev.get(k) for k in ("best_epoch", "epochs_run", "valid", "test")},
+                               "status": "failed", "reason": reason, "kind": kind, "time": ev["time"]})
+        except OSError as exc:  # the run directory itself is gone or read-only: say so in worker.log
+            print(f"worker: cannot record the failure ({reason}): {exc}", file=sys.stderr)
         return code
 
     try:
-        from . import config, data
+        from . import budget, config, data
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
+        budget.check(cfg, ds.n_users, ds.n_items)
+        if not resume:
+            from . import tokens
+            tokens.write(run.tokens_file, ds)
         from .trainer import TrainingFailed, fit_into
         try:
             fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
             return EXIT_OK
         except TrainingFailed as exc:
             return fail(str(exc), "training", EXIT_FAILED)
-    except InputError as exc:
-        return fail(str(exc), "input", EXIT_INPUT)
-    except Exception as exc:  # a crash: keep the reason in events, the traceback in worker.log
-        traceback.print_exc()
-        return fail(f"{exc.__class__.__name__}: {exc}", "crash", EXIT_FAILED)
+    except Exception as exc:  # the one boundary: input -> its message, a crash -> traceback in worker.log
+        message, code, kind = classify(exc)
+        if kind == "crash":
+            traceback.print_exc()
+        return fail(message, kind, code)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-"):
-        print("usage: python -m engine.worker RUN_DIR [--resume]", file=sys.stderr)
+        print("usage: python -m engine.worker RUN_DIR [--resume] [--supervisor PID]", file=sys.stderr)
         return EXIT_INPUT
-    return run(argv[0], resume="--resume" in argv[1:])
+    if not Path(argv[0]).is_absolute():  # its working directory is not the caller's
+        print(f"engine.worker: RUN_DIR must be an absolute path, got {argv[0]}", file=sys.stderr)
+        return EXIT_INPUT
+    supervisor = None
+    if "--supervisor" in argv[1:]:
+        at = argv.index("--supervisor", 1)
+        supervisor = int(argv[at + 1]) if at + 1 < len(argv) and argv[at + 1].isdigit() else None
+    return run(argv[0], resume="--resume" in argv[1:], supervisor=supervisor)
 
 
 def quiet_waits() -> None:

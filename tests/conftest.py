@@ -13,6 +13,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+SHARED_RECBOLE = REPO_ROOT.parent / "shared" / "recbole"  # RecBole 1.2.1's own config files
 
 # Small enough that a full fit (4 epochs, 2 evaluations) takes a few seconds on a busy CPU.
 TINY = {
@@ -53,6 +54,14 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture
+def recbole_files() -> Path:
+    """../shared/recbole (RecBole's overall.yaml, model and dataset properties); skipped when missing."""
+    if not (SHARED_RECBOLE / "overall.yaml").is_file():
+        pytest.skip(f"RecBole's config files not found at {SHARED_RECBOLE}")
+    return SHARED_RECBOLE
+
+
+@pytest.fixture
 def shared_dataset(shared_datasets):
     """shared_dataset('ml-1m_clean') -> its path, skipping the test if that one is missing."""
     def get(name: str) -> Path:
@@ -77,6 +86,39 @@ def tiny_config():
     def make(**overrides) -> dict:
         return config.resolve(_tiny_raw(**overrides))
     return make
+
+
+@pytest.fixture(scope="session")
+def recbole_run(tmp_path_factory):
+    """A run on a tiny RecBole-layout data set (<root>/dataset/toy/toy.inter and toy.item):
+    60 users with tokens 1000, 1007, ... (not dense ids), items 500..539, titles
+    'Film N, The' (commas), trained by the worker's own code path. Returns its RunDir."""
+    import csv
+
+    import numpy as np
+
+    from engine import config, worker
+    from engine.runs import RunDir
+    root = tmp_path_factory.mktemp("recbole_run")
+    folder = root / "dataset" / "toy"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    with open(folder / "toy.inter", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["user_id:token", "item_id:token", "rating:float", "timestamp:float"])
+        for u in range(60):
+            w.writerows([str(1000 + 7 * u), str(500 + i), 5, k] for k, i in enumerate(rng.choice(40, 12, replace=False)))
+    with open(folder / "toy.item", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["item_id:token", "movie_title:token_seq"])
+        w.writerows([(str(500 + i), f"Film {i}, The") for i in range(40)])
+    cfg = config.resolve({"dims_dnn": [32], "embedding_size": 8, "steps": 3, "epochs": 2, "eval_step": 1,
+                          "stopping_step": 5, "train_batch_size": 20, "topk": [5, 10], "valid_metric": "Recall@10",
+                          "device": "cpu", "threads": 1, "seed": 5, "data_path": str(root / "dataset"),
+                          "dataset": "toy"})
+    run = RunDir.create(root / "runs", cfg)
+    assert worker.run(str(run.path)) == 0
+    return run
 
 
 @pytest.fixture
@@ -115,8 +157,8 @@ def child_env() -> dict:
 def run_cli():
     """run_cli(*args, timeout=...) -> CompletedProcess of `python -m diffrec_tui.cli ARGS`
     (stdout/stderr captured as text, so the CLI prints plain lines, not a Rich display)."""
-    def run(*args, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "diffrec_tui.cli", *map(str, args)], cwd=REPO_ROOT,
+    def run(*args, timeout: float = 120, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "diffrec_tui.cli", *map(str, args)], cwd=cwd,
                               env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
     return run
 

@@ -136,7 +136,7 @@ class InspectScreen(Screen):
         with Horizontal(id="insp-top"):
             with Vertical(id="insp-side"):
                 yield OptionList(id="insp-runs")
-                user = Input(placeholder="user id, enter to inspect", type="integer", id="insp-user", compact=True)
+                user = Input(placeholder="user (the dataset's id), enter", id="insp-user", compact=True)
                 user.cursor_blink = not self.app.is_headless
                 yield user
                 yield OptionList(id="insp-users")
@@ -474,8 +474,9 @@ class InspectScreen(Screen):
         ol.border_title = f"{label} users, test R@20 (l)"
         ol.clear_options()
         if self.list_users:
-            ol.add_options([Option(f"{u.user:>6}  R@20 {u.value:.3f}  hist {u.n_history:>3}  test {u.n_test:>2}",
-                                   id=str(u.user)) for u in self.list_users])
+            uid = self.insp.user_id
+            ol.add_options([Option(f"{str(uid(u.user)):>6}  R@20 {u.value:.3f}  hist {u.n_history:>3}  "
+                                   f"test {u.n_test:>2}", id=str(u.user)) for u in self.list_users])
         elif self.insp is not None and not self.ranked and "list" not in self._busy:
             ol.add_option(Option(f"press l to rank all {self.insp.n_users:,} users by their test Recall@20 "
                                  "(one scoring pass, in the background)", disabled=True))
@@ -498,13 +499,16 @@ class InspectScreen(Screen):
             label = f"step {total}/{total}: final scores (ranked)"
         else:
             label = f"step {self.step}/{total}: after reverse step {self.step}"
-        who = f"user {v.user}" + (" (what-if)" if self.whatif is not None else "")
+        who = f"user {self.insp.user_id(v.user)}" + (" (what-if)" if self.whatif is not None else "")
         step_box.update(f"[b]{escape(who)}[/b]  ◀ [b]{escape(label)}[/b] ▶  [dim], . or \\[ ] to step, f: final[/]")
         marked = {"history": np.array([h.item for h in v.history], dtype=np.int64),
                   "valid": v.valid_items, "test": v.test_items}
         log = self.log_x if self.log_x is not None else len(vec) > LOG_X_ITEMS
-        chart.show(vec, marked, k=v.topk, title=f"scores of user {v.user}, step {self.step}/{total}"
-                   + ("  (log x: g)" if log else ""), log_x=log)
+        # The top-K line marks rank K of the shown list (history and valid items excluded,
+        # as the test metric ranks) among all the items the chart sorts.
+        cutoff = v.cutoff(vec) if not v.latent else v.topk
+        chart.show(vec, marked, cutoff=cutoff, title=f"scores of user {self.insp.user_id(v.user)}, step "
+                   f"{self.step}/{total}" + ("  (log x: g)" if log else ""), log_x=log)
 
     def _draw_history(self) -> None:
         table = self.query_one("#insp-history", DataTable)
@@ -515,7 +519,7 @@ class InspectScreen(Screen):
         if view is None or self.insp is None:
             box.border_title = "history"
             return
-        names = bool(self.insp.ds.item_names)
+        names = self.insp.has_titles
         # Fixed widths: auto widths are measured on the table's next idle, which may come late.
         widths = [1, max(3, len(str(len(view.history)))), self._item_width(), 8]
         table.add_column("", key="mark", width=widths[0])
@@ -532,7 +536,7 @@ class InspectScreen(Screen):
         for item, mark, pos in rows:
             w = after.get(item) if after is not None else own.get(item)
             style = "strike dim" if mark == "−" else ("bold green" if mark == "+" else "")
-            cells = [mark, pos, str(item)] + ([self.insp.name(item)] if names else []) + \
+            cells = [mark, pos, str(self.insp.item_id(item))] + ([self.insp.name(item)] if names else []) + \
                     ["-" if w is None or mark == "−" else f"{w:.3f}"]
             table.add_row(*[Text(c, style=style) for c in cells], key=str(item))
         if keep is not None and keep in {str(r[0]) for r in rows}:  # the cursor stays on its item
@@ -547,7 +551,7 @@ class InspectScreen(Screen):
         if v is None or self.insp is None:
             table.border_title = "top-K"
             return
-        names = bool(self.insp.ds.item_names)
+        names = self.insp.has_titles
         cols = [("rank", "rank", max(4, len(str(v.topk)))), ("item", "item", self._item_width()),
                 ("score", "score", 8), ("hit", "hit", 5), ("what-if", "delta", 8)]
         if names:
@@ -557,13 +561,16 @@ class InspectScreen(Screen):
         delta = self._deltas()
         for r in v.top:
             hit = Text(r.hit, style="bold red" if r.hit == "test" else "green") if r.hit else Text("")
-            cells = [str(r.rank), str(r.item)] + ([r.name] if names else []) + [f"{r.score:.4f}"]
+            cells = [str(r.rank), str(self.insp.item_id(r.item))] + ([r.name] if names else []) + [f"{r.score:.4f}"]
             table.add_row(*cells, hit, delta.get(r.item, Text("")), key=str(r.item))
-        table.border_title = f"top-{v.topk} of user {v.user}" + \
-            (", what-if" if self.whatif is not None else " (history excluded)")
+        table.border_title = f"top-{v.topk} of user {self.insp.user_id(v.user)}" + \
+            (", what-if" if self.whatif is not None else " (history, valid excluded)")
 
     def _item_width(self) -> int:
-        return max(4, len(str(self.insp.n_items - 1))) if self.insp is not None else 4
+        if self.insp is None:
+            return 4
+        widest = max(map(len, self.insp.tokens.items)) if self.insp.tokens else len(str(self.insp.n_items - 1))
+        return max(4, min(widest, 16))
 
     @staticmethod
     def _name_width(table: DataTable, others: list[int], chrome: int) -> int:
@@ -580,7 +587,7 @@ class InspectScreen(Screen):
         return table.coordinate_to_cell_key((min(table.cursor_row, table.row_count - 1), 0)).row_key.value
 
     def on_resize(self, event) -> None:
-        if self.insp is not None and self.insp.ds.item_names:  # the name columns take what fits
+        if self.insp is not None and self.insp.has_titles:  # the name columns take what fits
             self.call_after_refresh(self._draw_tables)
 
     def _draw_tables(self) -> None:
@@ -608,7 +615,7 @@ class InspectScreen(Screen):
                        "worst, random)[/]")
             return
         k = view.topk
-        lines = [f"[b]user {view.user}[/b]: {len(view.history)} history, {len(view.valid_items)} valid, "
+        lines = [f"[b]user {escape(str(self.insp.user_id(view.user)))}[/b]: {len(view.history)} history, {len(view.valid_items)} valid, "
                  f"{len(view.test_items)} test",
                  f"{'':6}{'R@' + str(k):>7}{'N@' + str(k):>7}" + ("   what-if" if self.whatif is not None else "")]
         w = self.whatif
@@ -647,8 +654,8 @@ class InspectScreen(Screen):
         if event.option_list.id == "insp-runs" and oid:
             if Path(oid) != (self.run_path.resolve() if self.run_path else None):
                 self.load_run(Path(oid))
-        elif event.option_list.id == "insp-users" and oid:
-            self.query_one("#insp-user", Input).value = oid
+        elif event.option_list.id == "insp-users" and oid and self.insp is not None:
+            self.query_one("#insp-user", Input).value = str(self.insp.user_id(int(oid)))
             self.load_user(int(oid))
         elif event.option_list.id == "insp-found" and oid:
             self.add(int(oid))
@@ -658,10 +665,13 @@ class InspectScreen(Screen):
             text = event.value.strip()
             if not text:
                 return
+            if self.insp is None:
+                self.show_error("inspect: no run loaded yet; pick a run with a checkpoint (p)")
+                return
             try:
-                user = int(text)
-            except ValueError:
-                self.show_error(f"user: {text!r} is not a user id; type a whole number")
+                user = self.insp.find_user(text)  # the dataset's own id (a dense id for npy data)
+            except InputError as exc:
+                self.show_error(str(exc))
                 return
             self.load_user(user)
             self.query_one("#insp-history").focus()
@@ -685,7 +695,9 @@ class InspectScreen(Screen):
             return
         have = {h.item for h in self.view.history if h.item not in self.removed} | set(self.added)
         hits = [(i, n) for i, n in self.insp.search_items(text, SEARCH_LIMIT + len(have)) if i not in have]
-        found.add_options([Option(f"{i}  {n}" if n != str(i) else str(i), id=str(i)) for i, n in hits[:SEARCH_LIMIT]])
+        ids = self.insp.item_id
+        found.add_options([Option(f"{ids(i)}  {n}" if n != str(ids(i)) else str(ids(i)), id=str(i))
+                           for i, n in hits[:SEARCH_LIMIT]])
         found.display = bool(hits)
         if hits:
             found.highlighted = 0
@@ -769,7 +781,8 @@ class InspectScreen(Screen):
         if view is None:
             return
         if item in self.added or (item in {h.item for h in view.history} and item not in self.removed):
-            self.show_error(f"what-if: item {item} is already in user {view.user}'s history")
+            self.show_error(f"what-if: item {self.insp.item_id(item)} is already in user "
+                            f"{self.insp.user_id(view.user)}'s history")
             return
         if item in self.removed:  # adding a removed item back restores it at its own place
             self.removed.remove(item)

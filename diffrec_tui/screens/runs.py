@@ -137,6 +137,7 @@ class RunsScreen(Screen):
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
         Binding("a", "attach", "Attach/open", id="runs.attach"),
         Binding("e", "edit_config", "Edit config", id="runs.edit"),
+        Binding("u", "resume_run", "Resume", id="runs.resume", show=False),
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("o", "sort", "Sort", id="runs.sort"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
@@ -153,6 +154,7 @@ class RunsScreen(Screen):
         self.sort_key = "started"
         self.descending = True
         self.query_text = ""
+        self._shown = 0  # rows that pass the filter
         self._cache: dict[Path, tuple[tuple, Row]] = {}
 
     def compose(self) -> ComposeResult:
@@ -229,10 +231,19 @@ class RunsScreen(Screen):
             table.add_row(mark, *r.cells, key=r.id)
         if current and any(r.id == current.id for r in rows):
             table.move_cursor(row=table.get_row_index(current.id), animate=False)
+        self._shown = len(rows)
+        self.render_summary()
+
+    def render_summary(self) -> None:
+        """The line above the table; a dead or failed run under the cursor adds why it ended."""
         arrow = "↓" if self.descending else "↑"
-        self.query_one("#runs-summary", Static).update(
-            f"{len(rows)} of {len(self.rows)} runs in [b]{escape(self.app.runs_dir.name or str(self.app.runs_dir))}[/b]"
-            f"  ·  sorted by {self.sort_key} {arrow}  ·  {len(self.selected)} selected")
+        text = (f"{self._shown} of {len(self.rows)} runs in "
+                f"[b]{escape(self.app.runs_dir.name or str(self.app.runs_dir))}[/b]"
+                f"  ·  sorted by {self.sort_key} {arrow}  ·  {len(self.selected)} selected")
+        row = self.current_row()
+        if row is not None and row.info.status in ("dead", "failed"):
+            text += f"  ·  [$error]{row.info.status}: {escape(row.info.reason)}[/]"
+        self.query_one("#runs-summary", Static).update(text)
 
     def current_row(self) -> Row | None:
         table = self.table
@@ -282,6 +293,7 @@ class RunsScreen(Screen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self.current_row()
         self.app.highlighted_run = row.info.path if row else None
+        self.render_summary()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_run()
@@ -335,6 +347,16 @@ class RunsScreen(Screen):
 
     def action_attach(self) -> None:
         self.action_open_run()
+
+    def action_resume_run(self) -> None:
+        """Continue the highlighted stopped or failed run from its last evaluation."""
+        row = self.current_row()
+        if row is None:
+            return
+        if row.info.status in ("running", "finished"):
+            self.notify(f"{row.id} is {row.info.status}: only a stopped or failed run resumes", severity="warning")
+            return
+        self.app.resume_run(row.info.path)
 
     def action_edit_config(self) -> None:
         row = self.current_row()

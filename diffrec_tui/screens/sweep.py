@@ -304,6 +304,9 @@ class SweepScreen(Screen):
             test = ", ".join(f"{k} {_num(best.test.get(k))}" for k in _headline(info) if k in best.test)
             lines.append(f"best: trial {best.index}, valid {info.metric} [b]{_num(best.value)}[/b] (test {escape(test)})")
             lines.append(f"  {escape(tuning.format_params(best.params))}  [dim]ctrl+b puts it in the editor[/dim]")
+        dead = next((t for t in info.trials if t.status == "dead"), None)
+        if dead is not None:  # its worker is gone without a final event: say why, as worker.log does
+            lines.append(f"[$error]trial {dead.index} dead: {escape(dead.reason)}[/]")
         if status == "not started":
             lines.append(f"[$error]{escape(sweeps.log_tail(info.path, 1))}[/]")
         self.query_one("#sweep-status", Static).update("\n".join(lines))
@@ -445,11 +448,12 @@ class SweepScreen(Screen):
     def action_launch(self) -> None:
         try:
             trials, workers = self._trials(), self._workers()
-            base, origin = sweeps.base_config(self.query_one("#sweep-base", Input).value, self.app.draft)
+            base, origin, note = sweeps.base_config(self.query_one("#sweep-base", Input).value, self.app.draft)
             text = self.space_text
             hyper_file = self.hyper_file if self._unchanged_file(text) else None
             sd, notes = sweeps.create(self.app.runs_dir, self.space_name, text, base, trials,
                                       hyper_file=hyper_file, source=SOURCE)
+            notes = ([note] if note else []) + notes
         except (ConfigError, InputError) as exc:
             self.error(str(exc))
             return

@@ -1,4 +1,5 @@
-"""Train screen: start/stop, live loss and Recall/NDCG@K charts, progress with ETA, event log.
+"""Train screen: start/stop, live loss and metric@K charts (the valid_metric's and the next
+headline metric's, e.g. Recall and NDCG, or RecBole's MRR and NDCG), progress with ETA, event log.
 
 The app polls the followed run on a timer (about 10 Hz); this screen redraws only when the
 run's state moved, and only while it is visible.
@@ -45,6 +46,17 @@ def progress_text(st: RunState) -> str:
     return f"epoch {done}/{total} {bar} {100 * done // total:3d}%  {loss}  {tail}"
 
 
+LABELS = {"recall": "Recall", "ndcg": "NDCG", "mrr": "MRR", "precision": "Precision", "hit": "Hit"}
+
+
+def chart_metrics(st: RunState) -> list[str]:
+    """The two charted metric names: the valid_metric's, then the next headline metric's
+    (NDCG, Recall), then any other the run computes."""
+    computed = [k.partition("@")[0] for k in st.metric_keys()]
+    names = [k.partition("@")[0] for k in st.headline if not computed or k.partition("@")[0] in computed]
+    return list(dict.fromkeys(names + computed))[:2]
+
+
 class TrainScreen(Screen):
     BINDINGS = [
         Binding("s", "app.start_run", "Start", id="train.start"),
@@ -65,7 +77,7 @@ class TrainScreen(Screen):
         yield Static(id="run-progress")
         with Horizontal(id="train-charts"):
             yield LineChart("training loss", "epoch", empty="waiting for the first epoch", id="loss-chart")
-            with Vertical(id="metric-charts"):
+            with Vertical(id="metric-charts"):  # ids kept: the valid_metric's chart, then the next metric's
                 yield LineChart("Recall@K", "epoch", empty="waiting for the first evaluation", id="recall-chart")
                 yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", id="ndcg-chart")
         with Horizontal(id="train-bottom"):
@@ -96,10 +108,13 @@ class TrainScreen(Screen):
         self.redraw()
 
     def current_k(self, st: RunState) -> int:
+        """The K chosen with `k`, else the valid_metric's K, else 20, else the first."""
         ks = st.ks()
-        if self.k in ks:
-            return self.k
-        return 20 if 20 in ks else ks[0]
+        valid_k = int(st.headline[0].partition("@")[2] or 0)
+        for k in (self.k, valid_k, 20):
+            if k in ks:
+                return k
+        return ks[0]
 
     # ------------------------------------------------------------ drawing
 
@@ -156,12 +171,15 @@ class TrainScreen(Screen):
         self.query_one("#loss-chart", LineChart).show(
             [Series("loss", st.epochs, st.losses, "cyan")],
             empty="none (fitted in one pass)" if one_pass else "waiting for the first epoch")
-        for name, cid in (("recall", "#recall-chart"), ("ndcg", "#ndcg-chart")):
-            metric = f"{name}@{k}"
+        names = chart_metrics(st)
+        for i, cid in enumerate(("#recall-chart", "#ndcg-chart")):
+            if i >= len(names):
+                self.query_one(cid, LineChart).show([], title="", empty="no other metric computed")
+                continue
+            metric = f"{names[i]}@{k}"
             series = [Series(f"{split} {metric}", *st.series(metric, split), color)
                       for split, color in (("valid", "green"), ("test", "orange"))]
-            label = "Recall" if name == "recall" else "NDCG"
-            self.query_one(cid, LineChart).show(series, title=f"{label}@{k} (k: next K)")
+            self.query_one(cid, LineChart).show(series, title=f"{LABELS.get(names[i], names[i])}@{k} (k: next K)")
 
     def _draw_log(self, st: RunState) -> None:
         log = self.query_one("#event-log", Log)

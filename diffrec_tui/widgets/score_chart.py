@@ -37,8 +37,9 @@ def curve(vec: np.ndarray, marked: dict[str, np.ndarray], points: int = MAX_POIN
 
 
 class ScoreChart(CachedPlot):
-    """`show(vec, marked, k, title)` replaces the picture; the plot is rebuilt only when
-    the data, size or theme changed (a plotext build costs tens of milliseconds)."""
+    """`show(vec, marked, cutoff, title)` replaces the picture; the plot is rebuilt only when
+    the data, size or theme changed (a plotext build costs tens of milliseconds). The
+    top-K line is drawn after the first `cutoff` items of the sorted vector."""
 
     def __init__(self, *, empty: str = "no user yet", id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
@@ -49,7 +50,7 @@ class ScoreChart(CachedPlot):
         self.log_x = False
         self._configure(None, 0)
 
-    def _configure(self, c: Curve | None, k: int, log_x: bool = False) -> None:
+    def _configure(self, c: Curve | None, cutoff: int, log_x: bool = False) -> None:
         plt = self.plt
         plt.clear_data()
         plt.xscale("linear")
@@ -65,14 +66,14 @@ class ScoreChart(CachedPlot):
             if key in c.marks:
                 xs, ys = c.marks[key]
                 plt.scatter(xs.tolist(), ys.tolist(), color=color, marker=marker)
-        if 0 < k < len(self.vector):
-            plt.vline(k + 0.5, "gray")
+        if 0 < cutoff < len(self.vector):
+            plt.vline(cutoff + 0.5, "gray")
 
-    def show(self, vec: np.ndarray | None, marked: dict[str, np.ndarray] | None = None, k: int = 0,
+    def show(self, vec: np.ndarray | None, marked: dict[str, np.ndarray] | None = None, cutoff: int = 0,
              title: str = "", log_x: bool = False) -> None:
         self.vector = None if vec is None else np.asarray(vec)
         self.curve = None if vec is None else curve(vec, marked or {})
         self.title_text = title
         self.log_x = log_x
-        self._configure(self.curve, k, log_x)
+        self._configure(self.curve, cutoff, log_x)
         self.redraw()

@@ -79,18 +79,29 @@ def write_npy_folder(folder, train, valid, test, emb=None):
     return folder
 
 
+NPY_TRAIN = [[0, 3], [0, 1], [0, 3], [1, 2], [1, 0], [2, 1], [2, 2]]  # (0, 3) twice
+NPY_VALID = [[0, 2], [0, 1], [1, 1], [2, 4]]  # (0, 1) is also in train; item 4 never trained on
+NPY_TEST = [[0, 0], [1, 3], [2, 0], [2, 4], [1, 3]]  # item 4 unseen again; (1, 3) twice
+
+
 def test_npy_folder_drops_and_counts_duplicates_and_unseen_items(tmp_path):
-    train = [[0, 3], [0, 1], [0, 3], [1, 2], [1, 0], [2, 1], [2, 2]]  # (0, 3) twice
-    valid = [[0, 2], [0, 1], [1, 1], [2, 4]]  # (0, 1) is also in train; item 4 never trained on
-    test = [[0, 0], [1, 3], [2, 0], [2, 4], [1, 3]]  # item 4 unseen again; (1, 3) twice
-    ds = data.load(cfg_for("diffrec_npy", write_npy_folder(tmp_path / "d", train, valid, test)))
+    folder = write_npy_folder(tmp_path / "d", NPY_TRAIN, NPY_VALID, NPY_TEST)
+    ds = data.load(cfg_for("diffrec_npy", folder, drop_unseen_targets=True))
     assert (ds.n_users, ds.n_items) == (3, 5)
     assert ds.stats["duplicates_dropped"] == 3
-    assert ds.stats["unseen_dropped"] == 2
+    assert ds.stats["unseen_dropped"] == 2 and ds.stats["unseen_targets"] == 2
     assert ds.history(0).tolist() == [3, 1]  # the first occurrence kept, order kept
     assert sorted(zip(*ds.valid.toarray().nonzero())) == [(0, 2), (1, 1)]
     assert sorted(zip(*ds.test.toarray().nonzero())) == [(0, 0), (1, 3), (2, 0)]
     assert ds.stats["n_train"] == 6 and ds.stats["n_valid"] == 2 and ds.stats["n_test"] == 3
+
+
+def test_npy_folder_keeps_unseen_items_as_targets_by_default(tmp_path):
+    ds = data.load(cfg_for("diffrec_npy", write_npy_folder(tmp_path / "d", NPY_TRAIN, NPY_VALID, NPY_TEST)))
+    assert ds.stats["unseen_targets"] == 2 and ds.stats["unseen_dropped"] == 0
+    assert sorted(zip(*ds.valid.toarray().nonzero())) == [(0, 2), (1, 1), (2, 4)]
+    assert sorted(zip(*ds.test.toarray().nonzero())) == [(0, 0), (1, 3), (2, 0), (2, 4)]
+    assert ds.stats["n_valid"] == 3 and ds.stats["n_test"] == 4 and ds.stats["duplicates_dropped"] == 3
 
 
 @pytest.mark.parametrize("case, words", [
@@ -159,9 +170,10 @@ def test_csv_split_is_chronological_per_user(tmp_path):
         train, valid, test = got[user]
         # 10 interactions, 0.8/0.1/0.1: the 8 oldest train (in time order), then valid, then test.
         assert train == items[:8]
-        assert valid == {items[8]} & trained
-        assert test == {items[9]} & trained
-    assert ds.stats["unseen_dropped"] == sum(len({it[8], it[9]} - trained) for it in timeline.values())
+        assert valid == {items[8]}  # kept even when training never saw it (a target no model learnt)
+        assert test == {items[9]}
+    assert ds.stats["unseen_targets"] == sum(len({it[8], it[9]} - trained) for it in timeline.values()) > 0
+    assert ds.stats["unseen_dropped"] == 0
     assert ds.stats["n_train"] + ds.stats["n_valid"] + ds.stats["n_test"] + ds.stats["unseen_dropped"] == len(rows)
 
 
@@ -181,7 +193,11 @@ def test_atomic_file_split_is_chronological_and_reads_titles(tmp_path):
         trained = {i for items in timeline.values() for i in items[:8]}
         for user, items in timeline.items():
             assert got[user][0] == items[:8]
-            assert got[user][1] == {items[8]} & trained and got[user][2] == {items[9]} & trained
+            assert got[user][1] == {items[8]} and got[user][2] == {items[9]}
+        dropped = split_as_names(data.load(cfg_for("atomic", path, drop_unseen_targets=True)), item_tokens,
+                                 sorted({r[0] for r in rows}))
+        for user, items in timeline.items():
+            assert dropped[user][1] == {items[8]} & trained and dropped[user][2] == {items[9]} & trained
 
 
 def test_rating_threshold_keeps_positives(tmp_path):
@@ -208,7 +224,8 @@ def test_csv_duplicates_and_unseen_items_are_dropped_and_counted(tmp_path):
     rows.append(("u0", "i0", 5, 95))  # a repeat of u0's oldest item, now its newest
     rows.append(("u1", "rare", 5, 99))  # an item nobody trained on, held out as u1's test item
     path = write_csv(tmp_path / "x.csv", ["user", "item", "rating", "timestamp"], rows)
-    ds = data.load(cfg_for("csv", path))
+    assert data.load(cfg_for("csv", path)).stats["unseen_targets"] == 1  # kept by default, counted
+    ds = data.load(cfg_for("csv", path, drop_unseen_targets=True))
     assert ds.stats["duplicates_dropped"] == 1
     assert ds.stats["unseen_dropped"] == 1
     assert ds.n_items == 11  # 'rare' still has an id

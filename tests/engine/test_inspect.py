@@ -64,20 +64,21 @@ def test_last_step_is_the_ranked_score_vector(fixture, request):
     for user in (0, 5, 17):
         view = insp.user(user, topk=15, seed=2)
         np.testing.assert_array_equal(view.trajectory[-1], view.scores)
-        expected = masked_ranking(view.scores, [h.item for h in view.history])[:15]
+        # Issue 11, one ranking: the shown list is the test metric's (history and valid excluded).
+        expected = masked_ranking(view.scores, [h.item for h in view.history] + view.valid_items.tolist())[:15]
         assert [r.item for r in view.top] == expected.tolist()
         assert [r.rank for r in view.top] == list(range(1, 16))
         np.testing.assert_allclose([r.score for r in view.top], view.scores[expected], rtol=0, atol=0)
 
 
-def test_history_items_never_in_top_k(plain):
+def test_history_and_valid_items_never_in_top_k(plain):
     _, insp = plain
     for user in range(0, insp.n_users, 7):
         view = insp.user(user, topk=insp.n_items)  # the whole ranking
         top = {r.item for r in view.top}
-        hist = {h.item for h in view.history}
-        assert hist and not top & hist
-        assert len(top) == insp.n_items - len(hist)
+        hist, valid = {h.item for h in view.history}, set(view.valid_items.tolist())
+        assert hist and not top & (hist | valid)
+        assert len(top) == insp.n_items - len(hist) - len(valid)
 
 
 def test_hits_flag_held_out_items(plain):
@@ -86,7 +87,7 @@ def test_hits_flag_held_out_items(plain):
     test, valid = set(view.test_items.tolist()), set(view.valid_items.tolist())
     assert test and valid
     assert {r.item for r in view.top if r.hit == "test"} == test
-    assert {r.item for r in view.top if r.hit == "valid"} == valid
+    assert not {r.item for r in view.top} & valid  # the test ranking leaves valid items out
     assert test == set(insp.ds.test[11].indices.tolist())
 
 
@@ -329,3 +330,16 @@ def test_checkpoint_of_another_model_shape(plain, tmp_path):
     torch.save(ckpt, copy.checkpoint_file)
     with pytest.raises(InputError, match="does not match its config's model"):
         inspect.Inspector(copy.path)
+
+
+def test_cutoff_marks_rank_k_of_the_shown_list(plain):
+    """Issue 11: a chart over all items draws the top-K line after `cutoff()` items; the
+    candidates left of it are exactly the shown top-K (history and valid items excluded)."""
+    _, insp = plain
+    for user in (3, 11):
+        view = insp.user(user, topk=10)
+        order = np.argsort(-view.scores, kind="stable")
+        excluded = set(view.excluded().tolist())
+        left = [int(i) for i in order[:view.cutoff()] if int(i) not in excluded]
+        assert left == [r.item for r in view.top]
+        assert int(order[view.cutoff() - 1]) == view.top[-1].item

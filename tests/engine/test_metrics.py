@@ -122,7 +122,8 @@ def test_evaluate_masks_history_and_ranks_once_per_batch():
     train, valid, test = (pos < 8), (pos >= 8) & (pos < 10), pos >= 10
     ds = data.build("t", n_users, n_items, (users[train], items[train]), (users[valid], items[valid]),
                     (users[test], items[test]))
-    cfg = config.resolve({"topk": [5, 10], "metrics": NAMES, "valid_metric": "Recall@10", "eval_batch_size": 7})
+    cfg = config.resolve({"topk": [5, 10], "metrics": NAMES, "valid_metric": "Recall@10",
+                          "eval_batch_size": 7 * n_items})  # RecBole's unit: scores, i.e. 7 users a batch
     m = rng.random((n_items, n_items)) + 5 * np.eye(n_items)
     method = LinearScorer(m)
     train_in = ds.train_matrix()

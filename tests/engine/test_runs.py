@@ -160,12 +160,17 @@ def test_load_run_survives_a_broken_config(runs_dir, tiny_config):
     assert info.config == {} and info.status == "failed"
 
 
-def test_runs_root(monkeypatch, tmp_path):
+def test_runs_root_is_absolute_and_follows_flag_config_env_default(monkeypatch, tmp_path):
+    """Issue 11: the runs directory is resolved against the caller's folder once, so what
+    travels to workers is absolute; --runs-dir > checkpoint_dir (RecBole) > env > ./runs."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DIFFREC_RUNS_DIR", raising=False)
-    assert str(runs_root()) == "runs"
-    monkeypatch.setenv("DIFFREC_RUNS_DIR", str(tmp_path))
-    assert runs_root() == tmp_path
-    assert str(runs_root("elsewhere")) == "elsewhere"
+    assert runs_root() == tmp_path / "runs"
+    monkeypatch.setenv("DIFFREC_RUNS_DIR", "env_runs")
+    assert runs_root() == tmp_path / "env_runs"
+    assert runs_root(cfg={"checkpoint_dir": "saved"}) == tmp_path / "saved"
+    assert runs_root("elsewhere", {"checkpoint_dir": "saved"}) == tmp_path / "elsewhere"
+    assert runs_root(cfg={"checkpoint_dir": None}) == tmp_path / "env_runs"
 
 
 @pytest.mark.parametrize("name", ["config_file", "events_file", "checkpoint_file", "resume_file",

@@ -240,6 +240,7 @@ async def test_step_through_the_trajectory(inspect_runs):
         vec = chart.vector.astype(np.float64).copy()
         np.testing.assert_array_equal(vec, view.trajectory[-1])
         vec[[h.item for h in view.history]] = -np.inf
+        vec[view.valid_items] = -np.inf  # issue 11: one ranking, the test metric's
         order = np.argsort(-vec, kind="stable")[:20]
         assert rows(screen.query_one("#insp-topk", DataTable)) == [str(i) for i in order]
 
@@ -356,3 +357,38 @@ async def test_errors_inline_and_ui_stays_responsive(inspect_runs, monkeypatch):
         gate.set()
         await loaded(pilot)
         assert screen.error is None and screen.insp.path.name == RUN_ID
+
+
+# ---------------------------------------------------------------- the dataset's own ids
+
+@pytest.fixture
+def token_run(recbole_run) -> Path:
+    return recbole_run.path.parent
+
+
+def cells(table: DataTable, column: int) -> list[str]:
+    return [str(table.get_cell_at((i, column))) for i in range(table.row_count)]
+
+
+async def test_screen_speaks_the_datasets_ids(token_run):
+    app = make_app(token_run, start="inspect")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(pilot.app.screen), timeout=LOAD_TIMEOUT, what="the run")
+        screen = app.screen
+        screen.query_one("#insp-user", Input).value = "1007"  # the data set's user, not dense id 7
+        screen.query_one("#insp-user", Input).focus()
+        await pilot.press("enter")
+        u = screen.insp.find_user("1007")
+        await wait_for(pilot, lambda: ready(screen) and screen.view.user == u, timeout=LOAD_TIMEOUT, what="1007")
+        top = screen.query_one("#insp-topk", DataTable)
+        assert cells(top, 1) == [str(screen.insp.item_id(r.item)) for r in screen.view.top]
+        assert all(500 <= int(t) < 540 for t in cells(top, 1))
+        assert cells(top, 2)[0].startswith("Film ")  # titles from the .item file
+        hist = cells(screen.query_one("#insp-history", DataTable), 2)
+        assert set(hist) == {str(screen.insp.item_id(h.item)) for h in screen.view.history}
+        assert "user 1007" in text(screen, "#insp-info")
+        screen.query_one("#insp-user", Input).value = "7"
+        screen.query_one("#insp-user", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.error is not None, what="the error")
+        assert "`7` is not a user of this run's dataset" in text(screen, "#insp-message")

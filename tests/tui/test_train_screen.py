@@ -92,13 +92,15 @@ async def test_worker_failure_is_shown_and_app_stays_usable(runs_dir, tmp_path):
         text = str(box.render())
         assert "run failed" in text and "header has no user column" in text
         assert "failed" in status_text(app)
-        # the app goes on: the Runs screen lists the failed run, the Train screen still shows it
-        failed_id = app.live.id
+        # Issue 11: a run whose data could not be read trained nothing, so no failed run folder
+        # is left behind; the app goes on: the Train screen still shows why.
+        failed = app.live
+        await wait_for(pilot, lambda: failed.discarded, what="the run folder to be removed")
+        assert not failed.run.path.exists()
         await pilot.press("3")
-        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 6,
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 5,
                        what="the runs table")
-        row = next(r for r in app.screen.rows if r.id == failed_id)
-        assert row.info.status == "failed"
+        assert failed.id not in {r.id for r in app.screen.rows}
         await pilot.press("2")
         await wait_for(pilot, lambda: app.current_mode == "train", what="the train screen")
         assert app.screen.query_one("#run-failure", Static).display
@@ -209,3 +211,29 @@ async def test_closed_form_run_shows_one_pass_instead_of_epochs(runs_dir):
         assert "fitted in one pass" in str(screen.query_one("#run-progress", Static).render())
         assert screen.query_one("#loss-chart").empty == "none (fitted in one pass)"
         assert [s.xs for s in screen.query_one("#recall-chart").series] == [[1], [1]]
+
+
+async def test_charts_and_log_follow_valid_metric_and_topk(runs_dir):
+    """RecBole's settings (topk [10], valid MRR@10): the first chart is MRR@10, the second
+    NDCG@10, and the event log's eval lines show mrr@10 (never empty)."""
+    cfg = tiny_config(topk=[10], metrics=["Recall", "MRR", "NDCG", "Hit", "Precision"], valid_metric="MRR@10")
+    run = RunDir.create(runs_dir, cfg)
+    run.event("started", pid=1, device="cpu", model="DiffRec", parameters=10,
+              dataset={"n_users": 300, "n_items": 200, "n_train": 3258, "n_valid": 445, "n_test": 445,
+                       "split": "recbole 0.8/0.1/0.1 RO", "unseen_targets": 2, "unseen_dropped": 0})
+    for epoch, mrr in ((1, 0.31), (2, 0.35)):
+        m = {"recall@10": mrr / 2, "mrr@10": mrr, "ndcg@10": mrr / 1.5, "hit@10": 0.6, "precision@10": 0.1}
+        run.event("epoch", epoch=epoch, loss=1.0, seconds=0.1, epochs=2)
+        run.event("eval", epoch=epoch, valid=m, test=m, seconds=0.1)
+    app = make_app(runs_dir, start="train")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(run.path)
+        await pilot.pause(0.2)
+        screen = app.screen
+        first, second = screen.query_one("#recall-chart"), screen.query_one("#ndcg-chart")
+        assert [s.label for s in first.series] == ["valid mrr@10", "test mrr@10"] and first.series[0].ys == [0.31, 0.35]
+        assert first.title_text.startswith("MRR@10") and second.title_text.startswith("NDCG@10")
+        log = list(app.live.state.log)
+        assert "train/valid/test 3258/445/445 (recbole" in log[0]
+        assert any(line.startswith("eval epoch 2: valid mrr@10 0.3500 ndcg@10") for line in log)
+        assert "mrr@10" in str(screen.query_one("#run-best", Static).render())
