@@ -1,7 +1,7 @@
 """Non-diffusion baselines on the same data, split, masking and metrics as DiffRec.
 
-Pop, ItemKNN and EASE are closed-form (`iterative = False`: fitted once on the binary
-training matrix, then evaluated once); MultiVAE trains batch by batch like DiffRec.
+Pop, ItemKNN and EASE are closed-form (`iterative = False`: fitted once on the training
+matrix, binary or time-weighted (engine.data.model_input), then evaluated once); MultiVAE trains batch by batch like DiffRec.
 Every model's `module.state_dict()` is its checkpoint: the closed-form ones keep what
 they fit as tensor buffers. Keys and defaults: engine.baseline_keys (RecBole's names).
 """
@@ -60,7 +60,7 @@ class Pop(ClosedForm):
         self.module = PopModule(n_items).to(device)
 
     def fit(self, train: sp.csr_matrix) -> None:
-        counts = np.asarray((train > 0).sum(axis=0)).ravel().astype(np.float32)
+        counts = np.asarray(train.sum(axis=0)).ravel().astype(np.float32)  # summed (time) weights
         self.module.count.copy_(torch.from_numpy(counts))
 
 
@@ -69,12 +69,13 @@ class Pop(ClosedForm):
 def cosine_topk(train: sp.csr_matrix, k: int, shrink: float,
                 block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each item i, its k most similar other items j by
-    sim(i, j) = <x_i, x_j> / (|x_i| |x_j| + shrink) over the binary item columns x.
-    Returns (neighbours, similarities), both (n_items, k), most similar first."""
-    x = (train > 0).astype(np.float32).tocsc()
+    sim(i, j) = <x_i, x_j> / (|x_i| |x_j| + shrink) over the item columns x of the training
+    matrix (binary, or time-weighted). Returns (neighbours, similarities), both (n_items, k),
+    most similar first."""
+    x = train.astype(np.float32).tocsc()
     n_items = x.shape[1]
     k = min(k, n_items - 1)
-    norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())  # binary: |x_i|^2 = count_i
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
     xt = x.T.tocsr()
     block = block or max(1, SIMILARITY_BLOCK_BUDGET // max(1, n_items))
     neighbours = np.zeros((n_items, k), dtype=np.int64)
@@ -138,8 +139,9 @@ class ItemKNN(ClosedForm):
 
 def ease_weights(train: sp.csr_matrix, reg_weight: float, device: torch.device) -> torch.Tensor:
     """EASE (Steck 2019): B = I - P / diag(P) with P = (X^T X + lambda I)^-1, i.e.
-    B_ij = -P_ij / P_jj off the diagonal and B_ii = 0. Solved in float64."""
-    x = (train > 0).astype(np.float64)
+    B_ij = -P_ij / P_jj off the diagonal and B_ii = 0, X the training matrix (binary, or
+    time-weighted: T-EASE). Solved in float64."""
+    x = train.astype(np.float64)
     gram = torch.from_numpy((x.T @ x).toarray()).to(device)
     gram.diagonal().add_(reg_weight)
     p = torch.cholesky_inverse(torch.linalg.cholesky(gram))

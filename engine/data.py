@@ -60,6 +60,13 @@ class Dataset:
         return h.hexdigest()[:16]
 
 
+def model_input(cfg: dict, ds: Dataset) -> sp.csr_matrix:
+    """The users x items matrix every model is fitted on and reads as its input: binary, or
+    with T-DiffRec's linear time weights when `time-aware` is on, whatever the model
+    (T-EASE, T-ItemKNN, T-MultiVAE, LT-DiffRec are one config key away)."""
+    return ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"])
+
+
 SPLIT_STATS = ("split", "n_train", "n_valid", "n_test", "unseen_targets", "unseen_dropped")
 
 

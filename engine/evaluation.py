@@ -59,10 +59,11 @@ def score_users(method, train_in, users: np.ndarray, device, precision: str) -> 
 
 
 def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
-             users: np.ndarray | None = None) -> tuple[dict, dict]:
+             users: np.ndarray | None = None, test_per_user: dict | None = None) -> tuple[dict, dict]:
     """Valid and test metrics from one denoising pass: valid ranks with the training items
     masked, test with training and validation items masked. Everything stays on `device`
-    until the final averages."""
+    until the final averages. `test_per_user`, when given, is filled with each test
+    metric's per-user values (numpy, in `users` order) for paired significance tests."""
     users = np.arange(ds.n_users) if users is None else users
     kmax = min(max(cfg["topk"]), ds.n_items)
     train_rows, valid, test = (device_rows(m, device) for m in (train_in, ds.valid, ds.test))
@@ -82,9 +83,14 @@ def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
 
     acc_v, acc_t = metrics.Accumulator(len(users)), metrics.Accumulator(len(users))
     random = cfg.get("sampling_noise") or cfg.get("sampling_steps", 0) > 0  # draws from the global generator
+    kept: list[dict] = []
     for v, t in map_batches(batch, range(0, len(users), step), train_rows.device, ordered_draws=random):
         acc_v.add(v)
         acc_t.add(t)
+        if test_per_user is not None:
+            kept.append(t)
+    if test_per_user is not None and kept:
+        test_per_user.update({k: torch.cat([t[k] for t in kept]).float().cpu().numpy() for k in kept[0]})
     return acc_v.mean(), acc_t.mean()
 
 

@@ -34,6 +34,7 @@ import torch
 from . import budget, methods, metrics, tokens, trainer
 from . import data as data_mod
 from .checkpoints import check_best
+from .data import model_input
 from .errors import InputError, os_errors
 from .runs import RunDir
 
@@ -179,7 +180,7 @@ class Inspector:
         self.device = _device(device or self.cfg["device"])
         budget.check(self.cfg, self.ds.n_users, self.ds.n_items, training=False, device=self.device)
         self.method = _load_method(self.cfg, self.ds, self.device, ckpt, self.path)
-        self.train_in = self.ds.train_matrix(self.cfg["time-aware"], self.cfg["w_min"], self.cfg["w_max"])
+        self.train_in = model_input(self.cfg, self.ds)
         sig = _pyinspect.signature(self.method.predict).parameters
         self._traj_ok = "trajectory" in sig
         self._gen_ok = "generator" in sig
@@ -524,7 +525,7 @@ def _load_method(cfg: dict, ds, device: torch.device, ckpt: dict, path: Path) ->
         raise InputError(f"inspect: checkpoint of run {path.name} does not match its config's model ({first}); "
                          "re-train the run") from None
     if not method.iterative and not ckpt["state_dict"]:
-        method.fit(ds.train_matrix())  # a closed-form method that keeps no weights: refit, as fit() did
+        method.fit(model_input(cfg, ds))  # a closed-form method that keeps no weights: refit, as fit() did
     method.module.eval()
     return method
 

@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from . import methods
+from . import methods, per_user
 from .config import parse_metric
-from .data import Dataset, split_counts
+from .data import Dataset, model_input, split_counts
 from .errors import ConfigError
 from .evaluation import (dense_rows, device_rows, eval_batch_size, evaluate,  # noqa: F401 (re-exported)
                          predict, score_users)
@@ -141,7 +141,8 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     seed_everything(cfg["seed"], cfg["reproducibility"])
     method = methods.build(cfg, ds, device)
     ckpt = Checkpoints(run_dir)
-    train_in = DeviceRows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
+    matrix = model_input(cfg, ds)  # every model reads it: time weights (time-aware) apply to all
+    train_in = DeviceRows(matrix, device)
     vm = parse_metric(cfg["valid_metric"])
     key = f"{vm[0]}@{vm[1]}"
     rule = StoppingRule.of(cfg)  # compares signed scores: bigger is better
@@ -167,13 +168,16 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
     def run_eval() -> Iterator[dict]:
         t0 = time.perf_counter()
-        valid, test = evaluate(method, cfg, ds, train_in, device)
+        users = {}
+        valid, test = evaluate(method, cfg, ds, train_in, device, test_per_user=users)
         st["eval_seconds"] += time.perf_counter() - t0
         yield {"type": "eval", "epoch": st["epoch"], "valid": valid, "test": test,
                "seconds": round(time.perf_counter() - t0, 3)}
         if rule.improves(rule.score(valid.get(key)), st["best_value"]):
             st.update(best_value=rule.score(valid[key]), best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
             ckpt.best(snapshot("best"))
+            if run_dir is not None:  # the best model's per-user test metrics, for paired tests
+                per_user.write(run_dir, users, fingerprint)
             yield {"type": "checkpoint", "epoch": st["epoch"], key: valid[key]}
         else:
             st["bad_evals"] += 1
@@ -186,7 +190,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
     if not method.iterative:
         t0 = time.perf_counter()
-        method.fit(ds.train_matrix())
+        method.fit(matrix)
         st["train_seconds"] += time.perf_counter() - t0
         st["epoch"] = 1
         yield from run_eval()
