@@ -150,6 +150,12 @@ class DiffRecApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_comparison(self) -> None:
+        """The comparison view of `--compare` run groups (a screen over the current page)."""
+        from .screens.comparison import ComparisonScreen
+        if not isinstance(self.screen, ComparisonScreen):
+            self.push_screen(ComparisonScreen())
+
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 

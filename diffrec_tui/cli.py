@@ -25,7 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEBUG_ENV = "DIFFREC_DEBUG"  # set: an internal error also prints its traceback
 # Flags that name a path, resolved against the caller's working directory once, here: the
 # worker and the sweep coordinator run elsewhere and only ever see absolute paths.
-PATH_FLAGS = ("resume", "runs_dir", "tune", "inspect", "export_recs", "export_tensorboard")
+PATH_FLAGS = ("resume", "runs_dir", "tune", "inspect", "export_recs", "export_tensorboard", "significance")
 CONFIG_FLAGS = ("config", "run", "base_config", "compare")  # may name a shipped config instead
 
 
@@ -50,9 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key (repeatable), e.g. --set steps=40 --set dims_dnn=[200,600]")
     p.add_argument("--runs-dir", metavar="DIR", help="where runs are recorded (default ./runs or $DIFFREC_RUNS_DIR)")
     p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps (same as --set device=D)")
+    p.add_argument("--seeds", metavar="LIST", help="--run / --compare once per seed (e.g. 1,2,3 or 1-5): "
+                   "a group directory, mean ± sample SD")
     g = p.add_argument_group("baselines")
     g.add_argument("--compare", metavar="CONFIG", help="run several models on CONFIG's dataset, print one table")
     g.add_argument("--models", metavar="LIST", help="comma-separated models for --compare")
+    g.add_argument("--significance", nargs=2, metavar=("RUN_A", "RUN_B"),
+                   help="paired per-user tests of two runs or seed groups on one split")
     g = p.add_argument_group("tuning")
     g.add_argument("--tune", metavar="HYPER_FILE", help="hyper-parameter search (RecBole hyper.test format)")
     g.add_argument("--config", dest="base_config", metavar="CONFIG", help="base config for --tune")
@@ -72,21 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
 # Headless commands beyond --run live in their own modules: name -> (module, function).
 COMMANDS = {"configs": ("shipped", "main"), "compare": ("compare", "main"), "tune": ("tune", "main"),
             "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main"),
-            "export_tensorboard": ("tensorboard_cmd", "main")}
+            "export_tensorboard": ("tensorboard_cmd", "main"), "significance": ("significance_cmd", "main")}
 
 # The options each command reads (argparse dest names). Any other option given is refused:
 # a flag that would be silently ignored is a mistake the user should hear about.
 OPTIONS = {
     "app": {"config", "overrides", "runs_dir", "device"},
-    "run": {"run", "overrides", "runs_dir", "device"},
+    "run": {"run", "overrides", "runs_dir", "device", "seeds"},
     "resume": {"resume", "runs_dir"},  # --runs-dir: where to find RUN_DIR given as a run's name
     "resume_sweep": {"resume", "runs_dir", "tune", "base_config", "overrides", "device", "trials", "workers"},
-    "compare": {"compare", "models", "overrides", "runs_dir", "device"},
+    "compare": {"compare", "models", "overrides", "runs_dir", "device", "seeds", "workers"},
     "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume"},
     "inspect": {"inspect", "user", "topk", "json"},
     "export_recs": {"export_recs", "topk"},
     "export_tensorboard": {"export_tensorboard"},
     "configs": {"configs"},
+    "significance": {"significance"},
 }
 FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
          "base_config": "--config", "export_recs": "--export-recs"}
@@ -208,6 +213,9 @@ def run_headless(args) -> int:
     from engine.layout import locate
     cfg = load_config(args.run, args)
     locate(cfg)  # a wrong data path is an error now, before a run directory exists
+    if args.seeds:  # one run per seed, in a group directory
+        from . import seeds_cmd
+        return seeds_cmd.main(args, cfg)
     run = RunDir.create(runs_root(args.runs_dir, cfg), cfg)
     return watch(run, resume=False, progress=cfg["show_progress"])
 

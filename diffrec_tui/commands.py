@@ -17,6 +17,7 @@ class DiffRecCommands(Provider):
             ("Start run", app.action_start_run, "Train the edited config in a background worker"),
             ("Stop run", app.action_stop_run, "Stop the followed run at the next batch (checkpoint kept)"),
             ("Help", app.action_help, "Show every key binding"),
+            ("Compare run groups", app.action_comparison, "Mean ± SD and significance of a --compare --seeds"),
         ]
         for page in app.pages():
             cmds.append((f"Switch to {page.title} screen", partial(app.action_page, page.mode),

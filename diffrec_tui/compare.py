@@ -1,16 +1,17 @@
-"""`diffrec-tui --compare CONFIG [--models A,B,...]`: several models on one dataset, one table.
+"""`diffrec-tui --compare CONFIG [--models A,B,...] [--seeds 1,2,3]`: several models on one
+dataset, one table.
 
-Each model runs as an ordinary run (its own run directory, spawned worker, events), one
-after the other, on CONFIG with `model` switched and the `--set` overrides applied (a key
-that does not apply to a model is ignored by it). The table (valid and test Recall/NDCG
-@10/@20, seconds) is printed with the best value per metric in bold, and saved as CSV in
-the runs directory. No torch in this process.
+Each model runs on CONFIG with `model` switched and the `--set` overrides applied (a key
+that does not apply to a model is ignored by it); baselines are tuned on validation first,
+and each model runs once per seed (diffrec_tui.group_compare). This module checks the
+arguments and the data, and keeps the table of every run (valid and test Recall/NDCG
+@10/@20, seconds; best value per metric in bold), saved as CSV in the runs directory.
+No torch in this process.
 """
 from __future__ import annotations
 
 import csv
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -19,39 +20,22 @@ from rich.table import Table
 
 from engine import config as config_mod
 from engine.errors import InputError, os_errors
-from engine.runs import RUNS_FIX, EventFollower, RunDir, _slug, runs_root
-from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.runs import RUNS_FIX, RunDir, _slug, runs_root
+from engine.seeds import parse as parse_seeds
 
 DEFAULT_MODELS = ("Pop", "ItemKNN", "EASE", "MultiVAE", "DiffRec")  # cheapest first
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 COLUMNS = (["model", "status", "best_epoch"] + [f"{s}_{m}" for s in ("valid", "test") for m in METRICS]
            + ["train_seconds", "eval_seconds", "run_dir"])
-SHOWN = ("started", "eval", "finished", "stopped", "failed")  # events echoed while a model runs
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def main(args) -> int:
     models = parse_models(args.models)
     configs = model_configs(args, models)
+    seeds = parse_seeds(args.seeds) if args.seeds else [configs[0]["seed"]]
     preflight(configs)
-    root = runs_root(args.runs_dir, configs[0])
-    rows, codes = [], []
-    stopper = _Stopper()
-    with stopper:
-        for cfg in configs:
-            run = RunDir.create(root, cfg)
-            print(f"[{cfg['model']}] run directory {run.path}", flush=True)
-            last, code = follow(run, cfg["model"], stopper)
-            rows.append(row(cfg["model"], run, last))
-            codes.append(code)
-            if stopper.asked:
-                break
-    print_table(rows, title=f"{configs[0]['dataset']}: best valid {configs[0]['valid_metric']} per model")
-    csv_path = save_csv(rows, root, configs[0]["dataset"])
-    print(f"table saved: {csv_path}")
-    if stopper.asked:
-        return stopper.signals.exit_status
-    return max(codes, default=EXIT_OK)  # 2 (bad input) over 1 (training failed) over 0
+    from .group_compare import main as grouped  # tuned baselines, seed groups, significance
+    return grouped(args, configs, runs_root(args.runs_dir, configs[0]), seeds)
 
 
 # ---------------------------------------------------------------- configs
@@ -97,63 +81,7 @@ def preflight(configs: list[dict]) -> None:
           f"{s['n_valid']} valid, {s['n_test']} test interactions", flush=True)
 
 
-# ---------------------------------------------------------------- running one model
-
-class _Stopper:
-    """Ctrl-C, SIGTERM or SIGHUP: stop the running worker cleanly and run no further models."""
-
-    def __init__(self):
-        self.child: Child | None = None
-        self.signals = Signals(self._on_signal)
-
-    @property
-    def asked(self) -> bool:
-        return bool(self.signals.received)
-
-    def _on_signal(self, signum):
-        if self.child is not None:
-            self.child.stop(signum)
-
-    def __enter__(self):
-        self.signals.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.signals.__exit__(*exc)
-
-
-def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int]:
-    """Spawn the worker for `run`, echo its main events, return (last event, exit code)."""
-    from engine.worker import spawn
-    from .cli import run_keys
-    from .report import describe
-
-    keys = run_keys(run)
-    follower = EventFollower(run.events_file)
-    stopper.child = child = Child(spawn(run.path))
-    if stopper.asked:
-        child.stop(stopper.signals.first)
-    last = None
-    while True:
-        done = child.poll() is not None
-        for ev in follower.poll():
-            last = ev
-            if ev["type"] in SHOWN:
-                print(f"[{label}] {describe(ev, keys)}", flush=True)
-        if done:
-            break
-        time.sleep(0.1)
-        child.enforce(0.0 if len(stopper.signals.received) > 1 else STOP_GRACE_SECONDS)
-    stopper.child = None
-    status = last["type"] if last else None
-    if status == "failed":
-        return last, EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
-    if status not in ("finished", "stopped"):
-        run.record_exit(child.returncode)
-        print(f"[{label}] run dead: {run.gone_reason(child.returncode)}", file=sys.stderr)
-        return last, EXIT_FAILED
-    return last, EXIT_OK
-
+# ---------------------------------------------------------------- one row per run
 
 def row(model: str, run: RunDir, last: dict | None) -> dict:
     last = last or {}

@@ -108,6 +108,10 @@ def resume(args) -> int:
     workers, threads = share(base, args.workers, max(1, todo))
     print(f"resuming sweep {sd.path}: {len(info.trials) - todo} of {len(info.trials)} trials done, "
           f"{todo} to run, {workers} worker{'s' * (workers > 1)}", flush=True)
+    from engine.seeds import is_group
+    if is_group(sd.path):  # a seed group: its mean +- SD table, no best trial
+        from .seeds_cmd import finish
+        return finish(sd, workers, threads)
     return execute(sd, workers, threads)
 
 
@@ -115,10 +119,11 @@ def _space_key(space: tuning.Space) -> list:
     return [{k: v for k, v in d.items() if k != "line"} for d in space.to_list()]
 
 
-def execute(sd: SweepDir, workers: int, threads: int | None) -> int:
+def execute(sd: SweepDir, workers: int, threads: int | None, show_result: bool = True) -> int:
     """Run the sweep's trials. SIGINT, SIGTERM or SIGHUP stop it like Ctrl-C: no new trial,
     running workers stop at a batch boundary (a second signal kills them at once), and the
-    exit status is 130, 143 or 129."""
+    exit status is 130, 143 or 129. `show_result` False: the caller prints its own outcome
+    (a seed group has no best trial)."""
     runner = Runner(sd.path, workers, threads)
 
     def on_signal(signum):
@@ -130,7 +135,8 @@ def execute(sd: SweepDir, workers: int, threads: int | None) -> int:
     view = RichSweepView(sd) if tty else PlainSweepView(sd)
     with signals, view:
         info = runner.run(should_stop=lambda: bool(signals.received), on_update=view.update, on_tick=view.tick)
-    print_result(info, interrupted=bool(signals.received))
+    if show_result:
+        print_result(info, interrupted=bool(signals.received))
     if signals.received:
         return signals.exit_status
     return EXIT_OK if info.best else EXIT_FAILED

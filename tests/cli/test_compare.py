@@ -46,8 +46,10 @@ def test_compare_runs_each_model_as_a_run_and_saves_the_table(config_file, tmp_p
                      "--set", "reg_weight=50"])
     out = capsys.readouterr().out
     assert code == 0, out
-    run_dirs = sorted(p for p in runs.iterdir() if p.is_dir())
+    # every run lies in its model's seed group inside the comparison folder (issue 16)
+    run_dirs = sorted(p.parent for p in runs.glob("compare-*-tiny/sweep-*-seeds_*/*/config.yaml"))
     assert len(run_dirs) == 2
+    assert not list(runs.glob("compare-*-tiny/sweep-*-tune_*"))  # EASE fixed by --set, Pop has nothing to tune
     summaries = {}
     for d in run_dirs:  # ordinary run directories: config, events, checkpoint, summary
         cfg = yaml.safe_load((d / "config.yaml").read_text())
