@@ -42,13 +42,13 @@ def space(seeds: list[int]) -> Space:
     return Space((Param("seed", "choice", tuple(seeds), line=1),))
 
 
-def create(root: str | Path, base: dict, seeds: list[int], name: str | None = None) -> SweepDir:
+def create(root: str | Path, base: dict, seeds: list[int], name: str | None = None, now=None) -> SweepDir:
     """A new group directory under `root`: one planned run per seed of `base`."""
     sp = space(seeds)
     _, trials = plan(sp, base)
     text = f"seed choice [{','.join(map(str, seeds))}]\n"
     return SweepDir.create(root, name or f"seeds-{base['model']}", sp, base, "grid", trials,
-                           seed=seeds[0], hyper_text=text)
+                           seed=seeds[0], hyper_text=text, now=now)
 
 
 def is_group(path: str | Path) -> bool:

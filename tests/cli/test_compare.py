@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -125,3 +126,44 @@ def test_compare_does_not_import_torch():
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def test_compare_with_seeds_tunes_baselines_on_validation_and_tests_against_the_best(config_file, tmp_path, capsys):
+    from scipy import stats
+
+    from engine import comparison, per_user, seeds
+    from engine.sweep import load_sweep
+
+    runs = tmp_path / "runs"
+    code = cli.main(["--compare", str(config_file), "--models", "Pop,EASE", "--seeds", "1,2", "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (path,) = [p for p in runs.iterdir() if p.is_dir()]
+    rec = comparison.read(path)
+    assert rec["seeds"] == [1, 2] and rec["status"] == "finished"
+
+    tuning = load_sweep(path / rec["entries"]["EASE"]["tuning"])  # EASE: reg_weight over the built-in grid
+    assert len(tuning.trials) == 6 and all(t.status == "finished" for t in tuning.trials)
+    top = max(tuning.trials, key=lambda t: (t.valid["recall@20"], -t.index))  # chosen by validation only
+    assert rec["entries"]["EASE"]["tuned"] == {"reg_weight": top.params["reg_weight"]}
+    group = seeds.load(path / rec["entries"]["EASE"]["group"])
+    assert group.base["reg_weight"] == top.params["reg_weight"] and sorted(group.runs) == [1, 2]
+    assert rec["entries"]["Pop"]["tuning"] is None  # nothing to tune
+    assert f"reg_weight={top.params['reg_weight']:g}" in out
+
+    res = rec["result"]
+    means = {m: res["rows"][m]["valid"]["mean"] for m in ("Pop", "EASE")}
+    assert res["best"] == max(means, key=means.get)
+    other = "Pop" if res["best"] == "EASE" else "EASE"
+    vec = {}
+    for m in ("Pop", "EASE"):
+        g = seeds.load(path / rec["entries"][m]["group"])
+        vec[m] = np.mean([per_user.read(r).metrics["recall@20"] for r in g.runs.values()], axis=0)
+    vs = res["rows"][other]["vs_best"]["recall@20"]
+    assert vs["diff"] == pytest.approx(float((vec[other] - vec[res["best"]]).mean()))
+    assert vs["p_wilcoxon"] == pytest.approx(stats.wilcoxon(vec[other], vec[res["best"]]).pvalue)
+    assert vs["p_ttest_holm"] == pytest.approx(stats.ttest_rel(vec[other], vec[res["best"]]).pvalue)  # one other model
+    assert vs["ci_low"] <= vs["diff"] <= vs["ci_high"]
+    assert "vs best [95% CI]" in out and "Holm" in out and (path / "summary.csv").is_file()
+    with open(path / "summary.csv", newline="") as fh:
+        assert [r["model"] for r in csv.DictReader(fh)] == ["Pop", "EASE"]
