@@ -21,9 +21,8 @@ from engine import config as config_mod
 from engine import tuning
 from engine.errors import ConfigError, InputError
 from engine.runs import pid_alive
-from engine.sweep import BEST_FILE, SWEEP_FILE, SweepDir, SweepInfo, TrialInfo, load_sweep
+from engine.sweep import BEST_FILE, LOG_FILE, SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
 
-LOG_FILE = "sweep.log"  # the coordinator's own output
 REPO = Path(__file__).resolve().parent.parent  # where `-m diffrec_tui.cli` and `engine` import from
 TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] | uniform LOW HIGH\n"
             "#   | loguniform LOW HIGH (exponents of e) | quniform LOW HIGH Q\n"
@@ -31,22 +30,7 @@ TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] |
             "steps choice [5,10]\n")
 
 
-# ---------------------------------------------------------------- listing
-
-def list_sweeps(root: str | Path) -> list[SweepInfo]:
-    """Every readable sweep-* directory under `root`, newest first (names start with a stamp)."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    out = []
-    for path in sorted((p for p in root.iterdir() if p.name.startswith("sweep-") and (p / SWEEP_FILE).is_file()),
-                       key=lambda p: p.name, reverse=True):
-        try:
-            out.append(load_sweep(path))
-        except ConfigError:
-            continue  # a damaged sweep.yaml: not listable, never fatal
-    return out
-
+# ---------------------------------------------------------------- naming
 
 def label(path: Path) -> str:
     """'sweep-20250303-100000-hyper' -> '20250303-100000-hyper'."""
