@@ -1,7 +1,7 @@
 """The Textual app: Config, Train and Runs screens (plus any page registered in PAGES).
 
 Never imports torch: training runs in a worker process (engine.worker.spawn) and the app
-follows its events.jsonl. Screens are Textual "modes", so each keeps its state while
+follows its events. Screens are Textual "modes", so each keeps its state while
 another is shown; keys 1-4 (and the tabs under the header) switch between them.
 """
 from __future__ import annotations
@@ -237,11 +237,11 @@ class DiffRecApp(App):
         return Path(cfg["checkpoint_dir"]).resolve()
 
     def resume_run(self, path: str | Path) -> None:
-        """Continue a stopped or failed run (its resume.pt) in a new worker, on the Train screen."""
+        """Continue a stopped or failed run (its resume checkpoint) in a new worker, on the Train screen."""
         from engine.runs import RunDir
         run = RunDir(Path(path).resolve())
         if not run.resume_file.is_file():
-            self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",
+            self.notify(f"{run.id} has no {run.resume_file.name} (it never reached an evaluation); start a new run",
                         severity="warning")
             return
         if any(r.run.path == run.path for r in self.active_runs()) or run.worker_alive():
