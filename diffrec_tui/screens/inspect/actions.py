@@ -3,12 +3,13 @@ the list and K, and the what-if edits (remove, add by search, reset). A mixin of
 InspectScreen (screen.py), which holds the state these change and the requests they make."""
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, OptionList
+from textual.widgets import DataTable, Input
 from textual.widgets.option_list import Option
 
 from engine.errors import InputError
 
-from .pickers import RunPicker, UserList
+from .panels import HistoryPanel
+from .pickers import RunPicker, UserField, UserList
 
 SEARCH_LIMIT = 20
 NO_RUN = "inspect: no run loaded yet; pick a run with a checkpoint (p)"
@@ -52,7 +53,7 @@ class InspectActions:
     # ------------------------------------------------------------ runs, users, lists
 
     def action_focus_user(self) -> None:
-        self.query_one("#insp-user", Input).focus()
+        self.query_one(UserField).focus()
 
     def action_pick_run(self) -> None:
         self._picking = True
@@ -75,10 +76,10 @@ class InspectActions:
             self.load_user(self.user, keep_edits=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "insp-user":
+        if isinstance(event.input, UserField):
             self._user_typed(event.value.strip())
-        elif event.input.id == "insp-add":
-            found = self.query_one("#insp-found", OptionList)
+        elif event.input is self.query_one(HistoryPanel).add_field:
+            found = self.query_one(HistoryPanel).found
             if found.option_count:
                 self.add(int(found.get_option_at_index(found.highlighted or 0).id))
             elif event.value.strip():
@@ -102,11 +103,11 @@ class InspectActions:
     # ------------------------------------------------------------ what-if
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "insp-add":
+        if event.input is self.query_one(HistoryPanel).add_field:
             self.search(event.value)
 
     def search(self, text: str) -> None:
-        found = self.query_one("#insp-found", OptionList)
+        found = self.query_one(HistoryPanel).found
         found.clear_options()
         if self.insp is None or self.view is None or not text.strip():
             found.display = False
@@ -150,18 +151,18 @@ class InspectActions:
             self.removed.remove(item)
         else:
             self.added.append(item)
-        self.query_one("#insp-add", Input).value = ""
+        self.query_one(HistoryPanel).add_field.value = ""
         self._edited()
 
     def action_add_item(self) -> None:
-        self.query_one("#insp-add", Input).focus()
+        self.query_one(HistoryPanel).add_field.focus()
 
     def action_reset_whatif(self) -> None:
         self.removed, self.added = [], []
         self._edited()
 
     def action_leave_input(self) -> None:
-        self.query_one("#insp-found", OptionList).display = False
+        self.query_one(HistoryPanel).found.display = False
         self.history_table.focus()
 
     def vector(self):

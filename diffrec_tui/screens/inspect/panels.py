@@ -102,11 +102,20 @@ class HistoryPanel(Vertical):
         yield DataTable(id="insp-history", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#insp-found").display = False
+        self.found.display = False
 
     @property
     def table(self) -> DataTable:
-        return self.query_one("#insp-history", DataTable)
+        return self.query_one(DataTable)
+
+    @property
+    def found(self) -> OptionList:
+        """The items matching the add field's text (none of the history)."""
+        return self.query_one(OptionList)
+
+    @property
+    def add_field(self) -> Input:
+        return self.query_one(Input)
 
     def watch_shown(self, s: Shown | None) -> None:
         table = self.table

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.message import Message
-from textual.widgets import OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -20,6 +20,14 @@ from .loading import has_checkpoint
 RANK_METRIC = "recall@20"  # what the lists rank by (engine.inspect.RANK_METRIC)
 LIST_LABELS = {"best": "best-served", "worst": "worst-served", "random": "random"}
 PICKER_TITLE = "runs with a checkpoint (p)"
+
+
+class UserField(Input):
+    """The user to inspect, typed as the dataset's own id."""
+
+    def __init__(self, blink: bool, **kwargs) -> None:
+        super().__init__(placeholder="user (the dataset's id), enter", compact=True, **kwargs)
+        self.cursor_blink = blink
 
 
 class RunHeader(Static):

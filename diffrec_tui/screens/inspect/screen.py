@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Header, Input, OptionList
+from textual.widgets import Header, OptionList
 
 from engine.errors import InputError
 
@@ -29,7 +29,7 @@ from ...widgets.nav import NavBar
 from .actions import InspectActions
 from .loading import InspectorCache, inspectable
 from .panels import HistoryPanel, MetricsPanel, ScorePanel, TopKTable
-from .pickers import MessageLine, RunHeader, RunPicker, UserList
+from .pickers import MessageLine, RunHeader, RunPicker, UserField, UserList
 from .state import Shown
 from .workers import InspectWorkers
 
@@ -92,9 +92,7 @@ class InspectScreen(InspectActions, InspectWorkers, Screen):
         with Horizontal(id="insp-top"):
             with Vertical(id="insp-side"):
                 yield RunPicker(id="insp-runs")
-                user = Input(placeholder="user (the dataset's id), enter", id="insp-user", compact=True)
-                user.cursor_blink = blink
-                yield user
+                yield UserField(blink, id="insp-user")
                 yield UserList(id="insp-users")
             yield ScorePanel(id="insp-plot")
         with Horizontal(id="insp-bottom"):
@@ -333,7 +331,7 @@ class InspectScreen(InspectActions, InspectWorkers, Screen):
             if Path(oid) != (self.run_path.resolve() if self.run_path else None):
                 self.load_run(Path(oid))
         elif isinstance(event.option_list, UserList) and oid and self.insp is not None:
-            self.query_one("#insp-user", Input).value = str(self.insp.user_id(int(oid)))
+            self.query_one(UserField).value = str(self.insp.user_id(int(oid)))
             self.load_user(int(oid))
-        elif event.option_list.id == "insp-found" and oid:
+        elif event.option_list is self.query_one(HistoryPanel).found and oid:
             self.add(int(oid))
