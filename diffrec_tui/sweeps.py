@@ -1,5 +1,6 @@
-"""Sweeps for the app, without Textual: list them, check a space, create and launch one,
-stop it, and pick the config to promote. The Sweep screen only draws what this returns.
+"""Sweeps for the app, without Textual: check a space, create and launch one, and pick the
+config to promote (the app owns the launched process: diffrec_tui.coordinators; listing
+is engine.sweep.list_sweeps). The Sweep screen only draws what this returns.
 
 A sweep launched from the app is created here (engine.sweep.SweepDir, no torch) and run
 by a separate process, `python -m diffrec_tui.cli --resume SWEEP_DIR`, in its own session
@@ -10,8 +11,6 @@ running (or can be resumed) when the app quits.
 from __future__ import annotations
 
 import math
-import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from pathlib import Path
 from engine import config as config_mod
 from engine import tuning
 from engine.errors import ConfigError, InputError
-from engine.runs import pid_alive
 from engine.sweep import BEST_FILE, LOG_FILE, SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
 
 REPO = Path(__file__).resolve().parent.parent  # where `-m diffrec_tui.cli` and `engine` import from
@@ -131,22 +129,6 @@ def launch(path: str | Path, workers: int | None = None) -> subprocess.Popen:
                                 start_new_session=True, cwd=str(REPO))
     finally:
         log.close()
-
-
-def stop(info: SweepInfo, proc: subprocess.Popen | None) -> bool:
-    """Ask the coordinator to stop (SIGINT: no new trial, workers stop at a batch and are
-    recorded as stopped). A second call makes it kill its workers at once."""
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        return True
-    pid = info.state.get("pid")
-    if info.state.get("status") == "running" and pid_alive(pid):
-        try:
-            os.kill(int(pid), signal.SIGINT)
-        except OSError:
-            return False
-        return True
-    return False
 
 
 def log_tail(path: str | Path, lines: int = 3) -> str:
