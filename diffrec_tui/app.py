@@ -1,7 +1,7 @@
 """The Textual app: Config, Train and Runs screens (plus any page registered in PAGES).
 
 Never imports torch: training runs in a worker process (engine.worker.spawn) and the app
-follows its events.jsonl. Screens are Textual "modes", so each keeps its state while
+follows its events. Screens are Textual "modes", so each keeps its state while
 another is shown; keys 1-4 (and the tabs under the header) switch between them.
 """
 from __future__ import annotations
@@ -14,15 +14,17 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
 from engine.errors import ConfigError, InputError, classify
+from engine.supervisor import STOP_GRACE_SECONDS, ExitCode
 
 from .commands import DiffRecCommands
+from .coordinators import Coordinators, ended_message
 from .live import LiveRun
 from .state import Draft
 
 POLL_SECONDS = 0.1  # follow events and redraw at most this often (about 10 Hz)
-STOP_GRACE_SECONDS = 30.0  # after a stop request, kill the worker if it is still there
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class DiffRecApp(App):
         self.live: LiveRun | None = None  # the run the Train screen shows
         self.highlighted_run: Path | None = None  # the Runs table's current row
         self.started: list[LiveRun] = []  # runs this app spawned (asked about on quit)
+        self.sweeps = Coordinators()  # sweep coordinators this app started (asked about on quit)
+        self.sweep_ended: Signal[tuple[Path, int]] = Signal(self, "sweep-ended")  # (sweep, exit status)
         self._pages = [p for p in PAGES if page_available(p)]
         for p in self._pages:
             self.add_mode(p.mode, lambda p=p: load_page(p)())
@@ -122,14 +126,12 @@ class DiffRecApp(App):
     def terminate(self) -> None:
         """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
         self._stop_all(self.active_runs())
-        self.exit(return_code=143)
+        self.exit(return_code=ExitCode.TERMINATED)
 
     def _stop_all(self, active: list[LiveRun]) -> None:
         for r in active:
             r.stop()  # the worker writes `stopped` and its summary on its own
-        sweep_screen = self.screen_for("sweep")
-        if sweep_screen is not None and sweep_screen.running_sweeps():
-            sweep_screen.stop_all()  # the coordinator stops its trials the same way
+        self.sweeps.stop_all()  # each coordinator stops its trials the same way
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "page":
@@ -235,11 +237,11 @@ class DiffRecApp(App):
         return Path(cfg["checkpoint_dir"]).resolve()
 
     def resume_run(self, path: str | Path) -> None:
-        """Continue a stopped or failed run (its resume.pt) in a new worker, on the Train screen."""
+        """Continue a stopped or failed run (its resume checkpoint) in a new worker, on the Train screen."""
         from engine.runs import RunDir
         run = RunDir(Path(path).resolve())
         if not run.resume_file.is_file():
-            self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",
+            self.notify(f"{run.id} has no {run.resume_file.name} (it never reached an evaluation); start a new run",
                         severity="warning")
             return
         if any(r.run.path == run.path for r in self.active_runs()) or run.worker_alive():
@@ -319,6 +321,19 @@ class DiffRecApp(App):
         if changed:
             self.refresh_title()
             self._redraw_train()
+        self._poll_sweeps()
+
+    # ------------------------------------------------------------ sweeps
+
+    def launch_sweep(self, path: Path, workers: int | None = None) -> None:
+        """Run (or resume) a sweep in a coordinator this app owns (OSError if it cannot start)."""
+        self.sweeps.launch(path, workers)
+
+    def _poll_sweeps(self) -> None:
+        for path, code in self.sweeps.poll():
+            text, severity = ended_message(path, code)
+            self.notify(text, title="Sweep", severity=severity)
+            self.sweep_ended.publish((path, code))
 
     def _redraw_train(self) -> None:
         screen = self.screen_for("train")
@@ -329,8 +344,7 @@ class DiffRecApp(App):
 
     async def action_quit(self) -> None:
         active = self.active_runs()
-        sweep_screen = self.screen_for("sweep")
-        sweeping = sweep_screen.running_sweeps() if sweep_screen is not None else []
+        sweeping = self.sweeps.running()
         if not active and not sweeping:
             self.exit()
             return

@@ -27,7 +27,7 @@ def describe(ev: dict, keys=None) -> str:
 
 
 class RunState:
-    """What the Train screen shows, built only from events (so a canned events.jsonl
+    """What the Train screen shows, built only from events (so a canned events file
     draws exactly what the live run drew)."""
 
     def __init__(self, run_id: str, config: dict):
@@ -177,7 +177,7 @@ class LiveRun:
 
     @classmethod
     def resume(cls, path: str | Path) -> "LiveRun":
-        """Continue a stopped or failed run from its resume.pt in a new worker."""
+        """Continue a stopped or failed run from its resume checkpoint in a new worker."""
         from engine.worker import spawn
         run = RunDir(Path(path).resolve())
         live = cls(run, None)
@@ -234,7 +234,7 @@ class LiveRun:
             if self.state.active:
                 code = self.proc.returncode if self.proc is not None else None
                 self.run.record_exit(code)
-                why = "killed after the stop timeout without a final event; see worker.log" if self.killed \
+                why = f"killed after the stop timeout without a final event; see {self.run.log_file.name}" if self.killed \
                     else self.run.gone_reason(code)
                 self.state.mark_dead(why)
         if self.proc is not None and self.proc.poll() is not None:
@@ -271,5 +271,5 @@ class LiveRun:
         self.run.detach()
 
     def log_tail(self, n: int = 12) -> list[str]:
-        """The last lines of worker.log (a crash's traceback ends up there)."""
+        """The last lines of the worker's log (a crash's traceback ends up there)."""
         return self.run.log_tail(n)

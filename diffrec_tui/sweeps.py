@@ -1,5 +1,6 @@
-"""Sweeps for the app, without Textual: list them, check a space, create and launch one,
-stop it, and pick the config to promote. The Sweep screen only draws what this returns.
+"""Sweeps for the app, without Textual: check a space, create and launch one, and pick the
+config to promote (the app owns the launched process: diffrec_tui.coordinators; listing
+is engine.sweep.list_sweeps). The Sweep screen only draws what this returns.
 
 A sweep launched from the app is created here (engine.sweep.SweepDir, no torch) and run
 by a separate process, `python -m diffrec_tui.cli --resume SWEEP_DIR`, in its own session
@@ -10,8 +11,6 @@ running (or can be resumed) when the app quits.
 from __future__ import annotations
 
 import math
-import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,10 +19,8 @@ from pathlib import Path
 from engine import config as config_mod
 from engine import tuning
 from engine.errors import ConfigError, InputError
-from engine.runs import pid_alive
-from engine.sweep import BEST_FILE, SWEEP_FILE, SweepDir, SweepInfo, TrialInfo, load_sweep
+from engine.sweep import BEST_FILE, LOG_FILE, SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
 
-LOG_FILE = "sweep.log"  # the coordinator's own output
 REPO = Path(__file__).resolve().parent.parent  # where `-m diffrec_tui.cli` and `engine` import from
 TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] | uniform LOW HIGH\n"
             "#   | loguniform LOW HIGH (exponents of e) | quniform LOW HIGH Q\n"
@@ -31,22 +28,7 @@ TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] |
             "steps choice [5,10]\n")
 
 
-# ---------------------------------------------------------------- listing
-
-def list_sweeps(root: str | Path) -> list[SweepInfo]:
-    """Every readable sweep-* directory under `root`, newest first (names start with a stamp)."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    out = []
-    for path in sorted((p for p in root.iterdir() if p.name.startswith("sweep-") and (p / SWEEP_FILE).is_file()),
-                       key=lambda p: p.name, reverse=True):
-        try:
-            out.append(load_sweep(path))
-        except ConfigError:
-            continue  # a damaged sweep.yaml: not listable, never fatal
-    return out
-
+# ---------------------------------------------------------------- naming
 
 def label(path: Path) -> str:
     """'sweep-20250303-100000-hyper' -> '20250303-100000-hyper'."""
@@ -147,22 +129,6 @@ def launch(path: str | Path, workers: int | None = None) -> subprocess.Popen:
                                 start_new_session=True, cwd=str(REPO))
     finally:
         log.close()
-
-
-def stop(info: SweepInfo, proc: subprocess.Popen | None) -> bool:
-    """Ask the coordinator to stop (SIGINT: no new trial, workers stop at a batch and are
-    recorded as stopped). A second call makes it kill its workers at once."""
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        return True
-    pid = info.state.get("pid")
-    if info.state.get("status") == "running" and pid_alive(pid):
-        try:
-            os.kill(int(pid), signal.SIGINT)
-        except OSError:
-            return False
-        return True
-    return False
 
 
 def log_tail(path: str | Path, lines: int = 3) -> str:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from enum import IntEnum
 from typing import Callable
 
 from .runs import pid_alive
@@ -23,9 +24,21 @@ STOP_GRACE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+class ExitCode(IntEnum):
+    """The exit status of every command and child process of this project (and what the
+    app reads from a child's status): one definition, no literal codes elsewhere."""
+    OK = 0
+    FAILED = 1  # training failed (NaN loss, crash); a sweep in which no trial finished
+    BAD_INPUT = 2  # bad config, data or arguments: a one-line message, no traceback
+    HANGUP = 128 + signal.SIGHUP  # 129
+    INTERRUPTED = 128 + signal.SIGINT  # 130: Ctrl-C, a clean stop
+    TERMINATED = 128 + signal.SIGTERM  # 143: `kill`, `timeout`, a batch scheduler
+
+
 def exit_status(signum: int) -> int:
     """The shell's status for a command ended by `signum`: 130 SIGINT, 143 SIGTERM, 129 SIGHUP."""
-    return 128 + int(signum)
+    code = 128 + int(signum)
+    return ExitCode(code) if code in ExitCode._value2member_map_ else code
 
 
 class Child:

@@ -33,11 +33,12 @@ import yaml
 
 from . import config as config_mod
 from .errors import os_errors
-from .runs import RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, load_run, make_folder, pid_alive
+from .runs import (RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, list_runs, load_run, make_folder,
+                   pid_alive)
 from .supervisor import Child
 from .tuning import Space, Trial, format_params, same_config, trial_config
 
-SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
+SWEEP_FILE, STATE_FILE, LOG_FILE = "sweep.yaml", "state.json", "sweep.log"  # sweep.log: the coordinator's output
 RESULTS_JSONL, RESULTS_CSV, BEST_FILE = "results.jsonl", "results.csv", "best.yaml"
 ENDED = ("finished", "stopped", "failed", "skipped")
 DONE = ("finished", "skipped")  # a resumed sweep does not run these again
@@ -141,6 +142,32 @@ def load_sweep(path: str | Path) -> SweepInfo:
     return SweepInfo(sd.path, meta, [trials[i] for i in sorted(trials)], state)
 
 
+def sweep_dirs(root: str | Path) -> list[Path]:
+    """The sweep directories directly under `root`, newest first (names start with a stamp)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = (p for p in root.iterdir() if p.name.startswith("sweep-") and (p / SWEEP_FILE).is_file())
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def list_sweeps(root: str | Path) -> list[SweepInfo]:
+    """Every readable sweep under `root`, newest first; a damaged one is left out, never fatal."""
+    out = []
+    for path in sweep_dirs(root):
+        try:
+            out.append(load_sweep(path))
+        except config_mod.ConfigError:
+            continue
+    return out
+
+
+def list_all_runs(root: str | Path) -> list:
+    """Every run under `root` and the trials of its sweeps (RunInfos), newest first."""
+    runs = list_runs(root) + [r for p in sweep_dirs(root) for r in list_runs(p)]
+    return sorted(runs, key=lambda r: r.path.name, reverse=True)
+
+
 def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
     t.status = rec.get("status", t.status)
     if "run" in rec:  # None: the trial's folder was removed (it failed on its input before training)
@@ -188,6 +215,7 @@ class SweepDir:
     jsonl_file = property(lambda self: self.path / RESULTS_JSONL)
     csv_file = property(lambda self: self.path / RESULTS_CSV)
     best_file = property(lambda self: self.path / BEST_FILE)
+    log_file = property(lambda self: self.path / LOG_FILE)
 
     @classmethod
     def create(cls, root: str | Path, name: str, space: Space, base: dict, strategy: str,

@@ -213,6 +213,6 @@ class TrainScreen(Screen):
         tail = live.log_tail(10)
         text = f"[b $error]✗ run {st.status}:[/] {escape(st.reason or 'no reason given')}"
         if tail:
-            text += "\n[dim]worker.log (last lines):[/]\n" + escape("\n".join(tail))
+            text += f"\n[dim]{live.run.log_file.name} (last lines):[/]\n" + escape("\n".join(tail))
         box.update(text)
         box.display = True

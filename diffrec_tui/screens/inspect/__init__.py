@@ -1,0 +1,4 @@
+"""The Inspect screen."""
+from .screen import InspectScreen
+
+__all__ = ["InspectScreen"]
