@@ -1,0 +1,406 @@
+"""The run index: what a table row, a run picker or --run's peer summary needs of every run,
+read once per change of its files, so a runs folder of thousands of runs lists in well
+under a second.
+
+The run directories stay the single source of truth. Each run's facts (status, the config
+keys a row shows, epochs, best metrics, dataset fingerprint) are cached with the size and
+modification time of the files they came from, and re-read only when those change. The
+cache lives in memory (one index per runs root, shared by the process) and, for folders
+of INDEX_MIN_RUNS runs or more, in the small file INDEX_FILE in the runs root, so a new
+process starts warm; a stale, foreign or damaged index file is ignored and rewritten.
+Runs without a final event have their status asked afresh every time (it depends on a
+process, not on files). A run whose config or events cannot be read lists as `broken`,
+with the reason.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import InputError, one_line, os_reason
+from .untrusted import parse_yaml, read_text
+from .runs import TERMINAL, RunDir, RunInfo, dead_reason, load_run, unended_status
+
+INDEX_FILE = ".diffrec-index.json"
+INDEX_VERSION = 1
+INDEX_MIN_RUNS = 100  # smaller folders list fast enough without leaving a file behind
+ROW_KEYS = ("model", "dataset", "steps", "noise_scale", "learning_rate", "dims_dnn", "valid_metric",
+            "valid_metric_bigger", "metrics")  # what a Runs row, a picker and --run's peer table show
+_CONFIG = RunDir("").config_file.name
+_STAMPED = [getattr(RunDir(""), f).name for f in ("config_file", "events_file", "summary_file")]  # the facts' sources
+
+Progress = Callable[[int, int], None]
+
+
+# ---------------------------------------------------------------- where the runs are
+
+def sweep_of(path: Path) -> str | None:
+    """The sweep folder's name when `path` is one of its trials, else None."""
+    from .sweep import SWEEP_FILE
+    parent = Path(path).parent
+    return parent.name if parent.name.startswith("sweep-") and (parent / SWEEP_FILE).is_file() else None
+
+
+def run_dirs(root: str | Path, sweeps: bool = True) -> list[Path]:
+    """Run directories under `root` (a folder with a config file), and with `sweeps` the
+    trials of its sweeps (sweep-*/<run>), newest first by name."""
+    return [Path(p) for _, p in _listing(str(root), sweeps)]
+
+
+def _listing(root: str, sweeps: bool, known=()) -> list[tuple[str, str]]:
+    """(key, path) of each run under root: the key is its name, or sweep/name for a trial.
+    A folder among `known` keys is not asked again for its config file (the run's stamp
+    notices one that went missing)."""
+    from .sweep import SWEEP_FILE
+    out = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    for e in entries:
+        if not _is_dir(e):
+            continue
+        if e.name in known or os.path.isfile(os.path.join(e.path, _CONFIG)):
+            out.append((e.name, e.path))
+        elif sweeps and e.name.startswith("sweep-") and os.path.isfile(os.path.join(e.path, SWEEP_FILE)):
+            out.extend((f"{e.name}/{name}", path) for name, path in _subdirs(e.path)
+                       if os.path.isfile(os.path.join(path, _CONFIG)))
+    return sorted(out, key=lambda kp: kp[0].rsplit("/", 1)[-1], reverse=True)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _subdirs(path: str) -> list[tuple[str, str]]:
+    try:
+        return [(e.name, e.path) for e in os.scandir(path) if _is_dir(e)]
+    except OSError:
+        return []
+
+
+def stamp(path: str | Path) -> list:
+    """(mtime_ns, size) of each file the facts come from; None for a missing one."""
+    out = []
+    for name in _STAMPED:
+        try:
+            st = os.stat(os.path.join(path, name))
+            out.append([st.st_mtime_ns, st.st_size])
+        except OSError:
+            out.append(None)
+    return out
+
+
+# ---------------------------------------------------------------- reading one run
+
+_EPOCH = re.compile(r'^\{"type": "epoch", "time": [-0-9.eE+]+, "epoch": (\d+),')
+_TYPE = re.compile(r'^\{"type": "([a-z_]+)"')
+
+
+_ROW_LINES = re.compile(r"^(?:%s):.*(?:\n[ \t-].*)*" % "|".join(map(re.escape, ROW_KEYS)), re.M)
+
+
+def row_config(path: Path) -> dict:
+    """The ROW_KEYS of a config file, parsing only their top-level entries (a resolved config
+    has a hundred keys; a row shows a few). A file these lines do not carry on their own
+    (flow style, aliases, a key given twice, no mapping) is parsed whole, with its errors."""
+    text = read_text(path)
+    part = "\n".join(_ROW_LINES.findall(text))
+    if part:
+        try:
+            data = parse_yaml(part, path, fast=True)
+            if set(data) <= set(ROW_KEYS):
+                return data
+        except InputError:
+            pass
+    return {k: v for k, v in parse_yaml(text, path, fast=True).items() if k in ROW_KEYS}
+
+
+def read_facts(path: Path) -> dict:
+    """What the index keeps of one run, read from its files as untrusted input."""
+    run = RunDir(path)
+    broken = None
+    try:
+        cfg = row_config(run.config_file)
+    except InputError as exc:
+        cfg, broken = {}, _relative(str(exc), path)
+    try:
+        text = run.events_file.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        text = ""
+    except OSError as exc:
+        text, broken = "", broken or f"{run.events_file.name} cannot be read: {os_reason(exc)}"
+    summary = run.summary()
+    summary = summary if isinstance(summary, dict) else None
+    events, epochs = _key_events(text, need_evals=not (summary and isinstance(summary.get("valid"), dict)))
+    info = RunInfo(run.path, cfg, summary, events)
+    valid, test = info.best
+    started = next((e for e in events if e["type"] == "started"), None)
+    last = next((e for e in reversed(events) if e["type"] in TERMINAL), None)
+    return {"broken": broken, "ended": info._ended(), "reason": str((last or summary or {}).get("reason") or ""),
+            "keys": {k: _plain(cfg[k]) for k in ROW_KEYS if k in cfg}, "epochs": epochs,
+            "valid": _numbers(valid), "test": _numbers(test), "has_events": bool(text.strip()),
+            "started": {k: _plain(started.get(k)) for k in ("pid", "model", "fingerprint")} if started else None,
+            "started_at": events[0].get("time") if events and _is_num(events[0].get("time")) else None,
+            "checkpoint": run.checkpoint_file.is_file()}
+
+
+def _key_events(text: str, need_evals: bool) -> tuple[list[dict], int]:
+    """The events a row depends on (the first, `started`, final ones, evals when no summary
+    holds the best metrics) and the highest epoch. Epoch lines, most of a file, are read by
+    a pattern when they have the shape the writer gives them, else parsed like the rest."""
+    kept, epochs = [], 0
+    for line in text.split("\n"):
+        if not line:
+            continue
+        kind = _TYPE.match(line) if line.endswith("}") else None
+        if kind and kind[1] == "epoch" and kept:
+            m = _EPOCH.match(line)
+            if m:
+                epochs = max(epochs, int(m[1]))
+                continue
+        elif kind and kept and (kind[1] == "checkpoint" or kind[1] == "eval" and not need_evals):
+            continue
+        ev = _event(line)
+        if ev is None:
+            continue
+        if ev["type"] == "epoch":
+            epochs = max(epochs, ev["epoch"] if isinstance(ev.get("epoch"), int) else 0)
+            if kept:
+                continue
+        kept.append(ev)
+    return kept, epochs
+
+
+def _event(line: str) -> dict | None:
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(ev, dict) or not isinstance(ev.get("type"), str):
+        return None
+    if ev["type"] == "eval" and not (isinstance(ev.get("valid"), dict) and isinstance(ev.get("test"), dict)):
+        return None  # a hand-edited eval without metrics: nothing to rank by
+    if ev["type"] == "eval":
+        ev["valid"], ev["test"] = _numbers(ev["valid"]), _numbers(ev["test"])
+    return ev
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(d) -> dict:
+    return {str(k): v for k, v in d.items() if _is_num(v)} if isinstance(d, dict) else {}
+
+
+def _plain(v):
+    """A value as JSON keeps it (a YAML date or a nested odd type becomes its text)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return str(v)
+
+
+def _relative(message: str, path: Path) -> str:
+    """A reader's message with the run's own folder left out (the row names the run)."""
+    return one_line(message.replace(str(path) + os.sep, ""))
+
+
+# ---------------------------------------------------------------- one indexed run
+
+class IndexedRun:
+    """A run as the index knows it: RunInfo's properties (id, status, reason, epochs, best,
+    fingerprint, started_at), the config keys a row shows (`keys`), and the full config,
+    summary and events read on first use."""
+
+    def __init__(self, path: str | Path, facts: dict, sweep: str | None = None):
+        self._where, self.facts, self.sweep = path, facts, sweep
+        self._path: Path | None = None
+        self._full: RunInfo | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:  # made on first use: a listing of thousands makes few
+            self._path = Path(self._where)
+        return self._path
+
+    @property
+    def id(self) -> str:
+        return os.path.basename(self._where)
+
+    keys = property(lambda self: self.facts["keys"])
+    epochs = property(lambda self: self.facts["epochs"])
+
+    @property
+    def best(self) -> tuple[dict, dict]:
+        """(valid, test) metrics of the best evaluation (numbers only: an index file is input)."""
+        return _numbers(self.facts["valid"]), _numbers(self.facts["test"])
+    started_at = property(lambda self: self.facts["started_at"])
+    broken = property(lambda self: self.facts["broken"])
+    has_checkpoint = property(lambda self: self.facts["checkpoint"])
+
+    @property
+    def fingerprint(self) -> str | None:
+        return (self.facts["started"] or {}).get("fingerprint")
+
+    @property
+    def status(self) -> str:
+        """finished | stopped | failed | running | dead, as RunInfo.status, or broken."""
+        if self.facts["broken"]:
+            return "broken"
+        return self.facts["ended"] or unended_status(self.path, self.facts["started"], self.facts["has_events"])
+
+    @property
+    def reason(self) -> str:
+        status = self.status
+        if status == "broken":
+            return self.facts["broken"]
+        return dead_reason(self.path, self.facts["has_events"]) if status == "dead" else self.facts["reason"]
+
+    def full(self) -> RunInfo:
+        """Every file of the run, read once (the overlay chart's evals, a config diff)."""
+        if self._full is None:
+            self._full = load_run(self.path)
+        return self._full
+
+    config = property(lambda self: self.full().config)
+    summary = property(lambda self: self.full().summary)
+    events = property(lambda self: self.full().events)
+
+    def __repr__(self) -> str:
+        return f"IndexedRun({self.id!r}, {self.status})"
+
+
+# ---------------------------------------------------------------- the index of a runs root
+
+class RunIndex:
+    """The runs under one root; `shared(root)` gives the process's one index for it."""
+
+    _shared: dict[Path, "RunIndex"] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(self, root: str | Path, min_runs_for_file: int = INDEX_MIN_RUNS):
+        self.root = Path(root).expanduser().resolve()
+        self.min_runs_for_file = min_runs_for_file
+        self._cache: dict[str, tuple[list, IndexedRun]] = {}
+        self._file_read = False
+        self._lock = threading.Lock()
+        self.reads = 0  # runs read from their files (not from the cache) since this index was made
+
+    @classmethod
+    def shared(cls, root: str | Path) -> "RunIndex":
+        key = Path(root).expanduser().resolve()
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(key)
+            return cls._shared[key]
+
+    @property
+    def index_file(self) -> Path:
+        return self.root / INDEX_FILE
+
+    def runs(self, sweeps: bool = True, progress: Progress | None = None) -> list[IndexedRun]:
+        return list(self.stream(sweeps, progress))
+
+    def stream(self, sweeps: bool = True, progress: Progress | None = None) -> Iterator[IndexedRun]:
+        """The runs newest first, each as soon as it is known; `progress(done, total)` after each."""
+        with self._lock:
+            self._read_file()
+        dirs = _listing(str(self.root), sweeps, known=self._cache)
+        before, gone = self.reads, []
+        for i, (key, path) in enumerate(dirs, 1):
+            yield self._get(key, path)
+            if progress is not None:
+                progress(i, len(dirs))
+        with self._lock:
+            if sweeps:  # a full listing: forget the runs that are gone
+                keep = {key for key, _ in dirs}
+                gone = [k for k in self._cache if k not in keep]
+                for k in gone:
+                    del self._cache[k]
+            if (self.reads > before or gone) and len(self._cache) >= self.min_runs_for_file:
+                self._write_file()
+
+    def get(self, path: str | Path) -> IndexedRun:
+        """One run, from the cache while its files are unchanged."""
+        path = Path(path)
+        return self._get(path.name if path.parent == self.root else f"{path.parent.name}/{path.name}", str(path))
+
+    def _get(self, key: str, path: str) -> IndexedRun:
+        now = stamp(path)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == now:
+            return hit[1]
+        run = IndexedRun(Path(path), read_facts(Path(path)), sweep_of(Path(path)))
+        with self._lock:
+            self._cache[key] = (now, run)
+            self.reads += 1
+        return run
+
+    def peers(self, fingerprint: str) -> Iterator[IndexedRun]:
+        """Runs directly under the root on the same data (same fingerprint), newest first.
+        A run indexed with another dataset's fingerprint is not looked at again: the first
+        `started` event, which holds it, never changes (a resume checks the data)."""
+        with self._lock:
+            self._read_file()
+        for key, path in _listing(str(self.root), sweeps=False, known=self._cache):
+            hit = self._cache.get(key)
+            if hit is not None and hit[1].fingerprint not in (None, fingerprint):
+                continue
+            run = self._get(key, path)
+            if run.fingerprint == fingerprint:
+                yield run
+
+    # ------------------------------------------------------------ the index file
+
+    def _read_file(self) -> None:
+        """Fill an empty cache from the index file, once; anything unexpected in it is ignored."""
+        if self._file_read:
+            return
+        self._file_read = True
+        try:
+            data = json.loads(self.index_file.read_bytes())
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
+            return
+        root = str(self.root)
+        for key, entry in data["runs"].items():
+            facts = entry.get("facts") if isinstance(entry, dict) else None
+            if _valid_facts(facts) and isinstance(entry.get("stamp"), list) and key not in self._cache:
+                sweep = key.split("/")[0] if "/" in key else None
+                self._cache[key] = (entry["stamp"], IndexedRun(os.path.join(root, key), facts, sweep))
+
+    def _write_file(self) -> None:
+        """Best effort: a read-only runs folder just lists without one."""
+        data = {"version": INDEX_VERSION, "runs": {k: {"stamp": s, "facts": r.facts} for k, (s, r) in self._cache.items()}}
+        tmp = self.root / f"{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.index_file)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+
+_FACT_TYPES = {"broken": (str, type(None)), "ended": (str, type(None)), "reason": str, "keys": dict,
+               "epochs": int, "valid": dict, "test": dict, "has_events": bool, "started": (dict, type(None)),
+               "started_at": (int, float, type(None)), "checkpoint": bool}
+
+
+def _valid_facts(facts) -> bool:
+    """An index file entry holds exactly what read_facts writes (it is read like user input)."""
+    if not isinstance(facts, dict) or set(facts) != set(_FACT_TYPES):
+        return False
+    if not all(isinstance(facts[k], t) for k, t in _FACT_TYPES.items()):
+        return False
+    return facts["ended"] in (None, *TERMINAL)
+
