@@ -159,7 +159,7 @@ async def _screen(root: Path) -> dict:
             table = getattr(screen, "table", None) if app.current_mode == "runs" else None
             if table is not None and table.row_count and "first" not in out:
                 out["first"] = time.perf_counter() - t0
-            if table is not None and not screen.loading and table.row_count == len(screen.rows) > 0:
+            if table is not None and screen.settled and table.row_count > 0:
                 out["full"] = time.perf_counter() - t0
                 break
             if time.perf_counter() - t0 > 600:
@@ -173,6 +173,7 @@ async def _screen(root: Path) -> dict:
                 waits.append(marks.get("handled", float("nan")) - k0)
             await asyncio.sleep(0.05)
         out["rows"] = table.row_count
+        out["listed"] = len(screen.rows)
         out["key_max_ms"] = max(waits, default=0.0) * 1000
         out["keys"] = len(waits)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

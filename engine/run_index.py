@@ -25,7 +25,7 @@ from .errors import InputError, one_line, os_reason
 from .untrusted import parse_yaml, read_text
 from .runs import TERMINAL, RunDir, RunInfo, dead_reason, load_run, unended_status
 
-INDEX_FILE = ".diffrec-index.json"
+INDEX_FILE = ".diffrec-index.jsonl"
 INDEX_VERSION = 1
 INDEX_MIN_RUNS = 100  # smaller folders list fast enough without leaving a file behind
 ROW_KEYS = ("model", "dataset", "steps", "noise_scale", "learning_rate", "dims_dnn", "valid_metric",
@@ -212,7 +212,7 @@ def _plain(v):
 
 def _relative(message: str, path: Path) -> str:
     """A reader's message with the run's own folder left out (the row names the run)."""
-    return one_line(message.replace(str(path) + os.sep, ""))
+    return one_line(message.replace(str(path) + os.sep, "").removeprefix("config: "))
 
 
 # ---------------------------------------------------------------- one indexed run
@@ -318,9 +318,10 @@ class RunIndex:
         dirs = _listing(str(self.root), sweeps, known=self._cache)
         before, gone = self.reads, []
         for i, (key, path) in enumerate(dirs, 1):
-            yield self._get(key, path)
+            run = self._get(key, path)
             if progress is not None:
                 progress(i, len(dirs))
+            yield run
         with self._lock:
             if sweeps:  # a full listing: forget the runs that are gone
                 keep = {key for key, _ in dirs}
@@ -363,32 +364,54 @@ class RunIndex:
     # ------------------------------------------------------------ the index file
 
     def _read_file(self) -> None:
-        """Fill an empty cache from the index file, once; anything unexpected in it is ignored."""
+        """Fill an empty cache from the index file, once; anything unexpected in it is ignored.
+        One JSON line per run: each is parsed on its own, so a thread reading a large index
+        never holds the interpreter for long (the app's UI runs beside it)."""
         if self._file_read:
             return
         self._file_read = True
         try:
-            data = json.loads(self.index_file.read_bytes())
+            lines = self.index_file.read_bytes().split(b"\n")
+            header = json.loads(lines[0])
         except (OSError, ValueError):
             return
-        if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
+        if not isinstance(header, dict) or header.get("version") != INDEX_VERSION:
             return
         root = str(self.root)
-        for key, entry in data["runs"].items():
-            facts = entry.get("facts") if isinstance(entry, dict) else None
-            if _valid_facts(facts) and isinstance(entry.get("stamp"), list) and key not in self._cache:
+        for entry in _entries(lines[1:]):
+            try:
+                key, stamp_, facts = entry
+            except (ValueError, TypeError):
+                continue
+            if isinstance(key, str) and isinstance(stamp_, list) and _valid_facts(facts) and key not in self._cache:
                 sweep = key.split("/")[0] if "/" in key else None
-                self._cache[key] = (entry["stamp"], IndexedRun(os.path.join(root, key), facts, sweep))
+                self._cache[key] = (stamp_, IndexedRun(os.path.join(root, key), facts, sweep))
 
     def _write_file(self) -> None:
         """Best effort: a read-only runs folder just lists without one."""
-        data = {"version": INDEX_VERSION, "runs": {k: {"stamp": s, "facts": r.facts} for k, (s, r) in self._cache.items()}}
+        lines = [json.dumps({"version": INDEX_VERSION, "runs": len(self._cache)})]
+        lines += [json.dumps([k, s, r.facts], separators=(",", ":")) for k, (s, r) in list(self._cache.items())]
         tmp = self.root / f"{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
             os.replace(tmp, self.index_file)
         except OSError:
             tmp.unlink(missing_ok=True)
+
+
+def _entries(lines: list[bytes], block: int = 500):
+    """The JSON value of each line, parsed a block of lines at a time (one parse per block
+    is faster than one per line; a block with a damaged line is parsed line by line)."""
+    for i in range(0, len(lines), block):
+        part = [line for line in lines[i:i + block] if line.strip()]
+        try:
+            yield from json.loads(b"[" + b",".join(part) + b"]")
+        except ValueError:
+            for line in part:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
 
 
 _FACT_TYPES = {"broken": (str, type(None)), "ended": (str, type(None)), "reason": str, "keys": dict,

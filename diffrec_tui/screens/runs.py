@@ -1,10 +1,14 @@
 """Runs screen: every run under the runs directory, sortable and filterable; select runs
-to overlay their validation curves, two to diff their configs; open, attach, edit, delete."""
+to overlay their validation curves, two to diff their configs; open, attach, edit, delete.
+
+The runs are listed by the run index (engine.run_index) in a thread worker: the first rows
+show as they are read, with a count, and a reload re-reads only the runs that changed.
+Thousands of rows go into the table a chunk at a time, so keys are answered meanwhile."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
@@ -12,123 +16,48 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
+from textual.worker import get_current_worker
 
 from engine import config as config_mod
-from engine.runs import RunInfo, load_run
+from engine.run_index import RunIndex
 
 from ..live import valid_key
 from ..widgets.charts import LineChart, Series
 from ..widgets.keybar import KeyBar
 from ..widgets.nav import NavBar
 from .dialogs import Confirm
+from .run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, row_for, rows_for, short_id
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
 DIFF_ROWS = 14
-
-
-def _num(v, fmt: str = ".4f") -> str:
-    return format(v, fmt) if isinstance(v, (int, float)) else "-"
-
-
-def _short(v) -> str:
-    if isinstance(v, list):
-        return "[" + ",".join(str(x) for x in v) + "]"
-    return "-" if v is None else str(v)
-
-
-@dataclass
-class Row:
-    """One run as the table shows it; `sort` holds the values the columns sort by."""
-    info: RunInfo
-    cells: tuple
-    sort: dict
-
-    @property
-    def id(self) -> str:
-        """Unique in the table: a sweep's trial is named with its sweep directory."""
-        return f"{self.info.path.parent.name}/{self.info.id}" if in_sweep(self.info.path) else self.info.id
-
-
-def in_sweep(path: Path) -> bool:
-    return path.parent.name.startswith("sweep-") and (path.parent / "sweep.yaml").is_file()
-
-
-# (title, sort key) per column; the first column is the selection mark.
-COLUMNS = [("", None), ("run", "run"), ("status", "status"), ("model", "model"), ("dataset", "dataset"),
-           ("started", "started"), ("ep", "epochs"), ("best valid", "best"), ("test R@20", "recall"),
-           ("test N@20", "ndcg"), ("steps", "steps"), ("noise", "noise"), ("lr", "lr"), ("dims", "dims")]
-SORT_KEYS = [key for _, key in COLUMNS if key]
-
-
-def make_row(info: RunInfo) -> Row:
-    cfg = info.config or {}
-    valid, test = info.best
-    vkey = valid_key(cfg)
-    started = datetime.fromtimestamp(info.started_at).strftime("%m-%d %H:%M") if info.started_at else "-"
-    best = valid.get(vkey)
-    run = f"↳ {short_id(info.id)}" if in_sweep(info.path) else short_id(info.id)  # a sweep's trial
-    cells = (run, info.status, _short(cfg.get("model")), _short(cfg.get("dataset")), started, str(info.epochs),
-             f"{vkey} {_num(best)}" if best is not None else "-", _num(test.get("recall@20")),
-             _num(test.get("ndcg@20")), _short(cfg.get("steps")), _short(cfg.get("noise_scale")),
-             _short(cfg.get("learning_rate")), _short(cfg.get("dims_dnn")))
-    sort = {"run": info.id, "status": info.status, "model": str(cfg.get("model")), "dataset": str(cfg.get("dataset")),
-            "started": info.started_at or 0.0, "epochs": info.epochs, "best": best if best is not None else -1.0,
-            "recall": test.get("recall@20", -1.0), "ndcg": test.get("ndcg@20", -1.0),
-            "steps": cfg.get("steps") or 0, "noise": cfg.get("noise_scale") or 0.0,
-            "lr": cfg.get("learning_rate") or 0.0, "dims": str(cfg.get("dims_dnn"))}
-    return Row(info, cells, sort)
-
-
-def _stamp(path: Path) -> tuple:
-    """Changes when a run's files change (events appended, summary written)."""
-    out = []
-    for name in ("events.jsonl", "summary.json", "config.yaml"):
-        try:
-            st = (path / name).stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
-
-
-def run_dirs(root: Path) -> list[Path]:
-    """Run directories under `root`, and the trials of its sweeps (sweep-*/<run>)."""
-    out = []
-    for p in root.iterdir():
-        if p.is_dir() and (p / "config.yaml").is_file():
-            out.append(p)
-        elif p.name.startswith("sweep-") and (p / "sweep.yaml").is_file():
-            out.extend(q for q in p.iterdir() if q.is_dir() and (q / "config.yaml").is_file())
-    return out
+STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
+FILL_ROWS = 100  # rows added to the table per turn of the event loop (a key waits at most that long)
+FILL_PAUSE = 0.002
+TABLE_ROWS = 1000  # rows the table holds at first (the top of the sort and filter); `m` adds as many
 
 
 def scan(root: Path, cache: dict) -> list[Row]:
-    """The runs under `root`, newest first (as engine.runs.list_runs), re-reading only the
-    runs whose files changed since the last scan. A run whose worker may still be
-    running is re-read every time: its status depends on the process, not on files."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    dirs = sorted(run_dirs(root), key=lambda p: p.name, reverse=True)
-    rows = []
-    for path in dirs:
-        stamp = _stamp(path)
-        hit = cache.get(path)
-        if hit is None or hit[0] != stamp or hit[1].info.status == "running":
-            hit = (stamp, make_row(load_run(path)))
-            cache[path] = hit
-        rows.append(hit[1])
-    for gone in set(cache) - set(dirs):
-        del cache[gone]
-    return rows
+    """Every run's row under `root`, newest first, through the run index (cached in `cache`)."""
+    return rows_for(RunIndex.shared(root).stream(), cache)
 
 
-def matches(row: Row, query: str) -> bool:
-    """Every word of the filter must appear in one of the row's cells (case-insensitive)."""
-    text = " ".join((row.id, *row.cells)).lower()
-    return all(word in text for word in query.lower().split())
+class RunsArrived(Message):
+    """The listing worker read more runs (the first load shows them as they come)."""
+
+    def __init__(self, rows: list[Row], done: int, total: int):
+        super().__init__()
+        self.rows, self.done, self.total = rows, done, total
+
+
+class RunsScanned(Message):
+    """The listing worker is done: every run, newest first."""
+
+    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None):
+        super().__init__()
+        self.rows, self.streamed, self.error = rows, streamed, error
 
 
 class RunsScreen(Screen):
@@ -144,6 +73,7 @@ class RunsScreen(Screen):
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("c", "clear_selection", "Clear sel.", id="runs.clear"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
+        Binding("m", "more", "More rows", id="runs.more", show=False),
         Binding("escape", "leave_filter", "Leave filter", show=False, id="runs.leave_filter"),
     ]
 
@@ -155,7 +85,17 @@ class RunsScreen(Screen):
         self.descending = True
         self.query_text = ""
         self._shown = 0  # rows that pass the filter
-        self._cache: dict[Path, tuple[tuple, Row]] = {}
+        self._rowcache: dict = {}  # the listing worker's rows, reused while a run is unchanged
+        self._by_id: dict[str, Row] = {}
+        self.scanning = False  # the listing worker is reading the runs directory
+        self._again = False  # a reload was asked for while it was
+        self._progress = (0, 0)  # runs read, runs found
+        self._pending: list[Row] = []  # rows still to go into the table
+        self._table_ids: list[str] = []  # the rows in the table, in order
+        self._fill_gen = 0
+        self._limit = TABLE_ROWS  # rows the table may hold
+        self._keep_cursor: str | None = None
+        self._target: Path | None = None  # a run to put the cursor on once it is shown
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -187,34 +127,110 @@ class RunsScreen(Screen):
         self.call_after_refresh(self._resumed)
 
     def _resumed(self) -> None:
+        self._target = self.app.highlighted_run
         self.reload()
         self.show_highlighted()
 
     def show_highlighted(self) -> None:
-        """Put the cursor on app.highlighted_run when another screen chose it (a sweep's trial)."""
-        target = self.app.highlighted_run
-        if target is None:
+        """Put the cursor on the run another screen chose (a sweep's trial) when the screen
+        was shown, once its row is in the table (a long table fills a chunk at a time)."""
+        if self._target is None:
             return
-        target = Path(target).resolve()
-        row = next((r for r in self.visible() if r.info.path.resolve() == target), None)
-        if row is not None and row is not self.current_row():
+        target = Path(self._target).resolve()
+        root = Path(self.app.runs_dir).resolve()
+        row = self._by_id.get(target.name if target.parent == root else f"{target.parent.name}/{target.name}")
+        if row is None or row.id not in self._table_ids:
+            return
+        self._target = None
+        if row is not self.current_row():
             self.table.move_cursor(row=self.table.get_row_index(row.id), animate=False)
 
     def _auto_reload(self) -> None:
-        if self.app.screen is self and any(r.info.status == "running" for r in self.rows):
+        if self.app.screen is self and not self.scanning and any(r.status == "running" for r in self.rows):
             self.reload()
 
     # ------------------------------------------------------------ data
 
     def reload(self) -> None:
-        rows = scan(self.app.runs_dir, self._cache)
-        if [id(r) for r in rows] == [id(r) for r in self.rows]:
-            return  # nothing changed on disk: keep the table as it is
-        self.rows = rows
-        ids = {r.id for r in self.rows}
-        self.selected = [i for i in self.selected if i in ids]
-        self.render_table()
-        self.render_compare()
+        """Re-read the runs directory in a worker; the index reads only the runs that changed."""
+        if self.scanning:
+            self._again = True
+            return
+        self.scanning, self._again = True, False
+        self.run_worker(partial(self._scan, Path(self.app.runs_dir), not self.rows), thread=True,
+                        group="runs-scan", exit_on_error=False)
+
+    def _scan(self, root: Path, stream: bool) -> None:
+        """Worker: every run's row, newest first; on the first load, handed over as they come."""
+        worker = get_current_worker()
+        rows, new, sent, last = [], {}, 0, 0.0
+        progress = [0, 0]
+
+        def note(done: int, total: int) -> None:
+            progress[:] = [done, total]
+        try:
+            for info in RunIndex.shared(root).stream(progress=note):
+                rows.append(row_for(info, self._rowcache, new))
+                if worker.is_cancelled:
+                    return
+                if stream and time.monotonic() - last > STREAM_SECONDS:
+                    self.post_message(RunsArrived(rows[sent:], *progress))
+                    sent, last = len(rows), time.monotonic()
+        except Exception as exc:  # a listing must never take the screen down
+            self.post_message(RunsScanned([], stream, f"cannot list {root}: {exc}"))
+            return
+        self._rowcache = new
+        self.post_message(RunsScanned(rows, stream))
+
+    def on_runs_arrived(self, msg: RunsArrived) -> None:
+        self.rows = self.rows + msg.rows
+        self._by_id.update((r.id, r) for r in msg.rows)
+        self._progress = (msg.done, msg.total)
+        shown = [r for r in msg.rows if matches(r, self.query_text)]
+        self._shown += len(shown)
+        self._queue(shown[:max(0, self._limit - len(self._table_ids) - len(self._pending))])
+        self.render_summary()
+
+    def _queue(self, rows: list[Row]) -> None:
+        """Append rows to the table, starting a fill when none is under way."""
+        idle = not self._pending
+        self._pending.extend(rows)
+        if idle and rows:
+            self._fill_step(self._fill_gen)
+
+    def on_runs_scanned(self, msg: RunsScanned) -> None:
+        self.scanning = False
+        if msg.error:
+            self.notify(msg.error, severity="error")
+        changed = [id(r) for r in msg.rows] != [id(r) for r in self.rows]
+        self.rows = msg.rows
+        self._by_id = {r.id: r for r in self.rows}
+        self.selected = [i for i in self.selected if i in self._by_id]
+        if msg.streamed:
+            self._streamed_tail()
+        elif changed:
+            self.render_table()
+            self.render_compare()
+        else:
+            self.render_summary()
+        if self._again:
+            self.reload()
+
+    def _streamed_tail(self) -> None:
+        """After a first load: the table holds the rows in reading order (newest first by
+        name); queue the rest if that is also the order shown, else refill it."""
+        visible, have = self.visible(), self._table_ids + [r.id for r in self._pending]
+        if [r.id for r in visible[:len(have)]] != have:
+            self.render_table()
+            return
+        self._shown = len(visible)
+        self._queue(visible[len(have):self._limit])
+        self.render_summary()
+
+    @property
+    def settled(self) -> bool:
+        """Every run read and every row due in the table is there."""
+        return not self.scanning and not self._pending
 
     def visible(self) -> list[Row]:
         rows = [r for r in self.rows if matches(r, self.query_text)]
@@ -222,17 +238,39 @@ class RunsScreen(Screen):
         return sorted(rows, key=lambda r: (isinstance(r.sort[key], str), r.sort[key]), reverse=self.descending)
 
     def render_table(self) -> None:
-        table = self.table
+        """Refill the table in the current order and filter: the top chunk at once, the rest a
+        chunk per turn of the event loop."""
         current = self.current_row()
-        table.clear()
-        rows = self.visible()
-        for r in rows:
-            mark = Text("●", style="bold") if r.id in self.selected else Text(" ")
-            table.add_row(mark, *r.cells, key=r.id)
-        if current and any(r.id == current.id for r in rows):
-            table.move_cursor(row=table.get_row_index(current.id), animate=False)
-        self._shown = len(rows)
+        if current is not None:
+            self._keep_cursor = current.id
+        self.table.clear()
+        self._table_ids = []
+        visible = self.visible()
+        self._pending = visible[:self._limit]
+        self._shown = len(visible)
+        self._fill_gen += 1
+        self._fill_step(self._fill_gen)
         self.render_summary()
+
+    def _fill_step(self, gen: int) -> None:
+        if gen != self._fill_gen:
+            return  # a newer fill took over
+        table = self.table
+        chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
+        for r in chunk:
+            table.add_row(self._mark(r), *r.cells, key=r.id)
+            self._table_ids.append(r.id)
+        if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
+            table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)
+            self._keep_cursor = None
+        if self._pending:
+            self.set_timer(FILL_PAUSE, partial(self._fill_step, gen))
+        else:
+            self.render_summary()
+            self.show_highlighted()
+
+    def _mark(self, row: Row) -> Text:
+        return Text("●", style="bold") if row.id in self.selected else Text(" ")
 
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
@@ -240,9 +278,15 @@ class RunsScreen(Screen):
         text = (f"{self._shown} of {len(self.rows)} runs in "
                 f"[b]{escape(self.app.runs_dir.name or str(self.app.runs_dir))}[/b]"
                 f"  ·  sorted by {self.sort_key} {arrow}  ·  {len(self.selected)} selected")
+        if self.scanning and self._progress[1]:
+            text += f"  ·  [$accent]reading runs: {self._progress[0]} of {self._progress[1]}[/]"
+        elif self._pending:
+            text += f"  ·  [$accent]showing {len(self._table_ids)} so far[/]"
+        elif len(self._table_ids) < self._shown:
+            text += f"  ·  the first {len(self._table_ids)} in the table: m shows {TABLE_ROWS} more"
         row = self.current_row()
-        if row is not None and row.info.status in ("dead", "failed"):
-            text += f"  ·  [$error]{row.info.status}: {escape(row.info.reason)}[/]"
+        if row is not None and row.status in ("dead", "failed", "broken"):
+            text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
         self.query_one("#runs-summary", Static).update(text)
 
     def current_row(self) -> Row | None:
@@ -253,12 +297,12 @@ class RunsScreen(Screen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:
             return None
-        return next((r for r in self.rows if r.id == key), None)
+        return self._by_id.get(key)
 
     def render_compare(self) -> None:
-        chosen = [r for i in self.selected for r in self.rows if r.id == i]
+        chosen = [self._by_id[i] for i in self.selected if i in self._by_id]
         chart = self.query_one("#overlay-chart", LineChart)
-        key = valid_key(chosen[0].info.config) if chosen else "recall@20"
+        key = valid_key(chosen[0].info.keys) if chosen else "recall@20"
         series = []
         for r in chosen:
             evals = [e for e in r.info.events if e["type"] == "eval" and key in (e.get("valid") or {})]
@@ -316,6 +360,14 @@ class RunsScreen(Screen):
     def action_reload(self) -> None:
         self.reload()
 
+    def action_more(self) -> None:
+        """Let the table hold TABLE_ROWS more of the rows that pass the filter."""
+        if len(self._table_ids) + len(self._pending) < self._shown:
+            self._limit += TABLE_ROWS
+            have = len(self._table_ids) + len(self._pending)
+            self._queue(self.visible()[have:self._limit])
+            self.render_summary()
+
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
         self.render_table()
@@ -332,12 +384,16 @@ class RunsScreen(Screen):
             self.selected.remove(row.id)
         else:
             self.selected.append(row.id)
-        self.render_table()
+        self.table.update_cell(row.id, "mark", self._mark(row))
+        self.render_summary()
         self.render_compare()
 
     def action_clear_selection(self) -> None:
-        self.selected = []
-        self.render_table()
+        was, self.selected = self.selected, []
+        for run_id in was:
+            if run_id in self._table_ids:
+                self.table.update_cell(run_id, "mark", self._mark(self._by_id[run_id]))
+        self.render_summary()
         self.render_compare()
 
     def action_open_run(self) -> None:
@@ -353,8 +409,8 @@ class RunsScreen(Screen):
         row = self.current_row()
         if row is None:
             return
-        if row.info.status in ("running", "finished"):
-            self.notify(f"{row.id} is {row.info.status}: only a stopped or failed run resumes", severity="warning")
+        if row.status in ("running", "finished", "broken"):
+            self.notify(f"{row.id} is {row.status}: only a stopped or failed run resumes", severity="warning")
             return
         self.app.resume_run(row.info.path)
 
@@ -371,7 +427,7 @@ class RunsScreen(Screen):
         row = self.current_row()
         if row is None:
             return
-        if row.info.status == "running":
+        if row.info.status == "running":  # asked afresh: it may have ended since the listing
             self.notify(f"{row.id} is still running: stop it first (open it, then x)", severity="warning")
             return
 
@@ -392,15 +448,6 @@ class RunsScreen(Screen):
         shutil.rmtree(path, ignore_errors=True)
         self.notify(f"deleted {path.name}")
         self.reload()
-
-
-def short_id(run_id: str) -> str:
-    """'20250301-100000-DiffRec-synthetic-2' -> '20250301-100000-2': the model and dataset
-    have their own columns; the stamp (and a same-second counter) still tell runs apart."""
-    parts = run_id.split("-")
-    if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
-        return "-".join(parts[:2] + ([parts[-1]] if parts[-1].isdigit() and len(parts) > 4 else []))
-    return run_id
 
 
 _label = short_id

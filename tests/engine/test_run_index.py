@@ -134,24 +134,25 @@ def test_small_folders_get_no_index_file(tmp_path):
 
 
 @pytest.mark.parametrize("content", [
-    b"\x00garbage", b"[1, 2]", b'{"version": 99, "runs": {}}',
-    b'{"version": 1, "runs": {"R": {"stamp": [], "facts": {"ended": "finished"}}}}',
-    b'{"version": 1, "runs": {"R": {"stamp": "x", "facts": []}}}'])
+    b"\x00garbage", b"[1, 2]\n", b'{"version": 99}\n["R", [], {}]\n',
+    b'{"version": 1}\n["R", [], {"ended": "finished"}]\n', b'{"version": 1}\n["R", "x", []]\n[1, 2, 3]\n{"a": 1}\n'])
 def test_a_damaged_or_foreign_index_file_is_ignored(tmp_path, content):
     run = finished_run(tmp_path, 1)
     (tmp_path / INDEX_FILE).write_bytes(content.replace(b'"R"', json.dumps(run.id).encode()))
     index = RunIndex(tmp_path, min_runs_for_file=1)
     [r] = index.runs()
     assert r.status == "finished" and r.best[1] == {"recall@20": 0.1} and index.reads == 1
-    assert json.loads((tmp_path / INDEX_FILE).read_text())["version"] == 1  # rewritten
+    assert json.loads((tmp_path / INDEX_FILE).read_text().splitlines()[0])["version"] == 1  # rewritten
 
 
 def test_an_index_file_entry_with_odd_metrics_shows_numbers_only(tmp_path):
     run = finished_run(tmp_path, 1)
     RunIndex(tmp_path, min_runs_for_file=1).runs()
-    data = json.loads((tmp_path / INDEX_FILE).read_text())
-    data["runs"][run.id]["facts"]["test"] = {"recall@20": "0.9; rm -rf", "ndcg@20": 0.2}
-    (tmp_path / INDEX_FILE).write_text(json.dumps(data))
+    header, line = (tmp_path / INDEX_FILE).read_text().splitlines()
+    key, stamp, facts = json.loads(line)
+    assert key == run.id
+    facts["test"] = {"recall@20": "0.9; rm -rf", "ndcg@20": 0.2}
+    (tmp_path / INDEX_FILE).write_text(header + "\n" + json.dumps([key, stamp, facts]) + "\n")
     [r] = RunIndex(tmp_path).runs()
     assert r.best[1] == {"ndcg@20": 0.2}
 
