@@ -34,7 +34,7 @@ from .run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, row_for, rows_fo
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
 DIFF_ROWS = 14
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 100  # rows added to the table per turn of the event loop (a key waits at most that long)
+FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
 FILL_PAUSE = 0.002
 TABLE_ROWS = 1000  # rows the table holds at first (the top of the sort and filter); `m` adds as many
 
@@ -419,7 +419,7 @@ class RunsScreen(Screen):
         if row is None:
             return
         if not row.info.config:
-            self.notify(f"{row.id} has no readable config.yaml", severity="error")
+            self.notify(f"{row.id} has no readable config: {row.info.reason or 'it is empty'}", severity="error")
             return
         self.app.edit_config(row.info.config, origin=f"from run {row.id}")
 
