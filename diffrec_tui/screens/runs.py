@@ -1,66 +1,37 @@
 """Runs screen: every run under the runs directory, sortable and filterable; select runs
 to overlay their validation curves, two to diff their configs; open, attach, edit, delete.
 
-The runs are listed by the run index (engine.run_index) in a thread worker: the first rows
-show as they are read, with a count, and a reload re-reads only the runs that changed.
-Thousands of rows go into the table a chunk at a time, so keys are answered meanwhile."""
+The runs are listed in a thread worker through the run index (screens/runs_loading.py):
+the first rows show as they are read, with a count, and a reload re-reads only the runs
+that changed."""
 from __future__ import annotations
 
 import shutil
-import time
-from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
-from textual.worker import get_current_worker
 
 from engine import config as config_mod
-from engine.run_index import RunIndex
 
 from ..live import valid_key
 from ..widgets.charts import LineChart, Series
 from ..widgets.keybar import KeyBar
 from ..widgets.nav import NavBar
+from . import runs_loading
 from .dialogs import Confirm
-from .run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, row_for, rows_for, short_id
+from .run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
+from .runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
 DIFF_ROWS = 14
-STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
-FILL_PAUSE = 0.002
-TABLE_ROWS = 1000  # rows the table holds at first (the top of the sort and filter); `m` adds as many
 
 
-def scan(root: Path, cache: dict) -> list[Row]:
-    """Every run's row under `root`, newest first, through the run index (cached in `cache`)."""
-    return rows_for(RunIndex.shared(root).stream(), cache)
-
-
-class RunsArrived(Message):
-    """The listing worker read more runs (the first load shows them as they come)."""
-
-    def __init__(self, rows: list[Row], done: int, total: int):
-        super().__init__()
-        self.rows, self.done, self.total = rows, done, total
-
-
-class RunsScanned(Message):
-    """The listing worker is done: every run, newest first."""
-
-    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None):
-        super().__init__()
-        self.rows, self.streamed, self.error = rows, streamed, error
-
-
-class RunsScreen(Screen):
+class RunsScreen(RunsLoading, Screen):
     BINDINGS = [
         Binding("space", "toggle_select", "Select", id="runs.select"),
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
@@ -85,16 +56,7 @@ class RunsScreen(Screen):
         self.descending = True
         self.query_text = ""
         self._shown = 0  # rows that pass the filter
-        self._rowcache: dict = {}  # the listing worker's rows, reused while a run is unchanged
-        self._by_id: dict[str, Row] = {}
-        self.scanning = False  # the listing worker is reading the runs directory
-        self._again = False  # a reload was asked for while it was
-        self._progress = (0, 0)  # runs read, runs found
-        self._pending: list[Row] = []  # rows still to go into the table
-        self._table_ids: list[str] = []  # the rows in the table, in order
-        self._fill_gen = 0
-        self._limit = TABLE_ROWS  # rows the table may hold
-        self._keep_cursor: str | None = None
+        self.init_loading()
         self._target: Path | None = None  # a run to put the cursor on once it is shown
 
     def compose(self) -> ComposeResult:
@@ -151,126 +113,10 @@ class RunsScreen(Screen):
 
     # ------------------------------------------------------------ data
 
-    def reload(self) -> None:
-        """Re-read the runs directory in a worker; the index reads only the runs that changed."""
-        if self.scanning:
-            self._again = True
-            return
-        self.scanning, self._again = True, False
-        self.run_worker(partial(self._scan, Path(self.app.runs_dir), not self.rows), thread=True,
-                        group="runs-scan", exit_on_error=False)
-
-    def _scan(self, root: Path, stream: bool) -> None:
-        """Worker: every run's row, newest first; on the first load, handed over as they come."""
-        worker = get_current_worker()
-        rows, new, sent, last = [], {}, 0, 0.0
-        progress = [0, 0]
-
-        def note(done: int, total: int) -> None:
-            progress[:] = [done, total]
-        try:
-            for info in RunIndex.shared(root).stream(progress=note):
-                rows.append(row_for(info, self._rowcache, new))
-                if worker.is_cancelled:
-                    return
-                if stream and time.monotonic() - last > STREAM_SECONDS:
-                    self.post_message(RunsArrived(rows[sent:], *progress))
-                    sent, last = len(rows), time.monotonic()
-        except Exception as exc:  # a listing must never take the screen down
-            self.post_message(RunsScanned([], stream, f"cannot list {root}: {exc}"))
-            return
-        self._rowcache = new
-        self.post_message(RunsScanned(rows, stream))
-
-    def on_runs_arrived(self, msg: RunsArrived) -> None:
-        self.rows = self.rows + msg.rows
-        self._by_id.update((r.id, r) for r in msg.rows)
-        self._progress = (msg.done, msg.total)
-        shown = [r for r in msg.rows if matches(r, self.query_text)]
-        self._shown += len(shown)
-        self._queue(shown[:max(0, self._limit - len(self._table_ids) - len(self._pending))])
-        self.render_summary()
-
-    def _queue(self, rows: list[Row]) -> None:
-        """Append rows to the table, starting a fill when none is under way."""
-        idle = not self._pending
-        self._pending.extend(rows)
-        if idle and rows:
-            self._fill_step(self._fill_gen)
-
-    def on_runs_scanned(self, msg: RunsScanned) -> None:
-        self.scanning = False
-        if msg.error:
-            self.notify(msg.error, severity="error")
-        changed = [id(r) for r in msg.rows] != [id(r) for r in self.rows]
-        self.rows = msg.rows
-        self._by_id = {r.id: r for r in self.rows}
-        self.selected = [i for i in self.selected if i in self._by_id]
-        if msg.streamed:
-            self._streamed_tail()
-        elif changed:
-            self.render_table()
-            self.render_compare()
-        else:
-            self.render_summary()
-        if self._again:
-            self.reload()
-
-    def _streamed_tail(self) -> None:
-        """After a first load: the table holds the rows in reading order (newest first by
-        name); queue the rest if that is also the order shown, else refill it."""
-        visible, have = self.visible(), self._table_ids + [r.id for r in self._pending]
-        if [r.id for r in visible[:len(have)]] != have:
-            self.render_table()
-            return
-        self._shown = len(visible)
-        self._queue(visible[len(have):self._limit])
-        self.render_summary()
-
-    @property
-    def settled(self) -> bool:
-        """Every run read and every row due in the table is there."""
-        return not self.scanning and not self._pending
-
     def visible(self) -> list[Row]:
         rows = [r for r in self.rows if matches(r, self.query_text)]
         key = self.sort_key
         return sorted(rows, key=lambda r: (isinstance(r.sort[key], str), r.sort[key]), reverse=self.descending)
-
-    def render_table(self) -> None:
-        """Refill the table in the current order and filter: the top chunk at once, the rest a
-        chunk per turn of the event loop."""
-        current = self.current_row()
-        if current is not None:
-            self._keep_cursor = current.id
-        self.table.clear()
-        self._table_ids = []
-        visible = self.visible()
-        self._pending = visible[:self._limit]
-        self._shown = len(visible)
-        self._fill_gen += 1
-        self._fill_step(self._fill_gen)
-        self.render_summary()
-
-    def _fill_step(self, gen: int) -> None:
-        if gen != self._fill_gen:
-            return  # a newer fill took over
-        table = self.table
-        chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
-        for r in chunk:
-            table.add_row(self._mark(r), *r.cells, key=r.id)
-            self._table_ids.append(r.id)
-        if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
-            table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)
-            self._keep_cursor = None
-        if self._pending:
-            self.set_timer(FILL_PAUSE, partial(self._fill_step, gen))
-        else:
-            self.render_summary()
-            self.show_highlighted()
-
-    def _mark(self, row: Row) -> Text:
-        return Text("●", style="bold") if row.id in self.selected else Text(" ")
 
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
@@ -283,7 +129,7 @@ class RunsScreen(Screen):
         elif self._pending:
             text += f"  ·  [$accent]showing {len(self._table_ids)} so far[/]"
         elif len(self._table_ids) < self._shown:
-            text += f"  ·  the first {len(self._table_ids)} in the table: m shows {TABLE_ROWS} more"
+            text += f"  ·  the first {len(self._table_ids)} in the table: m shows {runs_loading.TABLE_ROWS} more"
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
@@ -361,12 +207,7 @@ class RunsScreen(Screen):
         self.reload()
 
     def action_more(self) -> None:
-        """Let the table hold TABLE_ROWS more of the rows that pass the filter."""
-        if len(self._table_ids) + len(self._pending) < self._shown:
-            self._limit += TABLE_ROWS
-            have = len(self._table_ids) + len(self._pending)
-            self._queue(self.visible()[have:self._limit])
-            self.render_summary()
+        self.more_rows()
 
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]

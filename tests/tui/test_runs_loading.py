@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 from tui_helpers import FAILED, FINISHED, MID_RUN, SIZE, make_app, wait_for
 
 import engine.run_index
-from diffrec_tui.screens import runs as runs_screen
+from diffrec_tui.screens import runs_loading
 from engine.run_index import RunIndex
 
 
@@ -105,7 +105,7 @@ async def test_a_run_with_unreadable_files_lists_as_broken_with_the_reason(runs_
 
 
 async def test_a_long_table_holds_the_top_rows_and_m_shows_more(runs_dir, monkeypatch):
-    monkeypatch.setattr(runs_screen, "TABLE_ROWS", 2)
+    monkeypatch.setattr(runs_loading, "TABLE_ROWS", 2)
     app = make_app(runs_dir, start="runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
