@@ -26,6 +26,7 @@ from .runs import TERMINAL, RunDir, RunInfo, dead_reason, load_run, unended_stat
 INDEX_FILE = ".diffrec-index.jsonl"
 INDEX_VERSION = 1
 INDEX_MIN_RUNS = 100  # smaller folders list fast enough without leaving a file behind
+FILE_BLOCK = 200  # index file lines parsed at a time
 _CONFIG = RunDir("").config_file.name
 _STAMPED = [getattr(RunDir(""), f).name for f in ("config_file", "events_file", "summary_file")]  # the facts' sources
 
@@ -172,6 +173,8 @@ class RunIndex:
         self.min_runs_for_file = min_runs_for_file
         self._cache: dict[str, tuple[list, IndexedRun]] = {}
         self._file_read = False
+        self._file_lines: list[bytes] = []  # the index file's lines not parsed yet start at _file_pos
+        self._file_pos = 0
         self._lock = threading.Lock()
         self.reads = 0  # runs read from their files (not from the cache) since this index was made
 
@@ -217,7 +220,7 @@ class RunIndex:
 
     def _get(self, key: str, path: str) -> IndexedRun:
         now = stamp(path)
-        hit = self._cache.get(key)
+        hit = self._cached(key)
         if hit is not None and hit[0] == now:
             return hit[1]
         run = IndexedRun(Path(path), read_facts(Path(path)), sweep_of(Path(path)))
@@ -233,7 +236,7 @@ class RunIndex:
         with self._lock:
             self._read_file()
         for key, path in _listing(str(self.root), sweeps=False, known=self._cache):
-            hit = self._cache.get(key)
+            hit = self._cached(key)
             if hit is not None and hit[1].fingerprint not in (None, fingerprint):
                 continue
             run = self._get(key, path)
@@ -243,9 +246,10 @@ class RunIndex:
     # ------------------------------------------------------------ the index file
 
     def _read_file(self) -> None:
-        """Fill an empty cache from the index file, once; anything unexpected in it is ignored.
-        One JSON line per run: each is parsed on its own, so a thread reading a large index
-        never holds the interpreter for long (the app's UI runs beside it)."""
+        """Open the index file, once; its lines are parsed a block at a time as runs are
+        looked up (newest first, as written), so the first rows come before the whole file
+        is read, and a thread reading it never holds the interpreter for long. Anything
+        unexpected in it is ignored."""
         if self._file_read:
             return
         self._file_read = True
@@ -254,10 +258,24 @@ class RunIndex:
             header = json.loads(lines[0])
         except (OSError, ValueError):
             return
-        if not isinstance(header, dict) or header.get("version") != INDEX_VERSION:
-            return
-        root = str(self.root)
-        for entry in _entries(lines[1:]):
+        if isinstance(header, dict) and header.get("version") == INDEX_VERSION:
+            self._file_lines, self._file_pos = lines[1:], 0
+
+    def _cached(self, key: str):
+        """The cache's (stamp, run) for key, reading on in the index file while it may hold it."""
+        hit = self._cache.get(key)
+        if hit is not None or self._file_pos >= len(self._file_lines):
+            return hit
+        with self._lock:
+            while key not in self._cache and self._file_pos < len(self._file_lines):
+                self._parse_block()
+        return self._cache.get(key)
+
+    def _parse_block(self) -> None:
+        """The next FILE_BLOCK lines of the index file into the cache (a run read since wins)."""
+        root, start = str(self.root), self._file_pos
+        self._file_pos += FILE_BLOCK
+        for entry in _entries(self._file_lines[start:self._file_pos]):
             try:
                 key, stamp_, facts = entry
             except (ValueError, TypeError):
@@ -267,9 +285,13 @@ class RunIndex:
                 self._cache[key] = (stamp_, IndexedRun(os.path.join(root, key), facts, sweep))
 
     def _write_file(self) -> None:
-        """Best effort: a read-only runs folder just lists without one."""
-        lines = [json.dumps({"version": INDEX_VERSION, "runs": len(self._cache)})]
-        lines += [json.dumps([k, s, r.facts], separators=(",", ":")) for k, (s, r) in list(self._cache.items())]
+        """Newest first, as listings look runs up. Best effort: a read-only runs folder just
+        lists without one."""
+        while self._file_pos < len(self._file_lines):  # keep what this listing did not look up
+            self._parse_block()
+        entries = sorted(self._cache.items(), key=lambda kv: kv[0].rsplit("/", 1)[-1], reverse=True)
+        lines = [json.dumps({"version": INDEX_VERSION, "runs": len(entries)})]
+        lines += [json.dumps([k, s, r.facts], separators=(",", ":")) for k, (s, r) in entries]
         tmp = self.root / f"{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -175,3 +175,12 @@ def test_peers_skip_runs_on_other_data_without_reading_them_again(tmp_path):
     assert [r.id for r in index.peers("fp")] == [a.id] and index.reads == 2
     b = finished_run(tmp_path, 3)
     assert [r.id for r in index.peers("fp")] == [b.id, a.id] and index.reads == 3
+
+
+def test_a_listing_without_sweeps_keeps_the_trials_in_the_index_file(fixture_runs):
+    RunIndex(fixture_runs, min_runs_for_file=1).runs()  # 5 runs and 9 trials
+    index = RunIndex(fixture_runs, min_runs_for_file=1)
+    finished_run(fixture_runs, 1)  # a new run: this listing writes the file again
+    assert len(index.runs(sweeps=False)) == 6 and index.reads == 1
+    fresh = RunIndex(fixture_runs)
+    assert len(fresh.runs()) == 15 and fresh.reads == 0  # the trials it did not look up were kept
