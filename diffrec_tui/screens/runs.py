@@ -90,7 +90,7 @@ class RunsScreen(RunsLoading, Screen):
 
     def _resumed(self) -> None:
         self._target = self.app.highlighted_run
-        self.reload()
+        self.reload(again=False)
         self.show_highlighted()
 
     def show_highlighted(self) -> None:
@@ -133,7 +133,7 @@ class RunsScreen(RunsLoading, Screen):
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
-        self.query_one("#runs-summary", Static).update(text)
+        self.query_one("#runs-summary", Static).update(text, layout=False)  # one line, fixed size: no reflow
 
     def current_row(self) -> Row | None:
         table = self.table

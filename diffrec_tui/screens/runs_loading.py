@@ -22,9 +22,9 @@ from engine.run_index import RunIndex
 from .run_rows import COLUMNS, Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
+FILL_ROWS = 100  # rows added to the table per turn of the event loop (a key waits at most that long)
 FILL_PAUSE = 0.002
-TABLE_ROWS = 1000  # rows the table holds at first (the top of the sort and filter); `m` adds as many
+TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `m` adds as many
 
 
 def scan(root: Path, cache: dict) -> list[Row]:
@@ -63,10 +63,12 @@ class RunsLoading:
         self._limit = TABLE_ROWS  # rows the table may hold
         self._keep_cursor: str | None = None
 
-    def reload(self) -> None:
-        """Re-read the runs directory in a worker; the index reads only the runs that changed."""
+    def reload(self, again: bool = True) -> None:
+        """Re-read the runs directory in a worker; the index reads only the runs that changed.
+        Asked while a listing is under way: once more after it, unless `again` is False (the
+        listing under way started a moment ago, e.g. the screen was shown twice)."""
         if self.scanning:
-            self._again = True
+            self._again = self._again or again
             return
         self.scanning, self._again = True, False
         self.run_worker(partial(self._scan, Path(self.app.runs_dir), not self.rows), thread=True,
@@ -150,7 +152,7 @@ class RunsLoading:
         keys = [key for _, key in COLUMNS[1:]]
         for row in visible[:len(self._table_ids)]:
             if before.get(row.id) is not row:
-                for key, value in zip(keys, row.cells):
+                for key, value in zip(keys, row.texts()):
                     self.table.update_cell(row.id, key, value)
         self._shown = len(visible)
         self._queue(visible[len(self._table_ids):self._limit])
@@ -183,7 +185,7 @@ class RunsLoading:
         table = self.table
         chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
         for r in chunk:
-            table.add_row(self._mark(r), *r.cells, key=r.id)
+            table.add_row(self._mark(r), *r.texts(), key=r.id)
             self._table_ids.append(r.id)
         if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
             table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)
