@@ -156,34 +156,24 @@ PEER_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 def peers(run) -> list:
     """Finished runs in the same runs directory on the same data (same fingerprint), newest
-    run of each model first, so a DiffRec run is shown beside the baselines. Only the first
-    event of each other run is read to tell its data (a runs folder holds hundreds)."""
-    from engine.runs import load_run
+    run of each model first, so a DiffRec run is shown beside the baselines. They come from
+    the run index (engine.run_index): a runs folder of thousands lists from its index file."""
+    from engine.config import SCHEMA
+    from engine.run_index import RunIndex
 
-    fingerprint = _first_event(run.path).get("fingerprint")
+    index = RunIndex.shared(run.path.parent)
+    fingerprint = index.get(run.path).fingerprint
     if fingerprint is None:
         return []
+    models = len(SCHEMA["model"].choices)
     best_of_model: dict = {}
-    dirs = [p for p in run.path.parent.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
-    for path in sorted(dirs, reverse=True):
-        first = _first_event(path)
-        if first.get("fingerprint") != fingerprint or first.get("model") in best_of_model:
-            continue
-        r = load_run(path)
-        if r.status == "finished" and r.best[1]:
-            best_of_model.setdefault(r.config.get("model"), r)
+    for r in index.peers(fingerprint):
+        model = r.keys.get("model")
+        if model not in best_of_model and r.status == "finished" and r.best[1]:
+            best_of_model[model] = r
+            if len(best_of_model) == models:
+                break  # every model has its latest run: older ones would not show
     return list(best_of_model.values())
-
-
-def _first_event(path) -> dict:
-    """The run's first event (its `started`: model and dataset fingerprint), or {}."""
-    import json
-    try:
-        with open(path / "events.jsonl", encoding="utf-8") as fh:
-            ev = json.loads(fh.readline())
-    except (OSError, ValueError):
-        return {}
-    return ev if isinstance(ev, dict) else {}
 
 
 def print_peers(run, out=None) -> None:
@@ -192,7 +182,7 @@ def print_peers(run, out=None) -> None:
     if len(rows) < 2:
         return
     me = next((r for r in rows if r.path == run.path), rows[0])
-    keys = [k for k in dict.fromkeys(headline_keys(me.config) + PEER_KEYS) if k in me.best[1]] or list(PEER_KEYS)
+    keys = [k for k in dict.fromkeys(headline_keys(me.keys) + PEER_KEYS) if k in me.best[1]] or list(PEER_KEYS)
     console = Console(file=out or sys.stdout, width=120)
     table = Table(title="test metrics of each model's latest run on this dataset (best in bold)")
     table.add_column("model")
@@ -206,6 +196,6 @@ def print_peers(run, out=None) -> None:
             v = r.best[1].get(k)
             text = "-" if v is None else f"{v:.4f}"
             cells.append(f"[bold]{text}[/bold]" if v is not None and v == best[k] else text)
-        name = r.config.get("model", "?") + (" (this run)" if r.path == run.path else "")
+        name = str(r.keys.get("model", "?")) + (" (this run)" if r.path == run.path else "")
         table.add_row(name, r.id, *cells)
     console.print(table)

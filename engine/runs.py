@@ -289,14 +289,8 @@ class RunInfo:
     def status(self) -> str:
         """finished | stopped | failed (its final event), running (its worker is alive, or it
         was created a moment ago), dead (the worker is gone without a final event)."""
-        ended = self._ended()
-        if ended:
-            return ended
-        alive = RunDir(self.path).worker_alive()
-        if alive is None:  # no worker.json: written before this contract, or never spawned
-            started = next((e for e in self.events if e["type"] == "started"), None)
-            alive = pid_alive(started.get("pid")) if started else (not self.events and self._young())
-        return "running" if alive else "dead"
+        started = next((e for e in self.events if e["type"] == "started"), None)
+        return self._ended() or unended_status(self.path, started, bool(self.events))
 
     def _ended(self) -> str | None:
         """The final event's type when no later `started` (a resume) follows it."""
@@ -308,19 +302,12 @@ class RunInfo:
         status = (self.summary or {}).get("status")
         return status if status in TERMINAL and not self.events else None
 
-    def _young(self) -> bool:
-        try:
-            return time.time() - (self.path / "config.yaml").stat().st_mtime < START_SECONDS
-        except OSError:
-            return False
-
     @property
     def reason(self) -> str:
         """Why it ended: the final event's or summary's reason, or what became of a dead worker."""
         status = self.status
         if status == "dead":
-            return RunDir(self.path).gone_reason(full_path=False) if (self.path / "worker.json").exists() or self.events \
-                else "no worker was ever started for this run"
+            return dead_reason(self.path, bool(self.events))
         last = next((e for e in reversed(self.events) if e["type"] in TERMINAL), None)
         return str((last or self.summary or {}).get("reason") or "")
 
@@ -349,6 +336,31 @@ class RunInfo:
     @property
     def started_at(self) -> float | None:
         return self.events[0]["time"] if self.events else None
+
+
+def unended_status(path: Path, started: dict | None, has_events: bool) -> str:
+    """running or dead, for a run without a final event: its worker is alive (or, with no
+    worker.json, the `started` event's pid is), or it was created a moment ago."""
+    run = RunDir(path)
+    alive = run.worker_alive()
+    if alive is None:  # no worker.json: written before this contract, or never spawned
+        alive = pid_alive(started.get("pid")) if started else (not has_events and _young(run))
+    return "running" if alive else "dead"
+
+
+def _young(run: RunDir) -> bool:
+    try:
+        return time.time() - run.config_file.stat().st_mtime < START_SECONDS
+    except OSError:
+        return False
+
+
+def dead_reason(path: Path, has_events: bool) -> str:
+    """What became of a dead run's worker, for a person."""
+    run = RunDir(path)
+    if run.worker_file.exists() or has_events:
+        return run.gone_reason(full_path=False)
+    return "no worker was ever started for this run"
 
 
 def _metric_key(valid_metric: str) -> str:
@@ -386,9 +398,8 @@ def discard_unstarted(run: RunDir) -> bool:
     return True
 
 
-def list_runs(root: str | Path) -> list[RunInfo]:
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    dirs = [p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
-    return [load_run(p) for p in sorted(dirs, reverse=True)]
+def list_runs(root: str | Path) -> list:
+    """The runs directly under `root`, newest first, through the run index (engine.run_index):
+    each has RunInfo's properties, read once per change of its files."""
+    from .run_index import RunIndex
+    return RunIndex.shared(root).runs(sweeps=False)
