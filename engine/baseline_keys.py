@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import config
-from .config import Field
-from .errors import ConfigError
+from engine import config
+from engine.config import Field
+from engine.errors import ConfigError
 
 MODELS = ("Pop", "ItemKNN", "EASE", "MultiVAE")
 CLOSED_FORM = ("Pop", "ItemKNN", "EASE")

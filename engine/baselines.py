@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import methods, optim
-from .baseline_keys import check
-from .methods import Method
+from engine import methods, optim
+from engine.baseline_keys import check
+from engine.methods import Method
 
 SIMILARITY_BLOCK_BUDGET = 1 << 25  # ItemKNN: items x block similarities held at once (float32)
 DENSE_WEIGHTS_BUDGET = 1 << 27  # ItemKNN: keep the k-NN weights dense up to ~11.5k items (512 MB)

@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ConfigError, DataError
+from engine.errors import ConfigError, DataError
 
 MEMORY_ENV = "DIFFREC_MEMORY_LIMIT"
 TRAIN_COPIES = 6  # dense batch x items tensors alive in a training step (input, noise, x_t, output, grads)
@@ -32,7 +32,7 @@ def check(cfg: dict, n_users: int, n_items: int, training: bool = True, device=N
     parts = estimate(cfg, n_users, n_items, training)
     total = sum(parts.values())
     if device is None:
-        from .trainer import select_device
+        from engine.trainer import select_device
         device = select_device(cfg["device"])
     free, where = available(device)
     if free is None or total <= free:
@@ -45,7 +45,7 @@ def check(cfg: dict, n_users: int, n_items: int, training: bool = True, device=N
 def estimate(cfg: dict, n_users: int, n_items: int, training: bool = True) -> dict[str, int]:
     """Bytes per part: the model (with optimizer state when training), one dense batch (the
     larger of training and evaluation), the diffusion loss history."""
-    from .trainer import eval_batch_size
+    from engine.trainer import eval_batch_size
     params = parameters(cfg, n_items)
     closed = cfg["model"] in ("Pop", "ItemKNN", "EASE")
     model = params * (ADAMW_BYTES if training and not closed else 4)

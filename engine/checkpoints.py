@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from . import config as config_mod
-from .errors import ConfigError, InputError, one_line
+from engine import config as config_mod
+from engine.errors import ConfigError, InputError, one_line
 
 PROGRESS = {"epoch": int, "best_epoch": int, "best_value": float, "best_valid": dict, "best_test": dict,
             "bad_evals": int, "train_seconds": float, "eval_seconds": float}

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .untrusted import read_yaml  # noqa: F401  (config.read_yaml: every config file's reader)
+from engine.errors import ConfigError
+from engine.untrusted import read_yaml  # noqa: F401  (config.read_yaml: every config file's reader)
 
 GROUPS = ("Model", "Diffusion", "Training", "Evaluation", "Data")
 DIFFUSION_MODELS = ("DiffRec", "LDiffRec")
@@ -449,5 +449,5 @@ def applies(f: Field, model: str) -> bool:
 
 
 # Keys of models defined outside this file register themselves on import (torch-free modules).
-from . import baseline_keys  # noqa: E402,F401  (at the end: it calls register above)
-from . import recbole_keys  # noqa: E402  (RecBole's own keys: honoured ones register, others are noted)
+from engine import baseline_keys  # noqa: E402,F401  (at the end: it calls register above)
+from engine import recbole_keys  # noqa: E402  (RecBole's own keys: honoured ones register, others are noted)

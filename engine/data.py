@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from . import filters, layout
-from .budget import check_ids
-from .errors import DataError
-from .untrusted import csv_rows, load_npy, open_text, shown
+from engine import filters, layout
+from engine.budget import check_ids
+from engine.errors import DataError
+from engine.untrusted import csv_rows, load_npy, open_text, shown
 
 SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
 MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
@@ -209,8 +209,8 @@ def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.
 def load(cfg: dict) -> Dataset:
     src = layout.locate(cfg)
     if src.format == "synthetic":
-        from .budget import check_synthetic
-        from .synthetic import generate
+        from engine.budget import check_synthetic
+        from engine.synthetic import generate
         check_synthetic(cfg)
         return generate(cfg)
     if src.format == "diffrec_npy":

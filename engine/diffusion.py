@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import schedule
-from .models import autocast_on
+from engine import schedule
+from engine.models import autocast_on
 
 UNIFORM_SHARE = 0.001  # share of the step distribution kept uniform when importance sampling
 TINY = 1e-300  # keeps the step distribution defined if every recorded loss is 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from . import config, recbole_keys
+from engine import config, recbole_keys
 
 
 def _value(v) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .recbole_keys import parse_intervals
+from engine.errors import DataError
+from engine.recbole_keys import parse_intervals
 
 
 def within(values: np.ndarray, intervals: list[tuple[str, float, float, str]]) -> np.ndarray:

@@ -31,11 +31,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import budget, methods, metrics, tokens, trainer
-from . import data as data_mod
-from .checkpoints import check_best
-from .errors import InputError, os_errors
-from .runs import RunDir
+from engine import budget, methods, metrics, tokens, trainer
+from engine import data as data_mod
+from engine.checkpoints import check_best
+from engine.errors import InputError, os_errors
+from engine.runs import RunDir
 
 DEFAULT_TOPK = 20
 RANK_METRIC = "recall@20"  # what best/worst users are ranked by

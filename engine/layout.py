@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DataError, regular_file
+from engine.errors import DataError, regular_file
 
 NPY_MARKER = "train_list.npy"
 TEXT_SUFFIXES = {"csv": (".csv", ".tsv", ".txt", ".dat"), "atomic": (".inter",)}

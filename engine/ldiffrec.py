@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import clustering, optim
-from .diffusion import GaussianDiffusion
-from .errors import ConfigError
-from .methods import Method, register
-from .models import ACTIVATIONS, Denoiser
+from engine import clustering, optim
+from engine.diffusion import GaussianDiffusion
+from engine.errors import ConfigError
+from engine.methods import Method, register
+from engine.models import ACTIVATIONS, Denoiser
 
 AE_DROPOUT = 0.1  # dropout on the encoder's input, as the reference autoencoder
 

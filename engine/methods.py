@@ -12,10 +12,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from . import optim
-from .diffusion import GaussianDiffusion
-from .errors import ConfigError
-from .models import Denoiser
+from engine import optim
+from engine.diffusion import GaussianDiffusion
+from engine.errors import ConfigError
+from engine.models import Denoiser
 
 
 class Method:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from . import config
-from .config import Field, Problem
-from .dims import sizes_text
+from engine import config
+from engine.config import Field, Problem
+from engine.dims import sizes_text
 
 _T, _E, _D = "Training", "Evaluation", "Data"
 LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop")

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import config as config_mod
-from .errors import InputError, one_line, os_errors
+from engine import config as config_mod
+from engine.errors import InputError, one_line, os_errors
 
 TERMINAL = ("finished", "stopped", "failed")
 DEFAULT_RUNS_DIR = "runs"

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Callable
 
-from .runs import pid_alive
+from engine.runs import pid_alive
 
 STOP_GRACE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -31,11 +31,11 @@ from typing import Callable
 
 import yaml
 
-from . import config as config_mod
-from .errors import os_errors
-from .runs import RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, load_run, make_folder, pid_alive
-from .supervisor import Child
-from .tuning import Space, Trial, format_params, same_config, trial_config
+from engine import config as config_mod
+from engine.errors import os_errors
+from engine.runs import RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, load_run, make_folder, pid_alive
+from engine.supervisor import Child
+from engine.tuning import Space, Trial, format_params, same_config, trial_config
 
 SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
 RESULTS_JSONL, RESULTS_CSV, BEST_FILE = "results.jsonl", "results.csv", "best.yaml"
@@ -344,7 +344,7 @@ class Runner:
                  spawn: Callable | None = None, poll_seconds: float = 0.2,
                  stop_grace: float = STOP_GRACE_SECONDS):
         if spawn is None:
-            from .worker import spawn
+            from engine.worker import spawn
         self.sd = SweepDir(path)
         self.workers, self.threads = max(1, workers), threads
         self.spawn, self.poll_seconds, self.stop_grace = spawn, poll_seconds, stop_grace

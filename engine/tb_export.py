@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError
-from .runs import RunDir, _metric_key, list_runs, load_run
+from engine.errors import InputError
+from engine.runs import RunDir, _metric_key, list_runs, load_run
 
 EXTRA = 'pip install "diffrec-tui[tensorboard]"'
 

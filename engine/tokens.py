@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from engine.errors import InputError
 
 MAX_BYTES = 1 << 30  # a token map larger than this is not one we wrote
 

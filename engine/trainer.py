@@ -13,17 +13,17 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from . import methods
-from .config import parse_metric
-from .data import Dataset, split_counts
-from .errors import ConfigError
-from .evaluation import (dense_rows, device_rows, eval_batch_size, evaluate,  # noqa: F401 (re-exported)
+from engine import methods
+from engine.config import parse_metric
+from engine.data import Dataset, split_counts
+from engine.errors import ConfigError
+from engine.evaluation import (dense_rows, device_rows, eval_batch_size, evaluate,  # noqa: F401 (re-exported)
                          predict, score_users)
-from .models import parameter_count
-from .recbole_keys import gpu_index, requested_device
-from .runs import RunDir
-from .sparse import DeviceRows
-from .stopping import StoppingRule
+from engine.models import parameter_count
+from engine.recbole_keys import gpu_index, requested_device
+from engine.runs import RunDir
+from engine.sparse import DeviceRows
+from engine.stopping import StoppingRule
 
 
 class TrainingFailed(Exception):
@@ -121,7 +121,7 @@ class Checkpoints:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    from .errors import InputError
+    from engine.errors import InputError
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -150,7 +150,7 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
           "bad_evals": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
     if resume:
-        from .checkpoints import restore_resume
+        from engine.checkpoints import restore_resume
         restore_resume(method, ckpt.load_last(), fingerprint, st, Path(run_dir) / "resume.pt")
 
     yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from . import config as config_mod
-from .errors import ConfigError
+from engine import config as config_mod
+from engine.errors import ConfigError
 
 KINDS = ("choice", "uniform", "loguniform", "quniform")
 CONTINUOUS = ("uniform", "loguniform", "quniform")
@@ -97,7 +97,7 @@ class Space:
 # ---------------------------------------------------------------- parsing
 
 def read(path: str | Path) -> Space:
-    from .untrusted import read_text
+    from engine.untrusted import read_text
     p = Path(path)
     return parse(read_text(p, "--tune"), source=p.name)
 

@@ -16,9 +16,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, classify, os_errors
-from .runs import RUNS_FIX, RunDir
-from .supervisor import STOP_SIGNALS, watch_supervisor
+from engine.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, classify, os_errors
+from engine.runs import RUNS_FIX, RunDir
+from engine.supervisor import STOP_SIGNALS, watch_supervisor
 
 
 def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None,
@@ -69,14 +69,14 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         return code
 
     try:
-        from . import budget, config, data
+        from engine import budget, config, data
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
         budget.check(cfg, ds.n_users, ds.n_items)
         if not resume:
-            from . import tokens
+            from engine import tokens
             tokens.write(run.tokens_file, ds)
-        from .trainer import TrainingFailed, fit_into
+        from engine.trainer import TrainingFailed, fit_into
         try:
             fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
             return EXIT_OK
