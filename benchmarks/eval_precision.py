@@ -14,7 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import config, data, methods, trainer  # noqa: E402
+from engine import data, methods, trainer
+from engine.config import schema as config
 
 
 def main(run_dir: str) -> None:

@@ -48,7 +48,8 @@ def child(name: str, batches: int, threads: int) -> dict:
     import numpy as np
     import torch
 
-    from engine import config, methods, synthetic
+    from engine import methods, synthetic
+    from engine.config import schema as config
     from engine.trainer import dense_rows
 
     cfg = config.resolve({**DATA, **COMMON, **MODELS[name], "threads": threads})

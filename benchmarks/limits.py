@@ -41,7 +41,9 @@ quiet_waits()  # as in the worker that runs real trainings (before torch is impo
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine import config, data, evaluation, flops, methods, trainer  # noqa: E402
+from engine import data, evaluation, flops, methods, trainer
+from engine.config import files as config_files
+from engine import untrusted
 
 EVAL_CANDIDATES = (128, 256, 512, 1024, 2048)  # batch sizes tried for the evaluation floor
 
@@ -328,7 +330,7 @@ def data_overrides(config_path: str, data_dir: str | None) -> list[str]:
     """data_path as an absolute path (the given folder, else the config's, from the current
     directory as the CLI reads it), so the runs below find it from the repository root."""
     if data_dir is None:
-        raw = config.read_yaml(config_path)
+        raw = untrusted.read_yaml(config_path)
         if raw.get("data_format", "synthetic") == "synthetic" or not raw.get("data_path"):
             return []
         data_dir = raw["data_path"]
@@ -357,7 +359,7 @@ def main() -> None:
         REPO["root"] = Path(args.repo).resolve()
         print(f"start-up and whole run with the code in {REPO['root']}")
     overrides = data_overrides(args.config, args.data) + [f"device={args.device}"] + args.set
-    cfg = config.load(args.config, overrides)
+    cfg = config_files.load(args.config, overrides)
     torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
     device = trainer.select_device(cfg["device"])
     ds = data.load(cfg)

@@ -19,7 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import config, data, methods, trainer  # noqa: E402
+from engine import data, methods, trainer
+from engine.config import schema as config
+from engine.config import files as config_files
 from engine.models import parameter_count  # noqa: E402
 
 AMAZON = ["synthetic_users=108822", "synthetic_items=94949", "synthetic_interactions=32",
@@ -36,7 +38,7 @@ def main() -> None:
     ap.add_argument("--eval-users", type=int, default=2000)
     ap.add_argument("--set", action="append", default=[])
     args = ap.parse_args()
-    cfg = config.resolve(dict(config.parse_override(s) for s in AMAZON + args.set))
+    cfg = config.resolve(dict(config_files.parse_override(s) for s in AMAZON + args.set))
     device = torch.device("cpu")
 
     t0 = time.perf_counter()

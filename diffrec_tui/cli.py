@@ -14,7 +14,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
+from engine.config import fields as config_fields
+from engine.config import files as config_files
 from engine.errors import InputError, classify
 from engine.runs import EventFollower, RunDir, discard_unstarted, runs_root
 from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
@@ -90,7 +92,7 @@ OPTIONS = {
 }
 FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
          "base_config": "--config", "export_recs": "--export-recs"}
-LIMITS = {"trials": 1_000_000, "workers": 1024, "topk": config_mod.MAX_TOPK}  # (the commands check the lower bounds)
+LIMITS = {"trials": 1_000_000, "workers": 1024, "topk": config_fields.MAX_TOPK}  # (the commands check the lower bounds)
 
 
 def flag(dest: str) -> str:
@@ -183,7 +185,7 @@ def load_config(path: str, args, show_note: bool = True) -> dict:
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
-    cfg, note = config_mod.load_with_note(path, overrides)
+    cfg, note = config_files.load_with_note(path, overrides)
     if note and show_note:
         print(note, flush=True)
     return cfg
@@ -192,7 +194,7 @@ def load_config(path: str, args, show_note: bool = True) -> dict:
 def open_app(args) -> int:
     path = Path(args.config) if args.config else shipped.default()
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    cfg, note = config_mod.load_with_note(path, overrides)
+    cfg, note = config_files.load_with_note(path, overrides)
     try:
         from .app import DiffRecApp
     except ImportError:

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
 from engine.errors import InputError, os_errors
 from engine.runs import RUNS_FIX, EventFollower, RunDir, _slug, runs_root
 from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
@@ -87,7 +87,7 @@ def preflight(configs: list[dict]) -> None:
     """Load the data once and check every model against it before any run starts, so bad
     input fails at once with one message instead of after the first models' training."""
     from engine import data
-    from engine.baseline_keys import check
+    from engine.config.model_keys import check
 
     ds = data.load(configs[0])
     for cfg in configs:

@@ -142,7 +142,7 @@ def headline_keys(cfg: dict) -> tuple[str, ...]:
 
 
 def valid_key(cfg: dict) -> str:
-    from engine.config import parse_metric
+    from engine.config.fields import parse_metric
     m = parse_metric(str(cfg.get("valid_metric", "Recall@20")))
     return f"{m[0]}@{m[1]}" if m else "recall@20"
 

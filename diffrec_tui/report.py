@@ -16,7 +16,7 @@ HEADLINE_KEYS = ("recall@20", "ndcg@20")
 def headline_keys(cfg: dict | None) -> tuple[str, ...]:
     """The metrics a line shows: the config's valid_metric first, then NDCG and Recall at
     its K where the config computes them (RecBole's MRR@10: mrr@10 ndcg@10 recall@10)."""
-    from engine.config import parse_metric
+    from engine.config.fields import parse_metric
 
     vm = parse_metric(str((cfg or {}).get("valid_metric", "")))
     if vm is None:

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import config as config_mod
+from engine.config import files as config_files
 from engine import tuning
 from engine.errors import ConfigError, InputError
 from engine.runs import pid_alive
@@ -104,8 +104,8 @@ def base_config(path_text: str, draft) -> tuple[dict, str, str | None]:
     if path_text:
         from .shipped import resolve
         path = resolve(path_text)  # a file here, else a shipped config of that name
-        cfg, note = config_mod.load_with_note(path)
-        return config_mod.absolute_paths(cfg), path.name, note
+        cfg, note = config_files.load_with_note(path)
+        return config_files.absolute_paths(cfg), path.name, note
     try:
         return draft.resolved(), f"the editor's {draft.name}", draft.note
     except ConfigError as exc:
@@ -196,7 +196,7 @@ def best_config(info: SweepInfo) -> tuple[dict, str]:
     f = info.path / BEST_FILE
     try:
         if f.read_text(encoding="utf-8").startswith(f"# best trial {best.index} "):
-            return config_mod.load(f), f"{BEST_FILE} of {label(info.path)} (trial {best.index})"
+            return config_files.load(f), f"{BEST_FILE} of {label(info.path)} (trial {best.index})"
     except OSError:
         pass
     return tuning.trial_config(info.meta["base"], best.params), f"best of {label(info.path)} (trial {best.index})"

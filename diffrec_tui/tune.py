@@ -20,7 +20,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
+from engine.config import files as config_files
 from engine import tuning
 from engine.errors import InputError
 from engine.runs import runs_root
@@ -96,9 +97,9 @@ def resume(args) -> int:
     if args.base_config or args.overrides or args.device:
         from .cli import load_config
         given = load_config(args.base_config, args, show_note=False) if args.base_config else \
-            config_mod.resolve({**base, **dict(config_mod.parse_override(o) for o in args.overrides),
+            config_mod.resolve({**base, **dict(config_files.parse_override(o) for o in args.overrides),
                                 **({"device": args.device} if args.device else {})})
-        changed = sorted(set(config_mod.diff(base, given)) - {"threads"})
+        changed = sorted(set(config_files.diff(base, given)) - {"threads"})
         if changed:
             raise InputError(f"--resume: the base config differs from the sweep's in {', '.join(changed)}; "
                              "resume without --config/--set, or start a new sweep")

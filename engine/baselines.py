@@ -3,7 +3,7 @@
 Pop, ItemKNN and EASE are closed-form (`iterative = False`: fitted once on the binary
 training matrix, then evaluated once); MultiVAE trains batch by batch like DiffRec.
 Every model's `module.state_dict()` is its checkpoint: the closed-form ones keep what
-they fit as tensor buffers. Keys and defaults: engine.baseline_keys (RecBole's names).
+they fit as tensor buffers. Keys and defaults: engine.config.model_keys (RecBole's names).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine import methods, optim
-from engine.baseline_keys import check
+from engine.config.model_keys import check
 from engine.methods import Method
 
 SIMILARITY_BLOCK_BUDGET = 1 << 25  # ItemKNN: items x block similarities held at once (float32)

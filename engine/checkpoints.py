@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
 from engine.errors import ConfigError, InputError, one_line
 
 PROGRESS = {"epoch": int, "best_epoch": int, "best_value": float, "best_valid": dict, "best_test": dict,

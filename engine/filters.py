@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DataError
-from engine.recbole_keys import parse_intervals
+from engine.config.recbole_keys import parse_intervals
 
 
 def within(values: np.ndarray, intervals: list[tuple[str, float, float, str]]) -> np.ndarray:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.dims import layer_sizes
+from engine.config.dims import layer_sizes
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid,
                "leakyrelu": nn.LeakyReLU, "linear": nn.Identity}

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine import config as config_mod
+from engine.config import fields as config_fields
+from engine.config import files as config_files
+from engine import untrusted
 from engine.errors import InputError, one_line, os_errors
 
 TERMINAL = ("finished", "stopped", "failed")
@@ -101,11 +103,11 @@ class RunDir:
         stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
         run = cls(make_folder(root, f"{stamp}-{_slug(cfg['model'])}-{_slug(cfg['dataset'])}"))
         with os_errors("runs dir", run.path, RUNS_FIX):
-            config_mod.save(cfg, run.config_file)
+            config_files.save(cfg, run.config_file)
         return run
 
     def config(self) -> dict:
-        return config_mod.read_yaml(self.config_file)
+        return untrusted.read_yaml(self.config_file)
 
     def event(self, type_: str, **data) -> dict:
         ev = {"type": type_, "time": round(time.time(), 3), **data}
@@ -352,7 +354,7 @@ class RunInfo:
 
 
 def _metric_key(valid_metric: str) -> str:
-    m = config_mod.parse_metric(valid_metric)
+    m = config_fields.parse_metric(valid_metric)
     return f"{m[0]}@{m[1]}" if m else "recall@20"
 
 

@@ -31,7 +31,9 @@ from typing import Callable
 
 import yaml
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
+from engine.config import fields as config_fields
+from engine.config import files as config_files
 from engine.errors import os_errors
 from engine.runs import RUNS_FIX, RunDir, _slug, append_line, discard_unstarted, load_run, make_folder, pid_alive
 from engine.supervisor import Child
@@ -45,7 +47,7 @@ STOP_GRACE_SECONDS = 30.0
 
 
 def metric_key(valid_metric: str) -> str:
-    m = config_mod.parse_metric(valid_metric)
+    m = config_fields.parse_metric(valid_metric)
     return f"{m[0]}@{m[1]}" if m else "recall@20"
 
 
@@ -283,7 +285,7 @@ class SweepDir:
         cfg = trial_config(info.meta["base"], best.params)  # the base's own thread setting
         _atomic_write(self.best_file, f"# best trial {best.index} of sweep {info.path.name}: "
                                       f"{format_params(best.params)}\n"
-                                      f"# valid {info.metric} {best.value:.4f}\n" + config_mod.dump(cfg))
+                                      f"# valid {info.metric} {best.value:.4f}\n" + config_files.dump(cfg))
         return self.best_file
 
 

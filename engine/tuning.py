@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from engine import config as config_mod
+from engine.config import coerce as coercion
+from engine.config import schema as config_mod
 from engine.errors import ConfigError
 
 KINDS = ("choice", "uniform", "loguniform", "quniform")
@@ -178,7 +179,7 @@ def _continuous(key: str, kind: str, rest: str, n: int, where: str) -> Param:
         raise ConfigError(f"{where}: `{key} {kind}` needs {want} numbers {form}, got `{rest}`")
     field = config_mod.SCHEMA[key]
     if field.kind not in ("int", "float"):
-        raise ConfigError(f"{where}: `{key}` is {config_mod._describe(field)}, not a number; "
+        raise ConfigError(f"{where}: `{key}` is {coercion.describe(field)}, not a number; "
                           f"use `{key} choice [..]`")
     low, high = nums[0], nums[1]
     if not low < high:

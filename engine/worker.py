@@ -69,7 +69,8 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         return code
 
     try:
-        from engine import budget, config, data
+        from engine import budget, data
+        from engine.config import schema as config
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
         budget.check(cfg, ds.n_users, ds.n_items)

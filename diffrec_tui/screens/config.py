@@ -10,7 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from engine.config import DIFFUSION_MODELS, SCHEMA, applies
+from engine.config.fields import DIFFUSION_MODELS
+from engine.config.schema import SCHEMA, applies
 from engine.errors import ConfigError
 
 from ..state import SCHEDULE_KEYS

@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
-from engine import config as config_mod
+from engine.config import files as config_files
 from engine.runs import RunInfo, load_run
 
 from ..live import valid_key
@@ -270,7 +270,7 @@ class RunsScreen(Screen):
         if len(chosen) != 2:
             return "[dim]select exactly two runs (space) to see how their configs differ[/]"
         a, b = chosen
-        d = config_mod.diff(a.info.config, b.info.config)
+        d = config_files.diff(a.info.config, b.info.config)
         lines = [f"[b]config diff[/b]  A = {escape(_label(a.info.id))}   B = {escape(_label(b.info.id))}"]
         if not d:
             lines.append("identical configs")

@@ -23,7 +23,8 @@ TINY = {"synthetic_users": 200, "synthetic_items": 100, "synthetic_interactions"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from engine import config, data, trainer
+    from engine import data, trainer
+    from engine.config import schema as config
     from engine.runs import RunDir
 
     cfg = config.resolve(TINY)
@@ -124,7 +125,7 @@ def test_export_recs_topk_and_progress(run, insp, tmp_path, capsys):
     (["--export-recs", "{run}", "{tmp}/no/such/dir/out.csv"], "does not exist"),
 ])
 def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, argv, message):
-    from engine import config
+    from engine.config import schema as config
     from engine.runs import RunDir
     empty = RunDir.create(tmp_path / "runs", config.resolve(TINY))  # config.yaml but never evaluated
     paths = {"missing": tmp_path / "nope", "empty": empty.path, "run": run.path, "tmp": tmp_path}

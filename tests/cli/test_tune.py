@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from diffrec_tui import cli, tune
-from engine import config as config_mod
+from engine.config import files as config_files
 from engine.runs import list_runs
 from engine.sweep import SweepInfo, TrialInfo, load_sweep
 
@@ -101,7 +101,7 @@ def test_parallel_sweep_writes_results_and_best_config(tmp_path, capsys):
     assert sorted(order[:2]) == [(1, "running"), (3, "running")]
 
     best = max((r for r in rows if r["status"] == "finished"), key=lambda r: float(r["valid_recall@20"]))
-    cfg = config_mod.load(sweep / "best.yaml")
+    cfg = config_files.load(sweep / "best.yaml")
     assert cfg["learning_rate"] == float(best["learning_rate"]) and cfg["noise_min"] == 0.0005
     assert (cfg["synthetic_users"], cfg["epochs"], cfg["threads"]) == (200, 2, 0)
     assert f"best trial {best['trial']} (chosen by valid recall@20" in out

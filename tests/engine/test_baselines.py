@@ -12,7 +12,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine import baselines, config, data, methods, metrics, trainer
+from engine import baselines, data, methods, metrics, trainer
+from engine.config import schema as config
+from engine.config import files as config_files
 from engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +71,7 @@ def test_bad_baseline_values_name_the_key():
 
 
 def test_baseline_keys_load_without_torch():
-    code = "import sys; from engine import config; assert 'EASE' in config.SCHEMA['model'].choices; " \
+    code = "import sys; from engine.config import schema as config; assert 'EASE' in config.SCHEMA['model'].choices; " \
            "print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
@@ -78,7 +80,7 @@ def test_baseline_keys_load_without_torch():
 
 def test_model_switch_by_set_on_the_diffrec_config(tiny_ds):
     # ml-1m_clean.yaml is full of diffusion keys (steps 40, noise ...); EASE ignores them.
-    cfg = config.load(REPO_ROOT / "configs" / "ml-1m_clean.yaml",
+    cfg = config_files.load(REPO_ROOT / "configs" / "ml-1m_clean.yaml",
                       ["model=EASE", "reg_weight=500", "threads=1", "device=cpu"])
     assert cfg["model"] == "EASE" and cfg["reg_weight"] == 500.0 and cfg["steps"] == 40
     events = list(trainer.fit(cfg, tiny_ds))
@@ -237,7 +239,7 @@ def test_multivae_beats_pop_on_synthetic_data():
 def test_shipped_baseline_configs_load(name):
     expected = {"pop": "Pop", "itemknn": "ItemKNN", "ease": "EASE", "multivae": "MultiVAE"}[name]
     for path in (REPO_ROOT / "configs" / f"{name}.yaml", REPO_ROOT / "configs" / f"{name}_ml-1m_clean.yaml"):
-        cfg = config.load(path)
+        cfg = config_files.load(path)
         assert cfg["model"] == expected, path
         if expected == "MultiVAE":
             assert cfg["anneal_cap"] == 0.2  # RecBole's MultiVAE value, not L-DiffRec's default

@@ -7,7 +7,8 @@ import csv
 import numpy as np
 import pytest
 
-from engine import config, data, synthetic
+from engine import data, synthetic
+from engine.config import schema as config
 from engine.errors import DataError
 
 # ------------------------------------------------------------------ helpers

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import config
+from engine.config import schema as config
 from engine.diffusion import GaussianDiffusion
 from engine.models import Denoiser, _uniform_mask_matches, dropout, step_embedding
 

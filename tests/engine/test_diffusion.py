@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, schedule
+from engine import schedule
+from engine.config import schema as config
 from engine.diffusion import UNIFORM_SHARE, GaussianDiffusion
 from engine.models import Denoiser, step_embedding
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine import config, data, flops, methods
+from engine import data, flops, methods
+from engine.config import schema as config
 
 
 def build(**raw):

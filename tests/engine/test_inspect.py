@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, data, inspect, trainer
+from engine import data, inspect, trainer
+from engine.config import schema as config
 from engine.errors import InputError
 from engine.runs import RunDir
 

@@ -14,7 +14,8 @@ import scipy.sparse as sp
 import torch
 import yaml
 
-from engine import clustering, config, data, ldiffrec, trainer
+from engine import clustering, data, ldiffrec, trainer
+from engine.config import schema as config
 from engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

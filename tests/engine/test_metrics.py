@@ -9,7 +9,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine import config, data, metrics, trainer
+from engine import data, metrics, trainer
+from engine.config import schema as config
 
 NAMES = ["Recall", "NDCG", "Precision", "MRR", "Hit"]
 

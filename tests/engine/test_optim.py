@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, data, evaluation, methods, optim, trainer
+from engine import data, evaluation, methods, optim, trainer
+from engine.config import schema as config
 
 
 @pytest.mark.parametrize("learner, cls", [("adam", torch.optim.Adam), ("AdamW", optim.AdamW),
@@ -170,7 +171,7 @@ def test_a_state_of_another_model_is_refused():
 
 def test_training_never_imports_torch_dynamo():
     # torch.optim imports torch._dynamo on first use: seconds of every run's start-up
-    code = ("import sys; from engine import config, data, trainer; "
+    code = ("import sys; from engine.config import schema as config; from engine import data, trainer; "
             "cfg = config.resolve({'synthetic_users': 60, 'synthetic_items': 40, 'epochs': 1, 'device': 'cpu', "
             "'dims_dnn': [16], 'train_batch_size': 30, 'threads': 1}); "
             "list(trainer.fit(cfg, data.load(cfg))); print('torch._dynamo' in sys.modules)")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from engine import config
+from engine.config import schema as config
 from engine.runs import EventFollower, RunDir, list_runs, load_run, pid_alive, read_events, runs_root
 
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import config, schedule
+from engine import schedule
+from engine.config import schema as config
 
 SETTINGS = [  # (steps, scale, noise_min, noise_max)
     (5, 0.001, 0.0005, 0.005),  # RecBole's defaults

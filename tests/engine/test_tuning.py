@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
+from engine.config import files as config_files
 from engine import tuning
 from engine.errors import ConfigError
 from engine.runs import RunDir, list_runs
@@ -271,9 +272,9 @@ def test_sweep_records_every_trial_and_picks_the_best_by_validation(tmp_path):
 
     # valid chooses (lr 0.03 -> 0.3), although test is best for lr 0.01
     assert info.best.index == 5 and info.best.params == {"learning_rate": 0.03, "steps": 5, "noise_min": 0.0005}
-    best = config_mod.load(sd.best_file)
+    best = config_files.load(sd.best_file)
     assert (best["learning_rate"], best["steps"], best["threads"]) == (0.03, 5, 0)  # base threads, not the worker's
-    assert config_mod.diff(best, info.meta["base"]).keys() == {"learning_rate"}
+    assert config_files.diff(best, info.meta["base"]).keys() == {"learning_rate"}
 
     runs = list_runs(sd.path)  # the Runs screen can list the trials
     assert len(runs) == 6 and sorted(r.status for r in runs) == ["failed"] * 3 + ["finished"] * 3

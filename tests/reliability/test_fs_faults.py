@@ -57,7 +57,8 @@ def test_a_dataset_name_too_long_for_a_file_name_still_runs(tmp_path):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished tiny run with a checkpoint, trained in-process."""
-    from engine import config, data
+    from engine import data
+    from engine.config import schema as config
     from engine.runs import RunDir
     from engine.trainer import fit_into
     from faults import TINY

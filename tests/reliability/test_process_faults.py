@@ -112,7 +112,7 @@ def test_a_killed_cli_does_not_orphan_its_worker(tmp_path):
 
 
 def test_resume_refuses_a_run_whose_worker_is_alive(tmp_path):
-    from engine import config
+    from engine.config import schema as config
     from engine.runs import RunDir
     run = RunDir.create(tmp_path / "runs", config.resolve({"epochs": 3}))
     run.resume_file.write_bytes(b"x")
@@ -156,7 +156,7 @@ def _events(run):
 
 def dead_run(root, log_line="Fatal Python error: Segmentation fault"):
     """A run whose worker (a real process, now gone) left no final event."""
-    from engine import config
+    from engine.config import schema as config
     from engine.runs import RunDir
     run = RunDir.create(root, config.resolve({"epochs": 3}))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -168,7 +168,8 @@ def dead_run(root, log_line="Fatal Python error: Segmentation fault"):
 
 def dead_trial(root):
     """A sweep whose coordinator is alive (this process) and whose one trial's worker is dead."""
-    from engine import config, tuning
+    from engine import tuning
+    from engine.config import schema as config
     from engine.sweep import SweepDir
     base = config.resolve({"epochs": 3})
     space = tuning.parse("learning_rate choice [0.01]\n")
@@ -218,7 +219,7 @@ async def test_the_runs_screen_shows_a_dead_run_and_why(tmp_path):
 
 async def test_the_app_stops_its_runs_when_terminated_and_detaches_them_only_when_asked(tmp_path):
     from diffrec_tui.live import LiveRun
-    from engine import config
+    from engine.config import schema as config
     from engine.runs import RunDir
     from tui_helpers import answer_quit, make_app
     code = "import signal, time; signal.signal(signal.SIGINT, lambda *a: exit(3)); time.sleep(60)"

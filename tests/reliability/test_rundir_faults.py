@@ -18,7 +18,8 @@ TRAIN = {**TINY, "epochs": 4, "eval_step": 2, "stopping_step": 10}
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny run stopped after epoch 2 (checkpoint.pt and resume.pt), trained in-process."""
-    from engine import config, data
+    from engine import data
+    from engine.config import schema as config
     from engine.runs import RunDir
     from engine.trainer import fit_into
 

@@ -1,17 +1,16 @@
 """RecBole's own keys (no torch, no numpy): the ones with a meaning here become schema fields
-(registered below), the ones without one are accepted and named in one note line, and
+(engine.config.schema assembles them), the ones without one are accepted and named in one note line, and
 RecBole's value syntaxes (intervals such as `[5,inf)`, `eval_args`) are parsed here.
 
-engine.config imports this module, so RecBole's `overall.yaml`, model files and dataset
+engine.config.schema imports this module, so RecBole's `overall.yaml`, model files and dataset
 properties load unchanged in the CLI, the app's form and the worker alike.
 """
 from __future__ import annotations
 
 import re
 
-from engine import config
-from engine.config import Field, Problem
-from engine.dims import sizes_text
+from engine.config.dims import sizes_text
+from engine.config.fields import DIFFUSION_MODELS, Field, Problem
 
 _T, _E, _D = "Training", "Evaluation", "Data"
 LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop")
@@ -122,7 +121,7 @@ MAPPED: dict[str, str] = {
 
 
 def is_ignored(key: str) -> bool:
-    return key in IGNORED and key not in config.SCHEMA
+    return key in IGNORED  # (no schema key is among them: a test checks)
 
 
 def ignored_keys(raw: dict) -> list[str]:
@@ -149,7 +148,7 @@ def layout_note(raw: dict, cfg: dict) -> str | None:
     parts = []
     if "split_rule" not in raw and cfg.get("split_rule") == "recbole" and cfg.get("leave_one_out") == "off":
         parts.append("held-out counts by RecBole's rule (split_rule: recbole)")
-    diffusion = cfg.get("model") in config.DIFFUSION_MODELS and "dims_dnn_layout" not in raw
+    diffusion = cfg.get("model") in DIFFUSION_MODELS and "dims_dnn_layout" not in raw
     if diffusion and layout == "recbole":
         parts.append(f"dims_dnn {dims} builds {built} (dims_dnn_layout: recbole; " +
                      ("the same as the DiffRec authors' mirrored layout)" if built == alt else
@@ -363,5 +362,3 @@ def _benchmark(value: list) -> str | None:
         return f"= {value} must name three files (train, valid, test), e.g. [train, valid, test]"
     return None
 
-
-config.register(*FIELDS)

@@ -1,9 +1,11 @@
-"""Render the config schema as Markdown: `python -m engine.docs > docs/config.md`."""
+"""Render the config schema as Markdown: `python -m engine.config.docs > docs/config.md`."""
 from __future__ import annotations
 
 import sys
 
-from engine import config, recbole_keys
+from engine.config import schema as config
+from engine.config import fields as config_fields
+from engine.config import recbole_keys
 
 
 def _value(v) -> str:
@@ -18,7 +20,7 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
-def _allowed(f: config.Field) -> str:
+def _allowed(f: config_fields.Field) -> str:
     if f.choices:
         return ", ".join(f.choices)
     if f.min is not None or f.max is not None:
@@ -30,9 +32,9 @@ def _allowed(f: config.Field) -> str:
 
 def markdown() -> str:
     lines = ["# Config keys", "",
-             "Generated from `engine/config.py` (`python -m engine.docs > docs/config.md`).",
+             "Generated from `engine/config/schema.py` (`python -m engine.config.docs > docs/config.md`).",
              "Key names follow RecBole; unknown keys are rejected with a suggestion.", ""]
-    for group in config.GROUPS:
+    for group in config_fields.GROUPS:
         lines += [f"## {group}", "", "| key | type | default | allowed | models | help |", "|---|---|---|---|---|---|"]
         for f in config.FIELDS:
             if f.group == group:

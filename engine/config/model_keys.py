@@ -1,15 +1,13 @@
-"""Config keys of the baseline models (Pop, ItemKNN, EASE, MultiVAE), without torch.
+"""Config keys and data checks of the baseline models (Pop, ItemKNN, EASE, MultiVAE), without torch.
 
-engine.config imports this module, so the CLI, the app's form and validation know the
-baseline models and their keys without loading torch; engine.baselines holds the models.
-Key names and defaults are RecBole's (recbole/properties/model/<Model>.yaml).
+engine.config.schema assembles these with its own keys, so the CLI, the app's form and
+validation know the baseline models and their keys without loading torch;
+engine.models.baselines holds the models. Key names and defaults are RecBole's
+(recbole/properties/model/<Model>.yaml).
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-from engine import config
-from engine.config import Field
+from engine.config.fields import Field
 from engine.errors import ConfigError
 
 MODELS = ("Pop", "ItemKNN", "EASE", "MultiVAE")
@@ -18,7 +16,7 @@ EASE_DEFAULT_MAX_ITEMS = 20000
 
 _KNN, _EASE, _VAE = ("ItemKNN",), ("EASE",), ("MultiVAE",)
 
-FIELDS = [
+FIELDS = (
     Field("k", "int", 100, "ItemKNN: neighbours kept per item (the most cosine-similar items)", "Model",
           min=1, models=_KNN),
     Field("shrink", "float", 0.0, "ItemKNN: shrinkage added to the cosine denominator (damps rare items)", "Model",
@@ -38,20 +36,14 @@ FIELDS = [
     Field("total_anneal_steps", "int", 200000,
           "MultiVAE: batches over which the KL weight grows to anneal_cap (0 = anneal_cap from the start)", "Model",
           min=0, models=_VAE),
-]
+)
 
 # `anneal_cap` is L-DiffRec's key (default 0.005); MultiVAE reads the same key as the cap of its
 # KL weight. RecBole's MultiVAE default is 0.2: the MultiVAE configs set it explicitly.
 ANNEAL_CAP_HELP = ("L-DiffRec: floor of the annealed lamda; MultiVAE: cap of the KL weight "
                    "(RecBole's MultiVAE default is 0.2, set it)")
 
-
-def _share(name: str, models: tuple, help: str) -> None:
-    """Let an existing key apply to more models, in place (the key keeps its default)."""
-    old = config.SCHEMA[name]
-    new = replace(old, models=tuple(dict.fromkeys(old.models + models)), help=help)
-    config.SCHEMA[name] = new
-    config.FIELDS[config.FIELDS.index(old)] = new
+SHARED = {"anneal_cap": (_VAE, ANNEAL_CAP_HELP)}  # existing keys these models read too: (models, help)
 
 
 def check(cfg: dict, n_items: int) -> None:
@@ -65,7 +57,3 @@ def check(cfg: dict, n_items: int) -> None:
         raise ConfigError(f"config: latent_dimension = {cfg['latent_dimension']} must be even "
                           "(half mean, half log-variance), e.g. 128")
 
-
-if "k" not in config.SCHEMA:  # idempotent if the module is reloaded
-    config.register(*FIELDS, models=MODELS)
-    _share("anneal_cap", _VAE, ANNEAL_CAP_HELP)

@@ -7,55 +7,20 @@ A resolved config is a plain dict holding every key.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-import yaml
-
+from engine.config import coerce as coercion
+from engine.config import model_keys, recbole_keys
+from engine.config.fields import (DIFFUSION_MODELS, MAX_BATCH, MAX_COUNT, MAX_SEED, MAX_STEPS, MAX_SYNTHETIC,
+                                  MAX_TOPK, MAX_WIDTH, METRIC_NAMES, Field, Problem, _f, parse_metric)
 from engine.errors import ConfigError
-from engine.untrusted import read_yaml  # noqa: F401  (config.read_yaml: every config file's reader)
-
-GROUPS = ("Model", "Diffusion", "Training", "Evaluation", "Data")
-DIFFUSION_MODELS = ("DiffRec", "LDiffRec")
-METRIC_NAMES = ("Recall", "NDCG", "Precision", "MRR", "Hit")
-
-# Upper bounds: far above any sensible run, low enough that a typo (steps: 1000000000) is a
-# message, not an 80 GB allocation. Whether a run fits in memory is engine.budget's estimate.
-MAX_WIDTH = 65_536  # a hidden layer's size
-MAX_STEPS = 10_000  # diffusion steps (the paper uses up to 1000)
-MAX_BATCH = 1_000_000  # users in one batch
-MAX_COUNT = 1_000_000_000  # epochs, evaluations, annealing steps
-MAX_TOPK = 100_000
-MAX_SYNTHETIC = 10_000_000  # synthetic users or items
-MAX_SEED = 2 ** 32 - 1  # what numpy's and torch's seeding accept on every platform
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: str  # bool | int | float | str | choice | int_list | float_list | str_list | mapping
-    default: Any
-    help: str
-    group: str
-    choices: tuple = ()
-    min: float | None = None
-    max: float | None = None
-    nullable: bool = False
-    models: tuple = ()  # models the key applies to; empty = all
-    min_exclusive: bool = field(default=False)
-    needs: str | None = None  # a bool key that must be true for this one to have any effect
-
-
-def _f(name, kind, default, help, group, **kw) -> Field:
-    return Field(name, kind, default, help, group, **kw)
-
 
 _ACTS = ("tanh", "relu", "sigmoid", "leakyrelu", "linear")
 _L = ("LDiffRec",)
-_D = DIFFUSION_MODELS  # keys of the diffusion models only (baselines register their own)
+_D = DIFFUSION_MODELS  # keys of the diffusion models only (the baselines declare their own)
 
-FIELDS: list[Field] = [
+_CORE: list[Field] = [
     # Model
     _f("model", "choice", "DiffRec", "Model to train", "Model", choices=DIFFUSION_MODELS),
     _f("dims_dnn", "int_list", [300], "Denoiser MLP hidden dims, read as dims_dnn_layout says", "Model", min=1,
@@ -136,19 +101,24 @@ FIELDS: list[Field] = [
     _f("synthetic_seed", "int", 2023, "Synthetic data: generator seed", "Data", min=0, max=MAX_SEED),
 ]
 
+
+
+def _assemble() -> tuple[Field, ...]:
+    """Every key once, built once: the diffusion models' keys above, the baselines' keys (the
+    `model` choices gain their names, a shared key its models) and RecBole's honoured keys."""
+    core = []
+    for f in _CORE:
+        if f.name == "model":
+            f = replace(f, choices=f.choices + model_keys.MODELS)
+        if f.name in model_keys.SHARED:
+            models, help = model_keys.SHARED[f.name]
+            f = replace(f, models=f.models + models, help=help)
+        core.append(f)
+    return (*core, *model_keys.FIELDS, *recbole_keys.FIELDS)
+
+
+FIELDS: tuple[Field, ...] = _assemble()
 SCHEMA: dict[str, Field] = {f.name: f for f in FIELDS}
-
-
-def register(*fields: Field, models: tuple = ()) -> None:
-    """Add keys (e.g. a baseline model's) and, optionally, model names to `model`'s choices."""
-    for f in fields:
-        SCHEMA[f.name] = f
-        FIELDS.append(f)
-    if models:
-        m = SCHEMA["model"]
-        choices = m.choices + tuple(x for x in models if x not in m.choices)
-        SCHEMA["model"] = Field(**{**m.__dict__, "choices": choices})
-        FIELDS[FIELDS.index(m)] = SCHEMA["model"]
 
 
 def defaults() -> dict:
@@ -159,7 +129,7 @@ def _copy(v):
     return list(v) if isinstance(v, list) else (dict(v) if isinstance(v, dict) else v)
 
 
-# ---------------------------------------------------------------- single-field coercion
+# ---------------------------------------------------------------- one key, the whole config
 
 def suggest(name: str) -> str:
     close = difflib.get_close_matches(name, [*SCHEMA, *recbole_keys.IGNORED], n=1, cutoff=0.6)
@@ -178,133 +148,12 @@ def coerce(name: str, value: Any) -> Any:
                          and f.nullable):
         if f.nullable:
             return None
-        raise ConfigError(f"config: `{name}` needs a value ({_describe(f)})")
+        raise ConfigError(f"config: `{name}` needs a value ({coercion.describe(f)})")
     try:
-        out = _COERCE[f.kind](f, value)
+        return coercion.value(f, value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config: `{name}` = {value!r} is not {_describe(f)}{_reason(exc)}") from None
-    _check_range(f, out)
-    return out
+        raise ConfigError(f"config: `{name}` = {value!r} is not {coercion.describe(f)}{coercion.reason(exc)}") from None
 
-
-def _reason(exc: Exception) -> str:
-    msg = str(exc)
-    return f": {msg}" if msg and not msg.startswith(("invalid literal", "could not convert")) else ""
-
-
-def _describe(f: Field) -> str:
-    if f.kind == "choice":
-        return "one of " + ", ".join(f.choices)
-    if f.kind == "str_list" and f.choices:
-        return "a list of names from " + ", ".join(f.choices)
-    return {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
-            "int_list": "a list of integers like [200, 600]", "float_list": "a list of numbers",
-            "str_list": "a list of names", "mapping": "a mapping"}[f.kind]
-
-
-def _bool(f, v):
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, str) and v.strip().lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-        return v.strip().lower() in ("true", "yes", "on", "1")
-    if isinstance(v, int) and v in (0, 1):
-        return bool(v)
-    raise ValueError("")
-
-
-def _int(f, v):
-    if isinstance(v, bool):
-        raise ValueError("")
-    if isinstance(v, float):
-        if not v.is_integer():
-            raise ValueError("")
-        return int(v)
-    if isinstance(v, str):
-        v = float(v.strip()) if any(c in v for c in ".eE") else int(v.strip())
-        return _int(f, v)
-    return int(v)
-
-
-def _float(f, v):
-    if isinstance(v, bool):
-        raise ValueError("")
-    out = float(v.strip() if isinstance(v, str) else v)  # YAML reads 1e-3 as a string
-    if out != out or out in (float("inf"), float("-inf")):
-        raise ValueError("must be finite")
-    return out
-
-
-def _choice(f, v):
-    s = str(v).strip()
-    for c in f.choices:  # case-insensitive, as RecBole users write 'linear' or 'Linear'
-        if s.lower() == c.lower():
-            return c
-    raise ValueError("")
-
-
-def _as_list(v):
-    if isinstance(v, str):
-        try:
-            v = yaml.safe_load(v) if v.strip() else []  # '[200,600]' from a quoted hyper.test value
-        except yaml.YAMLError:
-            raise ValueError("") from None
-    if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-        v = [v]
-    if not isinstance(v, (list, tuple)):
-        raise ValueError("")
-    return list(v)
-
-
-def _int_list(f, v):
-    return [_int(f, x) for x in _as_list(v)]
-
-
-def _float_list(f, v):
-    return [_float(f, x) for x in _as_list(v)]
-
-
-def _str_list(f, v):
-    out = [str(x) for x in _as_list(v)]
-    if f.choices:
-        out = [_choice(f, x) for x in out]
-    return out
-
-
-def _str(f, v):
-    if isinstance(v, (dict, list)):
-        raise ValueError("")
-    return str(v)
-
-
-def _mapping(f, v):
-    if not isinstance(v, dict):
-        raise ValueError("")
-    return v
-
-
-_COERCE = {"bool": _bool, "int": _int, "float": _float, "choice": _choice, "int_list": _int_list,
-           "float_list": _float_list, "str_list": _str_list, "str": _str, "mapping": _mapping}
-
-
-def _check_range(f: Field, v) -> None:
-    values = v if isinstance(v, list) else [v]
-    if f.kind in ("int_list", "float_list", "int", "float"):
-        for x in values:
-            if x is None:
-                continue
-            if f.min is not None and (x < f.min or (f.min_exclusive and x == f.min)):
-                op = ">" if f.min_exclusive else ">="
-                raise ConfigError(f"config: `{f.name}` = {v} must be {op} {f.min}")
-            if f.max is not None and x > f.max:
-                raise ConfigError(f"config: `{f.name}` = {v} must be <= {f.max}")
-
-
-# ---------------------------------------------------------------- whole-config checks
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    message: str
 
 
 def problems(raw: dict) -> list[Problem]:
@@ -356,14 +205,6 @@ def cross_field_problems(cfg: dict) -> list[Problem]:
     return out + recbole_keys.problems(cfg)
 
 
-def parse_metric(name: str) -> tuple[str, int] | None:
-    """'Recall@20' -> ('recall', 20); None if malformed."""
-    if not isinstance(name, str) or "@" not in name:
-        return None
-    metric, _, k = name.partition("@")
-    return (metric.strip().lower(), int(k)) if k.strip().isdigit() else None
-
-
 def resolve(raw: dict | None = None) -> dict:
     """Defaults + `raw`, fully validated. Raises ConfigError with the first problem."""
     raw = raw or {}
@@ -376,78 +217,7 @@ def resolve(raw: dict | None = None) -> dict:
     return cfg
 
 
-# ---------------------------------------------------------------- YAML and --set
-
-def load(path: str | Path, overrides: list[str] | None = None) -> dict:
-    """Read a YAML config, apply `key=value` overrides, validate, and make relative data
-    paths absolute (relative to the current directory, as RecBole reads them)."""
-    return load_with_note(path, overrides)[0]
-
-
-def load_with_note(path: str | Path, overrides: list[str] | None = None) -> tuple[dict, str | None]:
-    """`load`, and its note lines (None if none): the RecBole keys it ignored, and which
-    network dims_dnn builds when RecBole's files or an unset layout leave it in doubt."""
-    raw = read_yaml(path)
-    for item in overrides or []:
-        key, value = parse_override(item)
-        raw[key] = value
-    cfg = absolute_paths(resolve(raw))
-    notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)), recbole_keys.layout_note(raw, cfg))
-    return cfg, "\n".join(n for n in notes if n) or None
-
-
-PATH_KEYS = ("data_path", "checkpoint_dir")
-
-
-def absolute_paths(cfg: dict, base: str | Path | None = None) -> dict:
-    out = dict(cfg)
-    for key in PATH_KEYS:
-        if out.get(key):
-            out[key] = str((Path(base or Path.cwd()) / Path(out[key]).expanduser()).resolve())
-    if out.get("item_emb") not in (None, "auto", "svd"):
-        out["item_emb"] = str((Path(base or Path.cwd()) / Path(out["item_emb"]).expanduser()).resolve())
-    return out
-
-
-def parse_override(item: str) -> tuple[str, Any]:
-    """'dims_dnn=[200,600]' -> ('dims_dnn', [200, 600]), typed by the schema (no eval)."""
-    key, sep, text = item.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"--set: `{item}` must look like key=value, e.g. --set steps=40")
-    if recbole_keys.is_ignored(key):
-        return key, text  # accepted, named in the run's note line, never used
-    if key not in SCHEMA:
-        raise ConfigError(f"--set: unknown key `{key}`{suggest(key)}")
-    f = SCHEMA[key]
-    if f.kind in ("str", "choice"):
-        value: Any = text
-    else:
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise ConfigError(f"--set: `{key}` = {text!r} is not {_describe(f)}") from None
-    return key, coerce(key, value)
-
-
-def dump(cfg: dict) -> str:
-    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None)
-
-
-def save(cfg: dict, path: str | Path) -> None:
-    Path(path).write_text(dump(cfg), encoding="utf-8")
-
-
-def diff(a: dict, b: dict) -> dict[str, tuple[Any, Any]]:
-    """Keys whose values differ between two resolved configs."""
-    keys = list(dict.fromkeys(list(a) + list(b)))
-    return {k: (a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)}
-
-
 def applies(f: Field, model: str) -> bool:
     return not f.models or model in f.models
 
 
-# Keys of models defined outside this file register themselves on import (torch-free modules).
-from engine import baseline_keys  # noqa: E402,F401  (at the end: it calls register above)
-from engine import recbole_keys  # noqa: E402  (RecBole's own keys: honoured ones register, others are noted)
