@@ -48,9 +48,10 @@ def child(name: str, batches: int, threads: int) -> dict:
     import numpy as np
     import torch
 
-    from engine import methods, synthetic
+    from engine import methods
+    from engine.data import synthetic
     from engine.config import schema as config
-    from engine.trainer import dense_rows
+    from engine.training.evaluation import dense_rows
 
     cfg = config.resolve({**DATA, **COMMON, **MODELS[name], "threads": threads})
     torch.set_num_threads(threads or torch.get_num_threads())

@@ -5,7 +5,7 @@
                                 [--device cpu|cuda|auto]
 
 The floor of a phase is the time torch on this machine needs for the phase's matrix products
-alone: engine.flops lists them from the model's layer sizes, and each distinct shape is timed
+alone: engine.training.flops lists them from the model's layer sizes, and each distinct shape is timed
 here, in this run, in the layout the model uses. Evaluation batches are ours to choose, so
 the evaluation floor takes, per layer, the best rate over several batch sizes; training
 batches are a hyper-parameter, so its floor uses them. Prints, with the load average:
@@ -41,7 +41,11 @@ quiet_waits()  # as in the worker that runs real trainings (before torch is impo
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine import data, evaluation, flops, methods, trainer
+from engine import methods
+from engine.data import loaders as data
+from engine.training import evaluation
+from engine.training import flops
+from engine.training import trainer
 from engine.config import files as config_files
 from engine import untrusted
 
@@ -159,7 +163,7 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
     torch.manual_seed(cfg["seed"])
     method = methods.build(cfg, ds, device)
     train = trainer.device_rows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
-    eval_batch = trainer.eval_batch_size(cfg, ds.n_items, device)
+    eval_batch = evaluation.eval_batch_size(cfg, ds.n_items, device)
     users = np.arange(min(eval_users, ds.n_users) if eval_users > 0 else ds.n_users)
     phases = flops.phase_gemms(method, ds.n_users, cfg["train_batch_size"], eval_batch)
     if phases is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from engine import data
+from engine.data import loaders as data
 from engine.config import schema as config
 from engine.config import files as config_files
 

@@ -75,7 +75,8 @@ def our_config(data_path: str, files: Path, seed: int, overrides: list[str]) -> 
 
 
 def ours(data_path: str, files: Path, seed: int, overrides: list[str]) -> dict:
-    from engine import data, trainer
+    from engine.data import loaders as data
+    from engine.training import trainer
     t0, c0 = time.perf_counter(), time.process_time()
     cfg = our_config(data_path, files, seed, overrides)
     ds = data.load(cfg)

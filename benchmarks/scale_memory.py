@@ -19,7 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import data, methods, trainer
+from engine import methods
+from engine.data import loaders as data
+from engine.training import trainer
+from engine.training import evaluation
 from engine.config import schema as config
 from engine.config import files as config_files
 from engine.models import parameter_count  # noqa: E402
@@ -58,7 +61,7 @@ def main() -> None:
     users = np.sort(np.random.default_rng(1).choice(ds.n_users, args.eval_users, replace=False))
     t0 = time.perf_counter()
     valid, test = trainer.evaluate(method, cfg, ds, train_in, device, users=users)
-    print(f"eval: {args.eval_users} users ({trainer.eval_batch_size(cfg, ds.n_items)} per batch) in "
+    print(f"eval: {args.eval_users} users ({evaluation.eval_batch_size(cfg, ds.n_items)} per batch) in "
           f"{time.perf_counter() - t0:.1f}s, test recall@20 {test['recall@20']:.4f}; peak RSS {rss_gb():.2f} GB")
 
 

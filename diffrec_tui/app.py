@@ -215,7 +215,7 @@ class DiffRecApp(App):
             screen = self._config_screen()
             screen.action_next_problem()
             return
-        from engine.layout import locate
+        from engine.data.layout import locate
         try:
             locate(cfg)  # a wrong data path is said now, before a run directory exists
             live = LiveRun.start(self.run_root(cfg), cfg, self.draft.note)

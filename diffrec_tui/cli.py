@@ -207,7 +207,7 @@ def open_app(args) -> int:
 
 
 def run_headless(args) -> int:
-    from engine.layout import locate
+    from engine.data.layout import locate
     cfg = load_config(args.run, args)
     locate(cfg)  # a wrong data path is an error now, before a run directory exists
     run = RunDir.create(runs_root(args.runs_dir, cfg), cfg)

@@ -86,7 +86,7 @@ def model_configs(args, models: list[str]) -> list[dict]:
 def preflight(configs: list[dict]) -> None:
     """Load the data once and check every model against it before any run starts, so bad
     input fails at once with one message instead of after the first models' training."""
-    from engine import data
+    from engine.data import loaders as data
     from engine.config.model_keys import check
 
     ds = data.load(configs[0])

@@ -119,7 +119,7 @@ def create(root: str | Path, name: str, text: str, base: dict, trials: int | Non
            hyper_file: str | None = None, source: str = "hyper.test") -> tuple[SweepDir, list[str]]:
     """Plan the search and write its sweep directory (no process yet). Returns the sweep
     and notes to show (skipped combinations, lines that do not apply to the model)."""
-    from engine.layout import locate
+    from engine.data.layout import locate
     space = tuning.parse(text, source=source)
     locate(base)  # a wrong data path is one message now, not one failed trial each
     strategy, planned = tuning.plan(space, base, trials, seed=base["seed"])

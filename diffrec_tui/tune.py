@@ -57,7 +57,7 @@ def main(args) -> int:
         raise InputError("--tune: needs --config CONFIG, the base config of every trial "
                          "(e.g. --config configs/default.yaml)")
     space = tuning.read(args.tune)
-    from engine.layout import locate
+    from engine.data.layout import locate
 
     from .cli import load_config
     base = load_config(args.base_config, args)

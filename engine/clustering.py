@@ -20,9 +20,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine.data import load_npy
+from engine.data.loaders import load_npy
 from engine.errors import ConfigError
-from engine.evaluation import single_threaded_kernels
+from engine.training.evaluation import single_threaded_kernels
 
 SVD_DIM = 64  # the size of the authors' LightGCN embeddings
 SVD_OVERSAMPLE = 10

@@ -3,7 +3,7 @@
 `Inspector(run_dir)` loads the run's best checkpoint (weights_only), its dataset and
 method once; its methods are then cheap and safe to call from a worker thread (model
 calls hold a lock). Scoring goes through the same path as evaluation
-(`trainer.dense_rows` on the run's training matrix, T-DiffRec weights included, the run's
+(`evaluation.dense_rows` on the run's training matrix, T-DiffRec weights included, the run's
 `eval_precision`, `metrics.mask_` / `metrics.per_user`), so per-user metrics agree with
 the evaluation's.
 
@@ -31,8 +31,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine import budget, methods, metrics, tokens, trainer
-from engine import data as data_mod
+from engine import methods, tokens
+from engine.training import budget
+from engine.training import metrics
+from engine.training import trainer
+from engine.training import evaluation
+from engine.data import loaders as data_mod
+from engine.data import dataset
 from engine.checkpoints import check_best
 from engine.errors import InputError, os_errors
 from engine.runs import RunDir
@@ -271,7 +276,7 @@ class Inspector:
     # ------------------------------------------------------------ scoring
 
     def _predict(self, x: torch.Tensor, seed: int, trajectory: list | None = None) -> torch.Tensor:
-        """method.predict exactly as trainer.score_users calls it, seeded, with the trajectory
+        """method.predict exactly as evaluation.score_users calls it, seeded, with the trajectory
         collected when the method supports it."""
         kw = {}
         if trajectory is not None and self._traj_ok:
@@ -288,7 +293,7 @@ class Inspector:
         """The user's history, held-out items, reverse trajectory, top-K and metrics."""
         user = self.check_user(user)
         hist = self.ds.history(user)
-        x = trainer.dense_rows(self.train_in, np.array([user]), self.device)
+        x = evaluation.dense_rows(self.train_in, np.array([user]), self.device)
         weights = x[0, torch.from_numpy(hist).to(self.device)].cpu().numpy()
         return self._view(user, hist, weights, x, self._check_topk(topk), seed)
 
@@ -360,12 +365,12 @@ class Inspector:
 
     def _batches(self, batch_size: int | None = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         """(users, scores) for every user, batched like trainer.evaluate, seeded by the run's seed."""
-        step = batch_size or trainer.eval_batch_size(self.cfg, self.ds.n_items)
+        step = batch_size or evaluation.eval_batch_size(self.cfg, self.ds.n_items)
         users = np.arange(self.ds.n_users)
         for lo in range(0, len(users), step):
             rows = users[lo:lo + step]
             with self._lock, _seeded(self.cfg["seed"] + lo, self.device):
-                scores = trainer.score_users(self.method, self.train_in, rows, self.device,
+                scores = evaluation.score_users(self.method, self.train_in, rows, self.device,
                                              self.cfg["eval_precision"])
             yield rows, scores
 
@@ -496,7 +501,7 @@ def _load_checkpoint(run: RunDir) -> dict:
     return check_best(trainer.load_checkpoint(run.checkpoint_file), run.checkpoint_file)
 
 
-def _load_dataset(cfg: dict, ckpt: dict, path: Path) -> data_mod.Dataset:
+def _load_dataset(cfg: dict, ckpt: dict, path: Path) -> dataset.Dataset:
     try:
         ds = data_mod.load(cfg)
     except InputError as exc:

@@ -69,7 +69,8 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         return code
 
     try:
-        from engine import budget, data
+        from engine.training import budget
+        from engine.data import loaders as data
         from engine.config import schema as config
         cfg = config.resolve(run.config())
         ds = data.load(cfg)
@@ -77,7 +78,7 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         if not resume:
             from engine import tokens
             tokens.write(run.tokens_file, ds)
-        from engine.trainer import TrainingFailed, fit_into
+        from engine.training.trainer import TrainingFailed, fit_into
         try:
             fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
             return EXIT_OK

@@ -13,7 +13,7 @@ DIFFUSION_MODELS = ("DiffRec", "LDiffRec")
 METRIC_NAMES = ("Recall", "NDCG", "Precision", "MRR", "Hit")
 
 # Upper bounds: far above any sensible run, low enough that a typo (steps: 1000000000) is a
-# message, not an 80 GB allocation. Whether a run fits in memory is engine.budget's estimate.
+# message, not an 80 GB allocation. Whether a run fits in memory is engine.training.budget's estimate.
 MAX_WIDTH = 65_536  # a hidden layer's size
 MAX_STEPS = 10_000  # diffusion steps (the paper uses up to 1000)
 MAX_BATCH = 1_000_000  # users in one batch

@@ -23,7 +23,8 @@ TINY = {"synthetic_users": 200, "synthetic_items": 100, "synthetic_interactions"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from engine import data, trainer
+    from engine.data import loaders as data
+    from engine.training import trainer
     from engine.config import schema as config
     from engine.runs import RunDir
 

@@ -12,7 +12,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine import baselines, data, methods, metrics, trainer
+from engine import baselines, methods
+from engine.data import loaders as data
+from engine.training import metrics
+from engine.training import trainer
+from engine.training import evaluation
 from engine.config import schema as config
 from engine.config import files as config_files
 from engine.errors import ConfigError
@@ -173,7 +177,7 @@ def test_pop_never_recommends_history_items(tiny_ds):
     method.fit(train)
     counts = np.asarray(train.sum(0)).ravel()
     users = np.arange(tiny_ds.n_users)
-    scores = trainer.score_users(method, train, users, CPU, "float32")
+    scores = evaluation.score_users(method, train, users, CPU, "float32")
     assert torch.equal(scores[0], torch.from_numpy(counts).float())  # the same popularity for everyone
     unmasked = torch.topk(scores, 20).indices
     history = metrics.dense_bool(train, CPU)

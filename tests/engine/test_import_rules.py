@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENGINE_MODULES = sorted(f"engine.{p.stem}" for p in (REPO_ROOT / "engine").glob("*.py") if p.stem != "__init__")
+ENGINE_MODULES = sorted(".".join(p.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+                        for p in (REPO_ROOT / "engine").rglob("*.py"))
 
 CHECK = """
 import importlib, sys
@@ -29,7 +30,7 @@ def test_import_engine_loads_no_ui(python_code):
 
 
 def test_every_engine_module_loads_no_ui(python_code):
-    assert "engine.trainer" in ENGINE_MODULES and "engine.runs" in ENGINE_MODULES
+    assert "engine.training.trainer" in ENGINE_MODULES and "engine.runs" in ENGINE_MODULES
     assert imported(python_code, ENGINE_MODULES, ("textual", "diffrec_tui", "textual_plotext", "plotext")) == []
 
 

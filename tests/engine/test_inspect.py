@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import data, inspect, trainer
+from engine import inspect
+from engine.data import loaders as data
+from engine.training import trainer
 from engine.config import schema as config
 from engine.errors import InputError
 from engine.runs import RunDir

@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from engine import data, layout
+from engine.data import loaders as data
+from engine.data import layout
 from engine.config import schema as config
 from engine.config import files as config_files
 from engine.errors import DataError

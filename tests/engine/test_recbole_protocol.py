@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine import data, methods, trainer
+from engine import methods
+from engine.data import loaders as data
+from engine.data import dataset
+from engine.training import trainer
 from engine.config import schema as config
 from engine.config import files as config_files
-from engine.data import _recbole_counts, _ratio_counts, build
+from engine.data.splits import _recbole_counts, _ratio_counts
+from engine.data.dataset import build
 from engine.config.dims import layer_sizes, sizes_text
 from engine.models import Denoiser
-from engine.stopping import StoppingRule
+from engine.training.stopping import StoppingRule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,7 +107,7 @@ def test_eval_args_choose_recboles_rule_unless_the_config_sets_one():
 
 # ------------------------------------------------------------------ unseen targets
 
-def unseen_case(drop: bool) -> data.Dataset:
+def unseen_case(drop: bool) -> dataset.Dataset:
     """5 items, item 4 never trained on. User 0 trains on 0, 1 and holds out 2 and 4 for
     test; users 1-3 make item 2 the most popular and item 3 the next."""
     train_u = np.array([0, 0, 1, 1, 2, 2, 3])

@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
-from engine import data, methods, trainer
+from engine import methods
+from engine.data import loaders as data
+from engine.training import trainer
 from engine.errors import ConfigError, InputError
 
 METRIC_KEYS = {f"{m}@{k}" for m in ("recall", "ndcg", "precision", "mrr") for k in (10, 20)}

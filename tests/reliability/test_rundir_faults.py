@@ -18,10 +18,10 @@ TRAIN = {**TINY, "epochs": 4, "eval_step": 2, "stopping_step": 10}
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny run stopped after epoch 2 (checkpoint.pt and resume.pt), trained in-process."""
-    from engine import data
+    from engine.data import loaders as data
     from engine.config import schema as config
     from engine.runs import RunDir
-    from engine.trainer import fit_into
+    from engine.training.trainer import fit_into
 
     cfg = config.resolve(TRAIN)
     run = RunDir.create(tmp_path_factory.mktemp("runs"), cfg)

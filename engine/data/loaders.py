@@ -1,207 +1,21 @@
-"""Datasets: loaders for DiffRec split folders, RecBole atomic files, CSV and synthetic data,
-the per-user split, and sparse matrices of which only a batch is ever densified."""
+"""Loading a dataset as the config says: DiffRec split folders, RecBole atomic files (with
+RecBole's filters and token maps), CSV, or synthetic data."""
 from __future__ import annotations
 
 import csv
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
-from engine import filters, layout
-from engine.budget import check_ids
+from engine.data import filters, layout
+from engine.data.dataset import MAX_ID, MAX_TOKEN, SPLIT_FILES, Dataset, build
+from engine.data.memory import check_ids
+from engine.data.splits import split_name, split_per_user
 from engine.errors import DataError
 from engine.untrusted import csv_rows, load_npy, open_text, shown
 
-SPLIT_FILES = ("train_list.npy", "valid_list.npy", "test_list.npy")
-MIN_SPLIT_LEN = 3  # users with fewer interactions keep them all in train (nothing held out)
-MAX_ID = 2 ** 31 - 2  # ids index int32 arrays (scipy, torch): max id + 1 must fit
-MAX_TOKEN = 256  # characters of a user or item token in a text file
-
-
-@dataclass
-class Dataset:
-    name: str
-    n_users: int
-    n_items: int
-    train_users: np.ndarray  # int64; grouped by user, each user's items in chronological order
-    train_items: np.ndarray
-    valid: sp.csr_matrix  # users x items, 1.0 where held out for validation
-    test: sp.csr_matrix
-    item_emb: np.ndarray | None = None
-    item_names: list[str] | None = None
-    stats: dict = field(default_factory=dict)
-    user_tokens: list[str] | None = None  # the dataset's own ids (atomic, CSV), by dense id
-    item_tokens: list[str] | None = None
-
-    def train_matrix(self, time_aware: bool = False, w_min: float = 0.1, w_max: float = 1.0) -> sp.csr_matrix:
-        """Users x items training matrix: 1.0 per interaction, or T-DiffRec's weights rising
-        linearly from w_min (a user's oldest interaction) to w_max (the newest)."""
-        values = np.ones(len(self.train_users), dtype=np.float32)
-        if time_aware:
-            pos, count = positions(self.train_users, self.n_users)
-            frac = np.divide(pos, np.maximum(count - 1, 1), dtype=np.float64)
-            values = (w_min + (w_max - w_min) * frac).astype(np.float32)
-        return _csr(self.train_users, self.train_items, self.n_users, self.n_items, values)
-
-    def history(self, user: int) -> np.ndarray:
-        """The user's training items, oldest first."""
-        lo, hi = np.searchsorted(self.train_users, [user, user + 1])
-        return self.train_items[lo:hi]
-
-    def fingerprint(self) -> str:
-        h = hashlib.sha1()
-        for a in (self.train_users, self.train_items, self.valid.indptr, self.valid.indices,
-                  self.test.indptr, self.test.indices):
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(f"{self.n_users}x{self.n_items}".encode())
-        return h.hexdigest()[:16]
-
-
-SPLIT_STATS = ("split", "n_train", "n_valid", "n_test", "unseen_targets", "unseen_dropped")
-
-
-def split_counts(stats: dict) -> dict:
-    """The split's sizes and how it was made, from a Dataset's stats (the summary's `split`)."""
-    return {k: stats[k] for k in SPLIT_STATS if k in stats}
-
-
-def positions(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """For user-grouped rows: each row's position within its user, and its user's row count."""
-    count = np.bincount(users, minlength=n_users)
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    return np.arange(len(users)) - start[users], count[users]
-
-
-def _csr(users, items, n_users, n_items, values=None) -> sp.csr_matrix:
-    if values is None:
-        values = np.ones(len(users), dtype=np.float32)
-    m = sp.csr_matrix((values, (users, items)), shape=(n_users, n_items), dtype=np.float32)
-    m.sort_indices()
-    return m
-
 
 # ---------------------------------------------------------------- assembling a Dataset
-
-def build(name, n_users, n_items, train, valid, test, item_emb=None, item_names=None,
-          duplicates=0, extra_stats=None, drop_unseen=False) -> Dataset:
-    """Make a Dataset from (users, items) pairs per split; train pairs in chronological order.
-
-    Drops (and counts) duplicate pairs. Held-out items that training never saw are counted
-    (`unseen_targets`) and kept as targets, which no model learnt to rank (as RecBole), or
-    dropped with `drop_unseen` (`unseen_dropped`).
-    """
-    tu, ti, dup = _dedupe(*train, n_items)
-    order = np.argsort(tu, kind="stable")  # group by user, keep each user's time order
-    tu, ti = tu[order], ti[order]
-    seen = np.zeros(n_items, dtype=bool)
-    seen[ti] = True
-    held = []
-    unseen = 0
-    train_key = np.sort(tu * n_items + ti)  # unique: deduplicated above
-    for users, items in (valid, test):
-        users, items, d = _dedupe(users, items, n_items)
-        dup += d
-        key = users * n_items + items
-        in_train = _member(key, train_key)
-        dup += int(in_train.sum())
-        unseen_here = ~seen[items] & ~in_train
-        unseen += int(unseen_here.sum())
-        ok = ~in_train & ~(unseen_here & drop_unseen)
-        held.append(_csr(users[ok], items[ok], n_users, n_items))
-    stats = {
-        "n_users": int(n_users), "n_items": int(n_items),
-        "n_train": int(len(tu)), "n_valid": int(held[0].nnz), "n_test": int(held[1].nnz),
-        "density": round((len(tu) + held[0].nnz + held[1].nnz) / max(1, n_users * n_items), 6),
-        "duplicates_dropped": int(dup), "unseen_targets": int(unseen),
-        "unseen_dropped": int(unseen) if drop_unseen else 0,
-        **(extra_stats or {}),
-    }
-    return Dataset(name, int(n_users), int(n_items), tu.astype(np.int64), ti.astype(np.int64),
-                   held[0], held[1], item_emb, item_names, stats)
-
-
-def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """np.isin(keys, sorted_keys) by binary search (numpy's hash-based isin took ~0.2 s per
-    split on ml-1m, a tenth of a run's start-up)."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[pos] == keys
-
-
-def _dedupe(users, items, n_items):
-    """Keep the first occurrence of each (user, item) pair, in the original order."""
-    key = users.astype(np.int64) * n_items + items
-    _, first = np.unique(key, return_index=True)
-    first.sort()
-    return users[first].astype(np.int64), items[first].astype(np.int64), int(len(users) - len(first))
-
-
-def split_per_user(users, items, times, ratios, order="TO", seed=0, leave_one_out="off", rule="nearest"):
-    """Per-user split into train/valid/test. TO: chronological (by `times`, ties in file
-    order); RO: random per user. By ratios, with `rule` nearest: users with fewer than 3
-    interactions keep all in train, others hold out round(n x ratio) valid and test items,
-    at least one each; with `rule` recbole: RecBole's counts (`_recbole_counts`).
-    `leave_one_out` (RecBole's LS) holds out each user's last item(s) instead."""
-    n = len(users)
-    if order == "RO":
-        key2 = np.random.default_rng(seed).random(n)
-    else:
-        key2 = times if times is not None else np.arange(n)
-    idx = np.lexsort((np.arange(n), key2, users))
-    users, items = users[idx], items[idx]
-    n_users = int(users.max()) + 1 if n else 0
-    pos, count = positions(users, n_users)
-    if leave_one_out and leave_one_out != "off":
-        n_valid, n_test, short = _leave_one_out_counts(count, leave_one_out)
-    else:
-        n_valid, n_test, short = (_recbole_counts if rule == "recbole" else _ratio_counts)(count, ratios)
-    n_train = count - n_valid - n_test
-    part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
-    return [(users[part == s], items[part == s]) for s in range(3)], int(np.unique(users[short]).size)
-
-
-def _ratio_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Held-out valid and test counts per row's user under the split ratios, and which rows
-    belong to users too short to split."""
-    r = np.asarray(ratios, dtype=np.float64) / float(np.sum(ratios))
-    n_test = np.where(r[2] > 0, np.maximum(1, np.round(count * r[2])), 0).astype(np.int64)
-    n_valid = np.where(r[1] > 0, np.maximum(1, np.round(count * r[1])), 0).astype(np.int64)
-    short = count < MIN_SPLIT_LEN
-    n_test[short] = 0
-    n_valid[short] = 0
-    return n_valid, n_test, short
-
-
-def _recbole_counts(count: np.ndarray, ratios) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """RecBole 1.2.1's split_by_ratio per user (`_calcu_split_ids`): each held-out part is
-    int(n x ratio), train the rest; then, test first, a part whose share n x ratio lies in
-    (0, 1) gets one interaction while train keeps more than one. Same float arithmetic, so
-    the same counts (ml-100k, RS 0.8/0.1/0.1: 80,808 / 9,596 / 9,596)."""
-    total = sum(float(x) for x in ratios)
-    r = [float(x) / total for x in ratios]
-    share = [r[i] * count for i in (1, 2)]  # float64 products, as RecBole's Python floats
-    n_valid, n_test = (np.floor(x).astype(np.int64) for x in share)
-    n_train = count - n_valid - n_test
-    for part, x in ((n_test, share[1]), (n_valid, share[0])):
-        bump = (n_train > 1) & (x > 0) & (x < 1)
-        part += bump
-        n_train -= bump
-    return n_valid, n_test, (n_valid + n_test) == 0
-
-
-def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """RecBole's leave-one-out: the last item to test (valid_only: to valid), the one before
-    to valid (valid_and_test), as long as one item stays in train."""
-    one = (count >= 2).astype(np.int64)
-    if mode == "valid_and_test":
-        return (count >= 3).astype(np.int64), one, count < 2
-    if mode == "valid_only":
-        return one, np.zeros_like(one), count < 2
-    return np.zeros_like(one), one, count < 2  # test_only
 
 
 # ---------------------------------------------------------------- loaders
@@ -209,8 +23,8 @@ def _leave_one_out_counts(count: np.ndarray, mode: str) -> tuple[np.ndarray, np.
 def load(cfg: dict) -> Dataset:
     src = layout.locate(cfg)
     if src.format == "synthetic":
-        from engine.budget import check_synthetic
-        from engine.synthetic import generate
+        from engine.data.memory import check_synthetic
+        from engine.data.synthetic import generate
         check_synthetic(cfg)
         return generate(cfg)
     if src.format == "diffrec_npy":
@@ -293,16 +107,6 @@ def _tokenized(file, cfg, user_tokens, item_tokens, splits, names_by_token, shor
     ds.user_tokens, ds.item_tokens = [str(t) for t in user_tokens], [str(t) for t in item_tokens]
     ds.stats["user_tokens_sample"] = ds.user_tokens[:3]
     return ds
-
-
-def split_name(cfg: dict) -> str:
-    """How the held-out parts were made: files, leave-one-out, or which ratio rule."""
-    if cfg.get("benchmark_filename"):
-        return "files"
-    mode = cfg.get("leave_one_out", "off")
-    if mode not in (None, "off"):
-        return f"leave-one-out {mode}"
-    return f"{cfg.get('split_rule', 'nearest')} {'/'.join(f'{x:g}' for x in cfg['split'])} {cfg['order']}"
 
 
 def _expects(cfg: dict, part: int) -> bool:

@@ -15,15 +15,14 @@ import torch
 
 from engine import methods
 from engine.config.fields import parse_metric
-from engine.data import Dataset, split_counts
+from engine.data.dataset import Dataset, split_counts
 from engine.errors import ConfigError
-from engine.evaluation import (dense_rows, device_rows, eval_batch_size, evaluate,  # noqa: F401 (re-exported)
-                         predict, score_users)
+from engine.training.evaluation import device_rows, evaluate
 from engine.models import parameter_count
 from engine.config.recbole_keys import gpu_index, requested_device
 from engine.runs import RunDir
-from engine.sparse import DeviceRows
-from engine.stopping import StoppingRule
+from engine.training.sparse import DeviceRows
+from engine.training.stopping import StoppingRule
 
 
 class TrainingFailed(Exception):

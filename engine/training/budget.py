@@ -2,8 +2,8 @@
 
 `check(cfg, n_users, n_items)` refuses (ConfigError, exit 2) a run whose model with its
 optimizer state, dense training or evaluation batch, or diffusion loss history would not fit
-in the memory its device has free, and says which key to lower. `check_ids` and
-`check_synthetic` do the same for the arrays a loader is about to build. The figures are
+in the memory its device has free, and says which key to lower (engine.data.memory checks
+the arrays a loader is about to build, and what memory there is). The figures are
 estimates (a few dense copies of a batch, fp32 weights plus AdamW's two moments), meant to
 turn an 80 GB typo into a message, not to predict the peak to the byte.
 
@@ -12,19 +12,12 @@ against: for a machine shared with others, or a job's allotment. No torch at imp
 """
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
+from engine.data.memory import available, size_text
+from engine.errors import ConfigError
 
-from engine.errors import ConfigError, DataError
-
-MEMORY_ENV = "DIFFREC_MEMORY_LIMIT"
 TRAIN_COPIES = 6  # dense batch x items tensors alive in a training step (input, noise, x_t, output, grads)
 EVAL_COPIES = 4  # in an evaluation batch (input, the step's output, scores, a masked copy)
 ADAMW_BYTES = 16  # per parameter: fp32 weight, gradient and two moments
-ID_BYTES = (64, 24)  # per user id and per item id: index pointers, counts, masks of the loaders
-ROW_BYTES = 64  # per generated interaction (users, items, times, keys, splits)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def check(cfg: dict, n_users: int, n_items: int, training: bool = True, device=None) -> None:
@@ -32,7 +25,7 @@ def check(cfg: dict, n_users: int, n_items: int, training: bool = True, device=N
     parts = estimate(cfg, n_users, n_items, training)
     total = sum(parts.values())
     if device is None:
-        from engine.trainer import select_device
+        from engine.training.trainer import select_device
         device = select_device(cfg["device"])
     free, where = available(device)
     if free is None or total <= free:
@@ -45,7 +38,7 @@ def check(cfg: dict, n_users: int, n_items: int, training: bool = True, device=N
 def estimate(cfg: dict, n_users: int, n_items: int, training: bool = True) -> dict[str, int]:
     """Bytes per part: the model (with optimizer state when training), one dense batch (the
     larger of training and evaluation), the diffusion loss history."""
-    from engine.trainer import eval_batch_size
+    from engine.training.evaluation import eval_batch_size
     params = parameters(cfg, n_items)
     closed = cfg["model"] in ("Pop", "ItemKNN", "EASE")
     model = params * (ADAMW_BYTES if training and not closed else 4)
@@ -100,69 +93,6 @@ def _fix(part: str, cfg: dict) -> str:
             "history": "steps or history_num_per_term"}[part]
 
 
-def check_ids(n_users: int, n_items: int, where) -> None:
-    """DataError if arrays indexed by user and item id (ids up to n-1) would not fit."""
-    need = n_users * ID_BYTES[0] + n_items * ID_BYTES[1]
-    free, what = available(None)
-    if free is not None and need > free:
-        raise DataError(f"data: {where}: ids up to {n_users - 1} (users) and {n_items - 1} (items) need "
-                        f"~{size_text(need)} of id-indexed arrays, more than the ~{size_text(free)} {what} has: "
-                        "number the ids 0..n-1")
-
-
-def check_synthetic(cfg: dict) -> None:
-    """ConfigError if the synthetic generator's interactions would not fit."""
-    rows = cfg["synthetic_users"] * cfg["synthetic_interactions"]
-    need = rows * ROW_BYTES + cfg["synthetic_users"] * ID_BYTES[0] + cfg["synthetic_items"] * ID_BYTES[1]
-    free, what = available(None)
-    if free is not None and need > free:
-        raise ConfigError(f"config: synthetic data of {cfg['synthetic_users']} users x {cfg['synthetic_interactions']} "
-                          f"interactions needs ~{size_text(need)}, more than the ~{size_text(free)} {what} has: "
-                          "lower synthetic_users or synthetic_interactions")
-
-
 # ---------------------------------------------------------------- what there is
 
-def available(device=None) -> tuple[int | None, str]:
-    """(free bytes or None when unknown, a name for where): DIFFREC_MEMORY_LIMIT if set, the
-    GPU's free memory for a CUDA device, else the host's available memory (cgroup limits too)."""
-    limit = os.environ.get(MEMORY_ENV, "").strip()
-    if limit:
-        return parse_size(limit), f"{MEMORY_ENV}={limit}"
-    if device is not None and getattr(device, "type", "") == "cuda":
-        import torch
-        return int(torch.cuda.mem_get_info(device)[0]), str(device)
-    return host_available(), "this machine"
 
-
-def parse_size(text: str) -> int:
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([bkmgt]?)i?b?\s*", text.lower())
-    if not m:
-        raise ConfigError(f"{MEMORY_ENV}={text!r} is not a size; write it like 8G, 512M or 2000000000")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def host_available() -> int | None:
-    """MemAvailable, lowered to what the cgroup (a container, a batch job) still allows."""
-    found = []
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                found.append(int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    for limit, usage in (("memory.max", "memory.current"), ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
-        try:
-            cap = Path("/sys/fs/cgroup", limit).read_text().strip()
-            if cap != "max" and int(cap) < 1 << 60:
-                found.append(int(cap) - int(Path("/sys/fs/cgroup", usage).read_text()))
-        except (OSError, ValueError):
-            continue
-    return max(0, min(found)) if found else None
-
-
-def size_text(n: int) -> str:
-    for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= div:
-            return f"{n / div:.3g} {unit}"
-    return f"{n / 1e3:.3g} KB"

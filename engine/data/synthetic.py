@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.data import Dataset, build, split_name, split_per_user
+from engine.data.dataset import Dataset, build
+from engine.data.splits import split_name, split_per_user
 
 TASTE_CONCENTRATION = 0.15  # small = each user likes few clusters
 

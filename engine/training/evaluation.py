@@ -16,9 +16,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine import metrics, sparse
-from engine.data import Dataset
-from engine.sparse import DeviceRows
+from engine.training import metrics
+from engine.training import sparse
+from engine.data.dataset import Dataset
+from engine.training.sparse import DeviceRows
 
 CPU_EVAL_BATCH_BYTES = 3 << 20  # auto eval batch on a CPU: a batch's scores fill about 3 MB
 MIN_CPU_EVAL_BATCH = 128  # ... but at least this many users (wide catalogues: weights are re-read per batch)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine.sparse import Entries, entries
+from engine.training.sparse import Entries, entries
 
 
 def rows_to_index(csr: sp.csr_matrix, device) -> tuple[torch.Tensor, torch.Tensor]:
