@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import methods
+from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.training import trainer
 from engine.config import schema as config

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import limits  # noqa: E402  (first: it sets the worker's OpenMP policy before torch loads)
 import torch  # noqa: E402
-from engine import methods
+from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.training import trainer
 from engine.config import files as config_files

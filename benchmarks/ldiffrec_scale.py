@@ -48,7 +48,7 @@ def child(name: str, batches: int, threads: int) -> dict:
     import numpy as np
     import torch
 
-    from engine import methods
+    from engine.models import registry as methods
     from engine.data import synthetic
     from engine.config import schema as config
     from engine.training.evaluation import dense_rows

@@ -41,7 +41,7 @@ quiet_waits()  # as in the worker that runs real trainings (before torch is impo
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine import methods
+from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.training import evaluation
 from engine.training import flops

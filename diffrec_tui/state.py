@@ -21,7 +21,7 @@ from engine.errors import ConfigError
 
 TEXT_KINDS = ("int", "float", "str", "int_list", "float_list", "str_list", "mapping")
 LIST_KINDS = ("int_list", "float_list", "str_list")
-# The keys the schedule preview depends on (engine.schedule.from_config reads these).
+# The keys the schedule preview depends on (engine.models.schedule.from_config reads these).
 SCHEDULE_KEYS = ("noise_schedule", "noise_scale", "noise_min", "noise_max", "steps", "beta_fixed")
 
 

@@ -19,7 +19,6 @@ dataset's tokens) and item titles; npy and synthetic data have dense ids only.
 from __future__ import annotations
 
 import contextlib
-import inspect as _pyinspect
 import math
 import os
 import threading
@@ -31,7 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine import methods, tokens
+from engine import tokens
+from engine.models import registry as methods
+from engine.models import method
 from engine.training import budget
 from engine.training import metrics
 from engine.training import trainer
@@ -185,9 +186,8 @@ class Inspector:
         budget.check(self.cfg, self.ds.n_users, self.ds.n_items, training=False, device=self.device)
         self.method = _load_method(self.cfg, self.ds, self.device, ckpt, self.path)
         self.train_in = self.ds.train_matrix(self.cfg["time-aware"], self.cfg["w_min"], self.cfg["w_max"])
-        sig = _pyinspect.signature(self.method.predict).parameters
-        self._traj_ok = "trajectory" in sig
-        self._gen_ok = "generator" in sig
+        self._traj_ok = "trajectory" in self.method.predict_options
+        self._gen_ok = "generator" in self.method.predict_options
         self._lock = threading.RLock()
         self._table_lock = threading.Lock()  # one all-users pass at a time
         self._table: UserTable | None = None
@@ -520,7 +520,7 @@ def _device(name: str) -> torch.device:
         return torch.device("cpu")
 
 
-def _load_method(cfg: dict, ds, device: torch.device, ckpt: dict, path: Path) -> methods.Method:
+def _load_method(cfg: dict, ds, device: torch.device, ckpt: dict, path: Path) -> method.Method:
     method = methods.build(cfg, ds, device)
     try:
         method.module.load_state_dict(ckpt["state_dict"])

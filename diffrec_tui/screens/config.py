@@ -83,7 +83,7 @@ class ConfigScreen(Screen):
         self.show_status()
 
     def draw_preview(self) -> None:
-        from engine import schedule
+        from engine.models import schedule
 
         from ..widgets.charts import Series
         if not self.query("#abar-chart"):

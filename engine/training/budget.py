@@ -74,7 +74,7 @@ def _mlp(widths: list[int]) -> int:
 
 
 def _denoiser(n_in: int, dims: list[int], emb: int) -> int:
-    """engine.models.Denoiser: n_in+emb -> reversed(dims) -> mirrored back to n_in."""
+    """engine.models.denoiser.Denoiser: n_in+emb -> reversed(dims) -> mirrored back to n_in."""
     widths = [n_in, *reversed(dims)]
     return emb * emb + emb + _mlp([n_in + emb, *widths[1:]]) + _mlp(widths[::-1])
 

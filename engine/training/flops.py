@@ -54,9 +54,9 @@ def denoiser_layers(den, reads_data: bool = True) -> list[Layer]:
 def model_layers(method) -> tuple[list[Layer], list[tuple[Layer, int]]] | None:
     """(layers of one training pass, [(layer, passes)] of one prediction), or None for a
     model without a floor here."""
-    from engine.baselines import MultiVAEModule
-    from engine.ldiffrec import LDiffRecModule
-    from engine.models import Denoiser
+    from engine.models.baselines import MultiVAEModule
+    from engine.models.ldiffrec import LDiffRecModule
+    from engine.models.denoiser import Denoiser
 
     mod = method.module
     steps = getattr(getattr(method, "diffusion", None), "steps", 1)

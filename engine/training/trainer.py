@@ -13,12 +13,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from engine import methods
+from engine.models import registry as methods
 from engine.config.fields import parse_metric
 from engine.data.dataset import Dataset, split_counts
 from engine.errors import ConfigError
 from engine.training.evaluation import device_rows, evaluate
-from engine.models import parameter_count
+from engine.models.denoiser import parameter_count
 from engine.config.recbole_keys import gpu_index, requested_device
 from engine.runs import RunDir
 from engine.training.sparse import DeviceRows

@@ -12,7 +12,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine import baselines, methods
+from engine.models import baselines
+from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.training import metrics
 from engine.training import trainer
@@ -247,3 +248,10 @@ def test_shipped_baseline_configs_load(name):
         assert cfg["model"] == expected, path
         if expected == "MultiVAE":
             assert cfg["anneal_cap"] == 0.2  # RecBole's MultiVAE value, not L-DiffRec's default
+
+
+def test_every_model_in_the_schema_has_a_factory():
+    # one explicit table (engine.models.registry.MODELS), no import-time registration
+    from engine.config.schema import SCHEMA
+    from engine.models import registry
+    assert list(registry.MODELS) == list(SCHEMA["model"].choices)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine import methods
+from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.training import flops
 from engine.config import schema as config

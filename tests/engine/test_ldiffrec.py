@@ -14,7 +14,8 @@ import scipy.sparse as sp
 import torch
 import yaml
 
-from engine import clustering, ldiffrec
+from engine.models import clustering
+from engine.models import ldiffrec
 from engine.data import loaders as data
 from engine.data import dataset
 from engine.training import trainer

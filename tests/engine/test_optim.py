@@ -1,6 +1,6 @@
 """RecBole's training keys: learner, clip_grad_norm, enable_amp, reproducibility, shuffle,
 valid_metric_bigger, eval_batch_size (in scores), gpu_id/use_gpu on a machine without a GPU;
-and engine.optim.AdamW (the default learner) against torch.optim.AdamW: the same update,
+and engine.models.optim.AdamW (the default learner) against torch.optim.AdamW: the same update,
 the same state layout."""
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import methods, optim
+from engine.models import registry as methods
+from engine.models import optim
 from engine.data import loaders as data
 from engine.training import evaluation
 from engine.training import trainer
@@ -109,7 +110,7 @@ def test_use_gpu_true_means_the_cpu_without_a_gpu(tiny_config):
         trainer.select_device("cuda", 0)
 
 
-# ------------------------------------------------------------------ engine.optim.AdamW
+# ------------------------------------------------------------------ engine.models.optim.AdamW
 
 def net():
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import methods
+from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.data import dataset
 from engine.training import trainer
@@ -19,7 +19,7 @@ from engine.config import files as config_files
 from engine.data.splits import _recbole_counts, _ratio_counts
 from engine.data.dataset import build
 from engine.config.dims import layer_sizes, sizes_text
-from engine.models import Denoiser
+from engine.models.denoiser import Denoiser
 from engine.training.stopping import StoppingRule
 
 ROOT = Path(__file__).resolve().parents[2]

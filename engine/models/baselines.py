@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import methods, optim
 from engine.config.model_keys import check
-from engine.methods import Method
+from engine.models import optim
+from engine.models.method import Method
 
 SIMILARITY_BLOCK_BUDGET = 1 << 25  # ItemKNN: items x block similarities held at once (float32)
 DENSE_WEIGHTS_BUDGET = 1 << 27  # ItemKNN: keep the k-NN weights dense up to ~11.5k items (512 MB)
@@ -243,8 +243,3 @@ class MultiVAE(Method):
     def load_extra_state(self, state):
         self.updates = int(state.get("updates", 0))
 
-
-methods.register("Pop", lambda cfg, ds, dev: Pop(ds.n_items, dev))
-methods.register("ItemKNN", lambda cfg, ds, dev: ItemKNN(cfg, ds.n_items, dev))
-methods.register("EASE", lambda cfg, ds, dev: EASE(cfg, ds.n_items, dev))
-methods.register("MultiVAE", lambda cfg, ds, dev: MultiVAE(cfg, ds.n_items, dev))

@@ -1,6 +1,6 @@
 """L-DiffRec (and LT-DiffRec with time-aware weights): diffusion in a compressed latent space.
 
-Items are clustered into `n_cate` groups (engine.clustering). Each group's slice of the
+Items are clustered into `n_cate` groups (engine.models.clustering). Each group's slice of the
 interaction vector has its own (variational) encoder; the concatenated latents are noised
 and denoised by the usual DiffRec MLP; a decoder maps the denoised latent back to item
 scores, which are put back in item-id order. Training loss (as the reference code, see
@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import clustering, optim
-from engine.diffusion import GaussianDiffusion
 from engine.errors import ConfigError
-from engine.methods import Method, register
-from engine.models import ACTIVATIONS, Denoiser
+from engine.models import clustering, optim
+from engine.models.denoiser import ACTIVATIONS, Denoiser
+from engine.models.diffusion import DiffusionConfig, GaussianDiffusion
+from engine.models.method import Method
 
 AE_DROPOUT = 0.1  # dropout on the encoder's input, as the reference autoencoder
 
@@ -192,6 +192,8 @@ def cluster_items(cfg: dict, dataset) -> tuple[np.ndarray, str]:
 class LDiffRec(Method):
     """L-DiffRec; LT-DiffRec when the training vectors carry time weights (time-aware)."""
 
+    predict_options = frozenset({"trajectory", "generator"})
+
     def __init__(self, cfg: dict, dataset, device: torch.device, labels: np.ndarray | None = None):
         check_config(cfg, dataset.n_items)
         self.cfg = cfg
@@ -199,7 +201,7 @@ class LDiffRec(Method):
         if labels is None:
             labels, self.emb_source = cluster_items(cfg, dataset)
         self.module = LDiffRecModule(labels, cfg).to(device)
-        self.diffusion = GaussianDiffusion(cfg, device)
+        self.diffusion = GaussianDiffusion(DiffusionConfig.of(cfg), device)
         self.batches_per_epoch = max(1, math.ceil(dataset.n_users / cfg["train_batch_size"]))
         self.batches = 0  # updates so far; the epoch count is derived from it
         self._terms: dict = {}
@@ -291,5 +293,3 @@ class LDiffRec(Method):
         self.batches = int(state.get("batches", self.batches))
         self._terms = dict(state.get("last_terms", {}))
 
-
-register("LDiffRec", lambda cfg, ds, dev: LDiffRec(cfg, ds, dev))

@@ -2,14 +2,15 @@
 loss with SNR reweighting and importance-sampled steps, and the reverse (denoising) pass."""
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine import schedule
-from engine.models import autocast_on
+from engine.models import schedule
+from engine.models.denoiser import autocast_on
 
 UNIFORM_SHARE = 0.001  # share of the step distribution kept uniform when importance sampling
 TINY = 1e-300  # keeps the step distribution defined if every recorded loss is 0
@@ -17,19 +18,38 @@ TINY = 1e-300  # keeps the step distribution defined if every recorded loss is 0
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The slice of a run's config the diffusion reads (the model sees nothing else)."""
+    steps: int = 5
+    noise_schedule: str = "linear"
+    noise_scale: float = 0.001
+    noise_min: float = 0.0005
+    noise_max: float = 0.005
+    beta_fixed: bool = True
+    mean_type: str = "x0"
+    reweight: bool = True
+    history_num_per_term: int = 10
+
+    @classmethod
+    def of(cls, cfg: dict) -> "DiffusionConfig":
+        return cls(**{f.name: cfg[f.name] for f in fields(cls)})
+
+
 class GaussianDiffusion:
-    def __init__(self, cfg: dict, device: torch.device | str = "cpu"):
-        self.steps = cfg["steps"]
-        self.noise_scale = cfg["noise_scale"]
-        self.mean_type = cfg["mean_type"]
-        self.reweight = cfg["reweight"]
-        self.history_len = cfg["history_num_per_term"]
+    def __init__(self, config: DiffusionConfig, device: torch.device | str = "cpu"):
+        self.config = config
+        self.steps = config.steps
+        self.noise_scale = config.noise_scale
+        self.mean_type = config.mean_type
+        self.reweight = config.reweight
+        self.history_len = config.history_num_per_term
         self.device = torch.device(device)
         self.loss_history = torch.zeros(self.steps, self.history_len, dtype=torch.float64, device=self.device)
         self.loss_count = torch.zeros(self.steps, dtype=torch.long, device=self.device)
         self._full = False
         if self.noise_scale > 0:
-            c = schedule.coefficients(schedule.from_config(cfg))
+            c = schedule.coefficients(schedule.from_config(asdict(config)))
             as_t = lambda a: torch.tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
             self.betas = as_t(c.betas)
             self.alphas_cumprod = as_t(c.alphas_cumprod)
