@@ -46,7 +46,7 @@ async def settle(pilot, screen, timeout: float = 600.0) -> None:
 def train(config: str) -> Path:
     from engine.data import loaders as data
     from engine.training import trainer
-    from engine.runs import RunDir
+    from engine.records.runs import RunDir
     cfg = config_files.load(config, ["threads=1"])
     run = RunDir.create(Path(tempfile.mkdtemp(prefix="diffrec-inspect-bench-")), cfg)
     t0 = time.perf_counter()

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.worker import quiet_waits  # noqa: E402
+from engine.processes.worker import quiet_waits
 
 quiet_waits()  # as in the worker that runs real trainings (before torch is imported)
 

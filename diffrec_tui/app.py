@@ -1,6 +1,6 @@
 """The Textual app: Config, Train and Runs screens (plus any page registered in PAGES).
 
-Never imports torch: training runs in a worker process (engine.worker.spawn) and the app
+Never imports torch: training runs in a worker process (engine.processes.worker.spawn) and the app
 follows its events.jsonl. Screens are Textual "modes", so each keeps its state while
 another is shown; keys 1-4 (and the tabs under the header) switch between them.
 """
@@ -236,7 +236,7 @@ class DiffRecApp(App):
 
     def resume_run(self, path: str | Path) -> None:
         """Continue a stopped or failed run (its resume.pt) in a new worker, on the Train screen."""
-        from engine.runs import RunDir
+        from engine.records.runs import RunDir
         run = RunDir(Path(path).resolve())
         if not run.resume_file.is_file():
             self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",

@@ -18,8 +18,8 @@ from engine.config import schema as config_mod
 from engine.config import fields as config_fields
 from engine.config import files as config_files
 from engine.errors import InputError, classify
-from engine.runs import EventFollower, RunDir, discard_unstarted, runs_root
-from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.records.runs import EventFollower, RunDir, discard_unstarted, runs_root
+from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
 
 from . import shipped
 
@@ -232,7 +232,7 @@ def watch(run: RunDir, resume: bool, progress: bool = True) -> int:
     """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit
     code. SIGINT, SIGTERM and SIGHUP are passed on to the worker (it stops at a batch
     boundary); a second one, or the grace time running out, kills it."""
-    from engine.worker import spawn
+    from engine.processes.worker import spawn
 
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     follower = EventFollower(run.events_file, offset)

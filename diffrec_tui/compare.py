@@ -19,8 +19,8 @@ from rich.table import Table
 
 from engine.config import schema as config_mod
 from engine.errors import InputError, os_errors
-from engine.runs import RUNS_FIX, EventFollower, RunDir, _slug, runs_root
-from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.records.runs import RUNS_FIX, EventFollower, RunDir, _slug, runs_root
+from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
 
 DEFAULT_MODELS = ("Pop", "ItemKNN", "EASE", "MultiVAE", "DiffRec")  # cheapest first
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -124,7 +124,7 @@ class _Stopper:
 
 def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int]:
     """Spawn the worker for `run`, echo its main events, return (last event, exit code)."""
-    from engine.worker import spawn
+    from engine.processes.worker import spawn
     from .cli import run_keys
     from .report import describe
 

@@ -3,7 +3,7 @@ top-K, and `--export-recs RUN_DIR OUT.csv [--topk K]` writes every user's top-K.
 as the test metric does (training and validation items excluded) and speak the dataset's
 own ids (its tokens; dense ids only for npy and synthetic data), with titles when known.
 
-torch is imported only inside the commands (through engine.inspect), never at start-up.
+torch is imported only inside the commands (through engine.inspection.inspector), never at start-up.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _topk(args) -> int:
 
 
 def _inspector(run_dir: str):
-    from engine.inspect import Inspector
+    from engine.inspection.inspector import Inspector
     return Inspector(run_dir)
 
 
@@ -93,7 +93,7 @@ def print_view(insp, view) -> None:
 
 
 def export_main(args) -> int:
-    from engine.inspect import check_export_target
+    from engine.inspection.export import check_export_target
     run_dir, out = args.export_recs
     k = _topk(args)
     check_export_target(Path(out).expanduser().resolve())  # before minutes of scoring

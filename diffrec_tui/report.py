@@ -158,7 +158,7 @@ def peers(run) -> list:
     """Finished runs in the same runs directory on the same data (same fingerprint), newest
     run of each model first, so a DiffRec run is shown beside the baselines. Only the first
     event of each other run is read to tell its data (a runs folder holds hundreds)."""
-    from engine.runs import load_run
+    from engine.records.runs import load_run
 
     fingerprint = _first_event(run.path).get("fingerprint")
     if fingerprint is None:

@@ -1,10 +1,10 @@
 """Sweeps for the app, without Textual: list them, check a space, create and launch one,
 stop it, and pick the config to promote. The Sweep screen only draws what this returns.
 
-A sweep launched from the app is created here (engine.sweep.SweepDir, no torch) and run
+A sweep launched from the app is created here (engine.records.sweeps.SweepDir, no torch) and run
 by a separate process, `python -m diffrec_tui.cli --resume SWEEP_DIR`, in its own session
 with stdin closed and its output in SWEEP_DIR/sweep.log; the screen follows the sweep
-directory with engine.sweep.load_sweep. So the UI never imports torch and a sweep keeps
+directory with engine.records.sweeps.load_sweep. So the UI never imports torch and a sweep keeps
 running (or can be resumed) when the app quits.
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import files as config_files
-from engine import tuning
+from engine.search import space as tuning
 from engine.errors import ConfigError, InputError
-from engine.runs import pid_alive
-from engine.sweep import BEST_FILE, SWEEP_FILE, SweepDir, SweepInfo, TrialInfo, load_sweep
+from engine.records.runs import pid_alive
+from engine.records.sweeps import BEST_FILE, SWEEP_FILE, SweepDir, SweepInfo, TrialInfo, load_sweep
 
 LOG_FILE = "sweep.log"  # the coordinator's own output
 REPO = Path(__file__).resolve().parent.parent  # where `-m diffrec_tui.cli` and `engine` import from

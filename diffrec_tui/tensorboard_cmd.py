@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def main(args) -> int:
-    from engine.tb_export import export
+    from engine.records.tensorboard import export
 
     source, logdir = args.export_tensorboard
     done = export(source, logdir)

@@ -1,7 +1,7 @@
 """`diffrec-tui --tune HYPER_FILE --config CONFIG [--trials N] [--workers N] [--runs-dir DIR]
 [--set k=v] [--resume SWEEP_DIR]`: a hyper-parameter sweep, headless.
 
-Trials run as worker processes (engine.sweep.Runner), `--workers` at a time, each with
+Trials run as worker processes (engine.processes.sweep_runner.Runner), `--workers` at a time, each with
 its share of the cores. In a terminal a Rich live table follows them; otherwise one plain
 line per trial. At the end: the best trial (chosen on the validation metric only), its
 valid and test metrics, and best.yaml, a full config for `--run`.
@@ -22,11 +22,12 @@ from rich.text import Text
 
 from engine.config import schema as config_mod
 from engine.config import files as config_files
-from engine import tuning
+from engine.search import space as tuning
 from engine.errors import InputError
-from engine.runs import runs_root
-from engine.supervisor import Signals
-from engine.sweep import Runner, SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
+from engine.records.runs import runs_root
+from engine.processes.supervisor import Signals
+from engine.processes.sweep_runner import Runner
+from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 

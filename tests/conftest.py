@@ -97,9 +97,9 @@ def recbole_run(tmp_path_factory):
 
     import numpy as np
 
-    from engine import worker
+    from engine.processes import worker
     from engine.config import schema as config
-    from engine.runs import RunDir
+    from engine.records.runs import RunDir
     root = tmp_path_factory.mktemp("recbole_run")
     folder = root / "dataset" / "toy"
     folder.mkdir(parents=True)

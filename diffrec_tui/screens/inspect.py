@@ -6,7 +6,7 @@ vector at each step of the reverse diffusion (the input, every reverse step, the
 scores), the top-K with hits against the held-out items and the user's Recall/NDCG@K.
 What-if: remove history items or add items, re-denoise, and see how the top-K moved.
 
-All model work runs in Textual thread workers through engine.inspect.Inspector (one per
+All model work runs in Textual thread workers through engine.inspection.inspector.Inspector (one per
 run, cached). torch is imported inside those workers only, never by this module, so the
 app starts and paints without it. Results come back to the UI thread tagged with a
 request number: an answer to a request that was superseded meanwhile is dropped.
@@ -39,7 +39,7 @@ from .runs import scan, short_id
 
 LIST_SIZE = 50  # users per best/worst/random list
 LIST_MODES = ("best", "worst", "random")
-RANK_METRIC = "recall@20"  # what the lists rank by (engine.inspect.RANK_METRIC)
+RANK_METRIC = "recall@20"  # what the lists rank by (engine.inspection.inspector.RANK_METRIC)
 SEED = 0  # the sampling seed of every view (matters only with sampling_noise)
 CACHE_RUNS = 3  # Inspectors kept (each holds a run's dataset and model)
 LOG_X_ITEMS = 150  # above this many items the chart's x axis starts in log scale
@@ -111,7 +111,7 @@ class InspectScreen(Screen):
         self._followed: Path | None = None  # the app's selected run when last looked at
         self.runs: list = []  # inspectable RunInfos, newest first
         self.run_path: Path | None = None
-        self.insp = None  # engine.inspect.Inspector of run_path (once loaded)
+        self.insp = None  # engine.inspection.inspector.Inspector of run_path (once loaded)
         self.user: int | None = None
         self.view = None  # UserView of the user, unedited
         self.whatif = None  # WhatIf of the current edits, or None
@@ -230,7 +230,7 @@ class InspectScreen(Screen):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        from engine.inspect import Inspector  # imports torch: workers only
+        from engine.inspection.inspector import Inspector
         insp = Inspector(path)
         with self._cache_lock:
             self._cache[key] = insp

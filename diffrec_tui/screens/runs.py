@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from engine.config import files as config_files
-from engine.runs import RunInfo, load_run
+from engine.records.runs import RunInfo, load_run
 
 from ..live import valid_key
 from ..widgets.charts import LineChart, Series
@@ -105,7 +105,7 @@ def run_dirs(root: Path) -> list[Path]:
 
 
 def scan(root: Path, cache: dict) -> list[Row]:
-    """The runs under `root`, newest first (as engine.runs.list_runs), re-reading only the
+    """The runs under `root`, newest first (as engine.records.runs.list_runs), re-reading only the
     runs whose files changed since the last scan. A run whose worker may still be
     running is re-read every time: its status depends on the process, not on files."""
     root = Path(root)

@@ -19,9 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Select, Static, TextArea
 
-from engine import tuning
+from engine.search import space as tuning
 from engine.errors import ConfigError, InputError
-from engine.sweep import SweepInfo, TrialInfo, load_sweep
+from engine.records.sweeps import SweepInfo, TrialInfo, load_sweep
 
 from .. import sweeps
 from ..tune import STATUS_STYLE, _headline, seconds_cell

@@ -57,6 +57,8 @@ def parse_metric(name: str) -> tuple[str, int] | None:
     return (metric.strip().lower(), int(k)) if k.strip().isdigit() else None
 
 
-def metric_key(valid_metric: str) -> str:
-    """'Recall@20' -> 'recall@20', the key of that metric in events and summaries."""
-    return valid_metric.strip().lower()
+def metric_key(valid_metric) -> str:
+    """'Recall@20' -> 'recall@20', the key of that metric in events and summaries (recall@20,
+    the default's, for a malformed name: a damaged record still lists)."""
+    m = parse_metric(str(valid_metric))
+    return f"{m[0]}@{m[1]}" if m else "recall@20"

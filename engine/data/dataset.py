@@ -41,9 +41,7 @@ class Dataset:
         linearly from w_min (a user's oldest interaction) to w_max (the newest)."""
         values = np.ones(len(self.train_users), dtype=np.float32)
         if time_aware:
-            pos, count = positions(self.train_users, self.n_users)
-            frac = np.divide(pos, np.maximum(count - 1, 1), dtype=np.float64)
-            values = (w_min + (w_max - w_min) * frac).astype(np.float32)
+            values = time_weights(*positions(self.train_users, self.n_users), w_min, w_max)
         return _csr(self.train_users, self.train_items, self.n_users, self.n_items, values)
 
     def history(self, user: int) -> np.ndarray:
@@ -66,6 +64,13 @@ SPLIT_STATS = ("split", "n_train", "n_valid", "n_test", "unseen_targets", "unsee
 def split_counts(stats: dict) -> dict:
     """The split's sizes and how it was made, from a Dataset's stats (the summary's `split`)."""
     return {k: stats[k] for k in SPLIT_STATS if k in stats}
+
+
+def time_weights(pos: np.ndarray, count: np.ndarray, w_min: float, w_max: float) -> np.ndarray:
+    """T-DiffRec's weights: rising linearly from w_min (position 0, a user's oldest
+    interaction) to w_max (position count - 1, the newest)."""
+    frac = np.divide(pos, np.maximum(count - 1, 1), dtype=np.float64)
+    return (w_min + (w_max - w_min) * frac).astype(np.float32)
 
 
 def positions(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:

@@ -48,11 +48,13 @@ def eval_batch_size(cfg: dict, n_items: int, device: torch.device | str = "cpu")
     return max(1, GPU_EVAL_SCORES // n_items)
 
 
-def predict(method, x: torch.Tensor, precision: str) -> torch.Tensor:
+def predict(method, x: torch.Tensor, precision: str, **options) -> torch.Tensor:
+    """The method's scores for the batch `x` at the run's eval_precision; `options` are those
+    of method.predict_options (the Inspector's trajectory and generator)."""
     if precision == "bfloat16":
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
-            return method.predict(x).float()
-    return method.predict(x).float()
+            return method.predict(x, **options).float()
+    return method.predict(x, **options).float()
 
 
 def score_users(method, train_in, users: np.ndarray, device, precision: str) -> torch.Tensor:
@@ -74,12 +76,8 @@ def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
         rows, rows_dev = users[lo:lo + step], users_dev[lo:lo + step]
         history = train_rows.rows(rows, rows_dev)
         scores = predict(method, history.dense(), cfg["eval_precision"])
-        history.mask_(scores)
-        held = valid.rows(rows, rows_dev)
-        v = metrics.per_user(torch.topk(scores, kmax).indices, held, cfg["topk"], cfg["metrics"])
-        held.mask_(scores)
-        t = metrics.per_user(torch.topk(scores, kmax).indices, test.rows(rows, rows_dev), cfg["topk"], cfg["metrics"])
-        return v, t
+        return split_metrics(scores, history, valid.rows(rows, rows_dev), test.rows(rows, rows_dev),
+                             cfg["topk"], cfg["metrics"], kmax)
 
     acc_v, acc_t = metrics.Accumulator(len(users)), metrics.Accumulator(len(users))
     random = cfg.get("sampling_noise") or cfg.get("sampling_steps", 0) > 0  # draws from the global generator
@@ -87,6 +85,18 @@ def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
         acc_v.add(v)
         acc_t.add(t)
     return acc_v.mean(), acc_t.mean()
+
+
+def split_metrics(scores: torch.Tensor, history, valid, test, topk: list[int], names: list[str],
+                  kmax: int) -> tuple[dict, dict]:
+    """Per-user valid and test metrics of one batch's scores (masked in place), the paper's
+    protocol: valid ranks with the training items masked, test with training and validation
+    items masked. history/valid/test: the batch's rows (csr or Entries)."""
+    metrics.mask_(scores, history)
+    v = metrics.per_user(torch.topk(scores, kmax).indices, valid, topk, names)
+    metrics.mask_(scores, valid)
+    t = metrics.per_user(torch.topk(scores, kmax).indices, test, topk, names)
+    return v, t
 
 
 def map_batches(fn: Callable, items, device: torch.device, ordered_draws: bool = False) -> Iterator:

@@ -14,13 +14,13 @@ import numpy as np
 import torch
 
 from engine.models import registry as methods
-from engine.config.fields import parse_metric
+from engine.config.fields import metric_key
 from engine.data.dataset import Dataset, split_counts
 from engine.errors import ConfigError
 from engine.training.evaluation import device_rows, evaluate
 from engine.models.denoiser import parameter_count
 from engine.config.recbole_keys import gpu_index, requested_device
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 from engine.training.sparse import DeviceRows
 from engine.training.stopping import StoppingRule
 
@@ -141,15 +141,14 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
     method = methods.build(cfg, ds, device)
     ckpt = Checkpoints(run_dir)
     train_in = DeviceRows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
-    vm = parse_metric(cfg["valid_metric"])
-    key = f"{vm[0]}@{vm[1]}"
+    key = metric_key(cfg["valid_metric"])
     rule = StoppingRule.of(cfg)  # compares signed scores: bigger is better
     fingerprint = ds.fingerprint()
 
     st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
           "bad_evals": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
     if resume:
-        from engine.checkpoints import restore_resume
+        from engine.records.checkpoints import restore_resume
         restore_resume(method, ckpt.load_last(), fingerprint, st, Path(run_dir) / "resume.pt")
 
     yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],

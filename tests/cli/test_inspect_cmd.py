@@ -26,7 +26,7 @@ def run(tmp_path_factory):
     from engine.data import loaders as data
     from engine.training import trainer
     from engine.config import schema as config
-    from engine.runs import RunDir
+    from engine.records.runs import RunDir
 
     cfg = config.resolve(TINY)
     run = RunDir.create(tmp_path_factory.mktemp("runs"), cfg)
@@ -36,7 +36,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def insp(run):
-    from engine.inspect import Inspector
+    from engine.inspection.inspector import Inspector
     return Inspector(run.path)
 
 
@@ -127,7 +127,7 @@ def test_export_recs_topk_and_progress(run, insp, tmp_path, capsys):
 ])
 def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, argv, message):
     from engine.config import schema as config
-    from engine.runs import RunDir
+    from engine.records.runs import RunDir
     empty = RunDir.create(tmp_path / "runs", config.resolve(TINY))  # config.yaml but never evaluated
     paths = {"missing": tmp_path / "nope", "empty": empty.path, "run": run.path, "tmp": tmp_path}
     argv = [a.format(**paths) for a in argv]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from diffrec_tui import report
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 
 RECBOLE_METRICS = ["Recall", "MRR", "NDCG", "Hit", "Precision"]
 AT10 = {"recall@10": 0.2751, "mrr@10": 0.5239, "ndcg@10": 0.3212, "hit@10": 0.8, "precision@10": 0.2}

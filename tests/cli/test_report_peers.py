@@ -3,7 +3,7 @@ import io
 from datetime import datetime
 
 from diffrec_tui.report import peers, print_peers
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 
 
 def fake_run(root, model, fingerprint, recall, when):
@@ -41,7 +41,7 @@ def test_no_table_for_a_lonely_run(tmp_path):
 
 
 def test_only_runs_on_the_same_data_are_read_in_full(tmp_path, monkeypatch):
-    import engine.runs
+    import engine.records.runs
     for i in range(6):
         fake_run(tmp_path, "Pop", "other-data", 0.3, 10 + i)
     broken = RunDir.create(tmp_path, {"model": "X", "dataset": "d"}, now=datetime(2026, 1, 1, 12, 0, 30))
@@ -49,7 +49,7 @@ def test_only_runs_on_the_same_data_are_read_in_full(tmp_path, monkeypatch):
     fake_run(tmp_path, "DiffRec", "aaa", 0.12, 40)
     ease = fake_run(tmp_path, "EASE", "aaa", 0.15, 41)
     loaded = []
-    original = engine.runs.load_run
-    monkeypatch.setattr(engine.runs, "load_run", lambda p: loaded.append(p.name) or original(p))
+    original = engine.records.runs.load_run
+    monkeypatch.setattr(engine.records.runs, "load_run", lambda p: loaded.append(p.name) or original(p))
     assert sorted(r.config["model"] for r in peers(ease)) == ["DiffRec", "EASE"]
     assert len(loaded) == 2  # the six runs on other data and the broken one: first line only

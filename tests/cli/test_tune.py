@@ -11,8 +11,8 @@ from rich.console import Console
 
 from diffrec_tui import cli, tune
 from engine.config import files as config_files
-from engine.runs import list_runs
-from engine.sweep import SweepInfo, TrialInfo, load_sweep
+from engine.records.runs import list_runs
+from engine.records.sweeps import SweepInfo, TrialInfo, load_sweep
 
 TINY = ["--set", "synthetic_users=200", "--set", "synthetic_items=100", "--set", "synthetic_interactions=15",
         "--set", "epochs=2", "--set", "eval_step=1", "--set", "topk=[10,20]"]

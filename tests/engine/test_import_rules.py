@@ -30,11 +30,11 @@ def test_import_engine_loads_no_ui(python_code):
 
 
 def test_every_engine_module_loads_no_ui(python_code):
-    assert "engine.training.trainer" in ENGINE_MODULES and "engine.runs" in ENGINE_MODULES
+    assert "engine.training.trainer" in ENGINE_MODULES and "engine.records.runs" in ENGINE_MODULES
     assert imported(python_code, ENGINE_MODULES, ("textual", "diffrec_tui", "textual_plotext", "plotext")) == []
 
 
-@pytest.mark.parametrize("module", ["engine.config.schema", "engine.runs", "engine.models.schedule", "engine.errors"])
+@pytest.mark.parametrize("module", ["engine.config.schema", "engine.records.runs", "engine.models.schedule", "engine.errors"])
 def test_light_engine_modules_do_not_import_torch(python_code, module):
     # The CLI and the app's config editor use these without paying for torch.
     assert imported(python_code, [module], ("torch",)) == []

@@ -59,7 +59,7 @@ def finished(tmp_path_factory):
     """A finished tiny run with a checkpoint, trained in-process."""
     from engine.data import loaders as data
     from engine.config import schema as config
-    from engine.runs import RunDir
+    from engine.records.runs import RunDir
     from engine.training.trainer import fit_into
     from faults import TINY
     cfg = config.resolve({**TINY, "epochs": 2, "eval_step": 1})

@@ -12,7 +12,7 @@ import yaml
 from textual.widgets import Input, TextArea
 
 from engine.config import files as config_files
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 from tui_helpers import SIZE, wait_for
 
 RUN_TIMEOUT = 120

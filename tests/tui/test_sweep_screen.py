@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
 from engine.config import files as config_files
-from engine.sweep import load_sweep
+from engine.records.sweeps import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
 from tui_helpers import HERE, REPO, SIZE, answer_quit, make_app, sleeper, tiny_config, wait_for
 

@@ -10,6 +10,7 @@ app's "leave running" is the only thing that detaches one). No torch here.
 """
 from __future__ import annotations
 
+import enum
 import os
 import signal
 import subprocess
@@ -17,15 +18,31 @@ import threading
 import time
 from typing import Callable
 
-from engine.runs import pid_alive
+from engine.records.runs import pid_alive
 
 STOP_GRACE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+class ExitCode(enum.IntEnum):
+    """Every process's exit status: the headless commands', the worker's, the coordinator's."""
+    OK = 0  # finished (a sweep: at least one trial finished)
+    FAILED = 1  # training failed (NaN loss, a crash), or no trial finished
+    INPUT = 2  # bad config, data, arguments or run directory: one line on stderr
+    HANGUP = 128 + signal.SIGHUP  # 129: stopped by SIGHUP (a closed ssh session)
+    INTERRUPTED = 128 + signal.SIGINT  # 130: stopped by Ctrl-C
+    TERMINATED = 128 + signal.SIGTERM  # 143: stopped by SIGTERM (timeout, a batch scheduler)
+
+
 def exit_status(signum: int) -> int:
     """The shell's status for a command ended by `signum`: 130 SIGINT, 143 SIGTERM, 129 SIGHUP."""
     return 128 + int(signum)
+
+
+def signalled(code: int | None) -> bool:
+    """Did a child with this exit status stop on a signal (-N from Popen, or 128+N from a
+    process that handled it and exited with the shell's status)?"""
+    return code is not None and (code < 0 or code in (ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.TERMINATED))
 
 
 class Child:

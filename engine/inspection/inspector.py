@@ -18,11 +18,8 @@ dataset's tokens) and item titles; npy and synthetic data have dense ids only.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -30,18 +27,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine import tokens
-from engine.models import registry as methods
-from engine.models import method
+from engine.records import tokens
 from engine.training import budget
 from engine.training import metrics
-from engine.training import trainer
 from engine.training import evaluation
-from engine.data import loaders as data_mod
 from engine.data import dataset
-from engine.checkpoints import check_best
-from engine.errors import InputError, os_errors
-from engine.runs import RunDir
+from engine.errors import InputError
+from engine.inspection import export, loading
+from engine.inspection.views import HistoryEntry, Rec, UserScore, UserTable, UserView, WhatIf, compare_views
+from engine.records.runs import RunDir
 
 DEFAULT_TOPK = 20
 RANK_METRIC = "recall@20"  # what best/worst users are ranked by
@@ -50,125 +44,6 @@ VIEW_METRICS = ("Recall", "NDCG")  # always computed per user, besides the run's
 
 # ---------------------------------------------------------------- results
 
-@dataclass
-class HistoryEntry:
-    position: int  # 0 = the user's oldest training interaction
-    item: int
-    name: str
-    weight: float  # the value in the model's input (T-DiffRec's recency weight, else 1)
-
-
-@dataclass
-class Rec:
-    rank: int  # 1-based
-    item: int
-    name: str
-    score: float
-    in_test: bool
-    in_valid: bool
-
-    @property
-    def hit(self) -> str:
-        return "test" if self.in_test else ("valid" if self.in_valid else "")
-
-
-@dataclass
-class Curve:
-    """Chart data for one trajectory step: scores sorted high to low (downsampled to at most
-    `points`), and where the user's history / valid / test items sit in that order."""
-    x: np.ndarray  # 1-based rank of each plotted point
-    y: np.ndarray
-    marks: dict[str, tuple[np.ndarray, np.ndarray]]  # "history"/"valid"/"test" -> (ranks, scores)
-
-
-@dataclass
-class UserView:
-    user: int
-    topk: int
-    seed: int
-    history: list[HistoryEntry]  # oldest first
-    valid_items: np.ndarray
-    test_items: np.ndarray
-    input: np.ndarray  # the model's input vector x0 (n_items)
-    trajectory: list[np.ndarray]  # the vector after each reverse step; the last is `scores`
-    latent: bool  # True when the trajectory lives in a latent space (not one value per item)
-    scores: np.ndarray  # the final denoised scores (n_items), unmasked
-    top: list[Rec]  # top-K of the test ranking: history and valid items excluded
-    metrics: dict[str, dict[str, float]]  # {"test": {"recall@K": ..}, "valid": {..}}
-
-    @property
-    def steps(self) -> int:
-        return len(self.trajectory)
-
-    def excluded(self) -> np.ndarray:
-        """The items the shown list leaves out: the history and the valid items."""
-        return np.concatenate([np.array([h.item for h in self.history], dtype=np.int64), self.valid_items])
-
-    def cutoff(self, vec: np.ndarray | None = None) -> int:
-        """How many items, all of them sorted by `vec` (the final scores by default), come
-        up to and including rank K of the shown list (history and valid items excluded):
-        a chart over all items draws the top-K line right after that many."""
-        vec = self.scores if vec is None else vec
-        order = np.argsort(-np.asarray(vec, dtype=np.float64), kind="stable")
-        candidate = np.ones(len(order), dtype=bool)
-        candidate[self.excluded()] = False
-        pos = np.flatnonzero(candidate[order])
-        return int(pos[min(self.topk, len(pos)) - 1]) + 1 if len(pos) else 0
-
-    def step(self, i: int) -> np.ndarray:
-        return self.trajectory[i]
-
-    def curve(self, step: int = -1, points: int = 500) -> Curve:
-        vec = self.trajectory[step]
-        order = np.argsort(-vec, kind="stable")
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(1, len(order) + 1)
-        idx = np.unique(np.linspace(0, len(order) - 1, min(points, len(order))).astype(np.int64))
-        marks = {}
-        if not self.latent:
-            hist = np.array([h.item for h in self.history], dtype=np.int64)
-            for key, items in (("history", hist), ("valid", self.valid_items), ("test", self.test_items)):
-                marks[key] = (rank[items], vec[items])
-        return Curve(idx + 1, vec[order[idx]], marks)
-
-
-@dataclass
-class RankChange:
-    item: int
-    name: str
-    before: int | None  # 1-based rank in the test ranking; None = excluded (history or valid)
-    after: int | None
-
-
-@dataclass
-class WhatIf:
-    user: int
-    removed: list[int]
-    added: list[int]
-    before: UserView
-    after: UserView
-    entering: list[RankChange]  # in the new top-K, not in the old
-    leaving: list[RankChange]  # in the old top-K, not in the new
-    moved: list[RankChange]  # in both, at another rank
-
-
-@dataclass
-class UserScore:
-    user: int
-    value: float
-    n_history: int
-    n_test: int
-
-
-@dataclass
-class UserTable:
-    """Per-user metrics of every user from one vectorized pass (as `trainer.evaluate`)."""
-    valid: dict[str, np.ndarray]
-    test: dict[str, np.ndarray]
-    n_history: np.ndarray
-    n_valid: np.ndarray
-    n_test: np.ndarray
-
 
 # ---------------------------------------------------------------- the inspector
 
@@ -176,15 +51,15 @@ class Inspector:
     def __init__(self, run_dir: str | Path, device: str | None = None):
         self.run = RunDir(Path(run_dir).expanduser())
         self.path = self.run.path.resolve() if self.run.path.exists() else self.run.path
-        ckpt = _load_checkpoint(self.run)
+        ckpt = loading.load_checkpoint(self.run)
         self.cfg = ckpt["config"]  # through the schema, like a config file
         self.checkpoint_epoch = ckpt.get("epoch")
         self.checkpoint_valid = ckpt.get("valid") or {}
         self.checkpoint_test = ckpt.get("test") or {}
-        self.ds = _load_dataset(self.cfg, ckpt, self.path)
-        self.device = _device(device or self.cfg["device"])
+        self.ds = loading.load_dataset(self.cfg, ckpt, self.path)
+        self.device = loading.device(device or self.cfg["device"])
         budget.check(self.cfg, self.ds.n_users, self.ds.n_items, training=False, device=self.device)
-        self.method = _load_method(self.cfg, self.ds, self.device, ckpt, self.path)
+        self.method = loading.load_method(self.cfg, self.ds, self.device, ckpt, self.path)
         self.train_in = self.ds.train_matrix(self.cfg["time-aware"], self.cfg["w_min"], self.cfg["w_max"])
         self._traj_ok = "trajectory" in self.method.predict_options
         self._gen_ok = "generator" in self.method.predict_options
@@ -284,10 +159,7 @@ class Inspector:
         if self._gen_ok:
             kw["generator"] = torch.Generator(device=self.device).manual_seed(seed)
         with self._lock, _seeded(seed, self.device):
-            if self.cfg["eval_precision"] == "bfloat16":
-                with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                    return self.method.predict(x, **kw).float()
-            return self.method.predict(x, **kw).float()
+            return evaluation.predict(self.method, x, self.cfg["eval_precision"], **kw)
 
     def user(self, user: int, topk: int | None = None, seed: int = 0) -> UserView:
         """The user's history, held-out items, reverse trajectory, top-K and metrics."""
@@ -325,14 +197,13 @@ class Inspector:
         if before is None or (before.user, before.topk, before.seed) != (user, k, seed):
             before = self.user(user, k, seed)
         after = self._view(user, new_hist, weights, x.to(self.device), k, seed)
-        return _compare(before, after, remove, add, self.names)
+        return compare_views(before, after, remove, add, self.names)
 
     def _weights(self, n: int) -> np.ndarray:
         """Input values of a history of n items, oldest first, as Dataset.train_matrix makes them."""
         if not self.cfg["time-aware"]:
             return np.ones(n, dtype=np.float32)
-        lo, hi = self.cfg["w_min"], self.cfg["w_max"]
-        return (lo + (hi - lo) * np.divide(np.arange(n), max(n - 1, 1), dtype=np.float64)).astype(np.float32)
+        return dataset.time_weights(np.arange(n), np.full(n, n), self.cfg["w_min"], self.cfg["w_max"])
 
     def _view(self, user: int, hist: np.ndarray, weights: np.ndarray, x: torch.Tensor, k: int,
               seed: int) -> UserView:
@@ -388,10 +259,10 @@ class Inspector:
             parts_v: list[dict] = []
             parts_t: list[dict] = []
             for rows, scores in self._batches(batch_size):
-                metrics.mask_(scores, self.train_in[rows])
-                parts_v.append(metrics.per_user(torch.topk(scores, kmax).indices, self.ds.valid[rows], topk, names))
-                metrics.mask_(scores, self.ds.valid[rows])
-                parts_t.append(metrics.per_user(torch.topk(scores, kmax).indices, self.ds.test[rows], topk, names))
+                v, t = evaluation.split_metrics(scores, self.train_in[rows], self.ds.valid[rows], self.ds.test[rows],
+                                                topk, names, kmax)
+                parts_v.append(v)
+                parts_t.append(t)
                 if progress:
                     progress(int(rows[-1]) + 1, self.ds.n_users)
             cat = lambda parts: {k: torch.cat([p[k] for p in parts]).cpu().numpy() for k in parts[0]}
@@ -448,90 +319,13 @@ class Inspector:
         """Write user,rank,item[,title],score rows (the test ranking: train and valid items
         excluded; the dataset's own ids, titles when known) to a CSV, atomically; returns
         the number of rows."""
-        out = check_export_target(out)
-        tmp = out.with_name(out.name + ".tmp")
-        n = 0
-        ids = self.tokens
-        titled = ids is not None and self.has_titles
-        try:
-            with os_errors("export", out, "choose another OUT path"):
-                with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                    fh.write("user,rank,item,title,score\n" if titled else "user,rank,item,score\n")
-                    for rows, items, scores in self.recommend_all(topk, batch_size=batch_size):
-                        if ids is None:
-                            n += _write_rows(fh, rows, items, scores)
-                        else:
-                            n += _write_token_rows(fh, rows, items, scores, ids, self.names if titled else None)
-                        if progress:
-                            progress(int(rows[-1]) + 1, self.ds.n_users)
-                tmp.replace(out)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-        return n
+        out = export.check_export_target(out)
+        titles = self.names if self.tokens is not None and self.has_titles else None
+        batches = self.recommend_all(topk, batch_size=batch_size)
+        return export.write_recs(out, batches, self.tokens, titles, self.ds.n_users, progress)
 
 
 # ---------------------------------------------------------------- helpers
-
-def check_export_target(out: str | Path) -> Path:
-    """The CSV path to write, or an InputError before any scoring: an existing folder, a
-    missing or unwritable parent folder, a file we may not replace."""
-    out = Path(out).expanduser()
-    fix = "choose another OUT path"
-    with os_errors("export", out, fix):  # a name too long, a path through a file, ...
-        if out.is_dir():
-            raise InputError(f"export: {out} is a folder; give a file name inside it, e.g. {out / 'recs.csv'}")
-        if not out.parent.is_dir():
-            raise InputError(f"export: folder {out.parent} does not exist; create it or {fix}")
-        if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-            raise InputError(f"export: {out.parent if not out.exists() else out}: not writable; {fix}")
-        probe = out.with_name(f".{out.name}.probe")  # root ignores modes: try it for real
-        probe.touch()
-        probe.unlink()
-    return out
-
-
-def _load_checkpoint(run: RunDir) -> dict:
-    if not run.path.is_dir():
-        raise InputError(f"inspect: {run.path}: no such run directory; pass a folder under your runs directory")
-    if not run.checkpoint_file.is_file():
-        why = "it is not a run directory (no config.yaml)" if not run.config_file.is_file() else \
-            "the run never reached an evaluation"
-        raise InputError(f"inspect: {run.path} has no checkpoint.pt ({why}); pick a run that finished an evaluation")
-    return check_best(trainer.load_checkpoint(run.checkpoint_file), run.checkpoint_file)
-
-
-def _load_dataset(cfg: dict, ckpt: dict, path: Path) -> dataset.Dataset:
-    try:
-        ds = data_mod.load(cfg)
-    except InputError as exc:
-        raise InputError(f"inspect: cannot load the dataset of run {path.name}: {exc}") from None
-    if ds.fingerprint() != ckpt["fingerprint"]:
-        where = cfg.get("data_path") or f"synthetic data (seed {cfg.get('synthetic_seed')})"
-        raise InputError(f"inspect: the dataset at {where} changed since run {path.name} was trained "
-                         f"(fingerprint {ds.fingerprint()} != {ckpt['fingerprint']}); restore the data or re-train")
-    return ds
-
-
-def _device(name: str) -> torch.device:
-    try:
-        return trainer.select_device(name)
-    except InputError:  # trained on a GPU that is not here: inspecting on the CPU is fine
-        return torch.device("cpu")
-
-
-def _load_method(cfg: dict, ds, device: torch.device, ckpt: dict, path: Path) -> method.Method:
-    method = methods.build(cfg, ds, device)
-    try:
-        method.module.load_state_dict(ckpt["state_dict"])
-    except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise InputError(f"inspect: checkpoint of run {path.name} does not match its config's model ({first}); "
-                         "re-train the run") from None
-    if not method.iterative and not ckpt["state_dict"]:
-        method.fit(ds.train_matrix())  # a closed-form method that keeps no weights: refit, as fit() did
-    method.module.eval()
-    return method
 
 
 class _seeded:
@@ -560,48 +354,3 @@ def _floats(values: dict[str, torch.Tensor]) -> dict[str, float]:
     return {k: float(v[0]) for k, v in values.items()}
 
 
-def _full_ranks(view: UserView) -> dict[int, int]:
-    """1-based rank of each candidate item (not history, not valid) under the view's scores."""
-    s = view.scores.astype(np.float64).copy()
-    s[view.excluded()] = -np.inf
-    order = np.argsort(-s, kind="stable")
-    n = int(np.isfinite(s).sum())
-    return {int(i): r + 1 for r, i in enumerate(order[:n])}
-
-
-def _compare(before: UserView, after: UserView, removed, added, names) -> WhatIf:
-    old = {r.item: r.rank for r in before.top}
-    new = {r.item: r.rank for r in after.top}
-    rb, ra = _full_ranks(before), _full_ranks(after)
-    change = lambda i: RankChange(i, names[i], rb.get(i), ra.get(i))
-    entering = [change(i) for i in new if i not in old]
-    leaving = [change(i) for i in old if i not in new]
-    moved = [change(i) for i in new if i in old and old[i] != new[i]]
-    return WhatIf(before.user, list(removed), list(added), before, after, entering, leaving, moved)
-
-
-def _write_token_rows(fh, users, items, scores, ids: tokens.TokenMap, titles: list[str] | None) -> int:
-    """CSV rows in the dataset's own ids (and titles, quoted as CSV needs), skipping
-    excluded (-inf) slots."""
-    import csv
-    w = csv.writer(fh, lineterminator="\n")
-    n = 0
-    for u, row_items, row_scores in zip(users.tolist(), items.tolist(), scores.tolist()):
-        for rank, (i, s) in enumerate(zip(row_items, row_scores), 1):
-            if math.isfinite(s):
-                title = [titles[i]] if titles is not None else []
-                w.writerow([ids.users[u], rank, ids.items[i], *title, f"{s:.6g}"])
-                n += 1
-    return n
-
-
-def _write_rows(fh, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> int:
-    """CSV rows for a batch, skipping excluded (-inf) slots; one format call per batch."""
-    b, k = items.shape
-    ok = np.isfinite(scores)
-    u = np.repeat(users, k).reshape(b, k)[ok].tolist()
-    r = np.tile(np.arange(1, k + 1), b).reshape(b, k)[ok].tolist()
-    cols = (u, r, items[ok].tolist(), scores[ok].tolist())
-    flat = [v for row in zip(*cols) for v in row]
-    fh.write("%d,%d,%d,%.6g\n" * len(u) % tuple(flat))
-    return len(u)

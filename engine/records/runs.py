@@ -335,7 +335,7 @@ class RunInfo:
         """(valid, test) metrics of the best evaluation so far (summary if finished)."""
         if self.summary and self.summary.get("valid"):
             return self.summary["valid"], self.summary.get("test", {})
-        key = _metric_key(self.config.get("valid_metric", "Recall@20"))
+        key = config_fields.metric_key(self.config.get("valid_metric", "Recall@20"))
         evals = [e for e in self.events if e["type"] == "eval"]
         if not evals:
             return {}, {}
@@ -351,11 +351,6 @@ class RunInfo:
     @property
     def started_at(self) -> float | None:
         return self.events[0]["time"] if self.events else None
-
-
-def _metric_key(valid_metric: str) -> str:
-    m = config_fields.parse_metric(valid_metric)
-    return f"{m[0]}@{m[1]}" if m else "recall@20"
 
 
 def load_run(path: str | Path) -> RunInfo:

@@ -1,9 +1,9 @@
-"""The training process: `python -m engine.worker RUN_DIR [--resume] [--supervisor PID]`.
+"""The training process: `python -m engine.processes.worker RUN_DIR [--resume] [--supervisor PID]`.
 
 It reads RUN_DIR/config.yaml, trains, and appends events to RUN_DIR/events.jsonl.
 SIGINT, SIGTERM and SIGHUP stop it cleanly at the next batch boundary (best checkpoint
 kept). With --supervisor it also stops when that process (its parent) is gone, unless the
-run was detached (engine.supervisor). Exit status: 0 finished or stopped, 1 training
+run was detached (engine.processes.supervisor). Exit status: 0 finished or stopped, 1 training
 failed or crashed (the traceback is in worker.log), 2 bad input (config, data, memory).
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import traceback
 from pathlib import Path
 
 from engine.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, classify, os_errors
-from engine.runs import RUNS_FIX, RunDir
-from engine.supervisor import STOP_SIGNALS, watch_supervisor
+from engine.records.runs import RUNS_FIX, RunDir
+from engine.processes.supervisor import STOP_SIGNALS, watch_supervisor
 
 
 def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None,
@@ -27,7 +27,7 @@ def spawn(run_dir: str | Path, resume: bool = False, env: dict | None = None,
     stdin closed, output to the run's worker.log, its pid recorded in worker.json. A
     supervised worker stops when this process is gone."""
     run = RunDir(Path(run_dir).resolve())  # its cwd is not the caller's: only absolute paths travel
-    cmd = [sys.executable, "-m", "engine.worker", str(run.path)] + (["--resume"] if resume else [])
+    cmd = [sys.executable, "-m", "engine.processes.worker", str(run.path)] + (["--resume"] if resume else [])
     if supervised:
         cmd += ["--supervisor", str(os.getpid())]
     with os_errors("runs dir", run.path, RUNS_FIX):
@@ -76,7 +76,7 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         ds = data.load(cfg)
         budget.check(cfg, ds.n_users, ds.n_items)
         if not resume:
-            from engine import tokens
+            from engine.records import tokens
             tokens.write(run.tokens_file, ds)
         from engine.training.trainer import TrainingFailed, fit_into
         try:
@@ -94,10 +94,10 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-"):
-        print("usage: python -m engine.worker RUN_DIR [--resume] [--supervisor PID]", file=sys.stderr)
+        print("usage: python -m engine.processes.worker RUN_DIR [--resume] [--supervisor PID]", file=sys.stderr)
         return EXIT_INPUT
     if not Path(argv[0]).is_absolute():  # its working directory is not the caller's
-        print(f"engine.worker: RUN_DIR must be an absolute path, got {argv[0]}", file=sys.stderr)
+        print(f"engine.processes.worker: RUN_DIR must be an absolute path, got {argv[0]}", file=sys.stderr)
         return EXIT_INPUT
     supervisor = None
     if "--supervisor" in argv[1:]:

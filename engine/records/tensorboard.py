@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.runs import RunDir, _metric_key, list_runs, load_run
+from engine.config.fields import metric_key
+from engine.records.runs import RunDir, list_runs, load_run
 
 EXTRA = 'pip install "diffrec-tui[tensorboard]"'
 
@@ -43,7 +44,7 @@ def find_runs(path: str | Path) -> list[tuple[str, Path]]:
 def scalars(run_dir: Path) -> list[tuple[str, float, int, float]]:
     """(tag, value, step, wall time) of a run's curves, from its events."""
     info = load_run(run_dir)
-    key = _metric_key(info.config.get("valid_metric", "Recall@20"))
+    key = metric_key(info.config.get("valid_metric", "Recall@20"))
     out = []
     for ev in info.events:
         t, when = ev.get("type"), float(ev.get("time") or 0.0)
