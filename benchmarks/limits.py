@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from engine.models import registry as methods
 from engine.data import loaders as data
 from engine.training import evaluation
+from engine.models.threads import single_threaded_kernels
 from engine.training import flops
 from engine.training import trainer
 from engine.config import files as config_files
@@ -100,7 +101,7 @@ def time_gemm_side_by_side(g: flops.Gemm, threads: int, rounds: int = 10) -> flo
         torch.mm(a, b, out=out)
 
     best = float("inf")
-    with evaluation.single_threaded_kernels(), ThreadPoolExecutor(threads) as pool:
+    with single_threaded_kernels(), ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(threads)))
         for _ in range(rounds):
             t0 = time.perf_counter()
@@ -225,7 +226,7 @@ class Replay:
         if self.threads == 1:
             self._run(0)
         else:
-            with evaluation.single_threaded_kernels(), ThreadPoolExecutor(self.threads) as pool:
+            with single_threaded_kernels(), ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(self._run, range(self.threads)))
         sync(self.device)
         return time.perf_counter() - t0

@@ -11,7 +11,8 @@ from collections import deque
 from pathlib import Path
 
 from engine.config.fields import metric_key
-from engine.records.runs import TERMINAL, EventFollower, RunDir, pid_alive
+from engine.records.runs import TERMINAL, RunDir, pid_alive
+from engine.records.events import EventFollower
 from engine.processes.supervisor import Child
 
 LOG_LINES = 200  # event-log lines kept in memory
@@ -20,7 +21,7 @@ ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
 
 def describe(ev: dict, keys=None) -> str:
     """One line for the event log (the headless CLI's wording; `keys`: the metrics shown)."""
-    from .report import HEADLINE_KEYS, describe as plain
+    from diffrec_tui.text import HEADLINE_KEYS, describe as plain
     try:
         return plain(ev, keys or HEADLINE_KEYS)
     except (KeyError, TypeError, ValueError):  # an event from a newer or older writer
@@ -28,7 +29,7 @@ def describe(ev: dict, keys=None) -> str:
 
 
 class RunState:
-    """What the Train screen shows, built only from events (so a canned events.jsonl
+    """What the Train screen shows, built only from events (so a canned events file
     draws exactly what the live run drew)."""
 
     def __init__(self, run_id: str, config: dict):
@@ -138,7 +139,7 @@ class RunState:
 
 
 def headline_keys(cfg: dict) -> tuple[str, ...]:
-    from .report import headline_keys as keys
+    from diffrec_tui.text import headline_keys as keys
     return keys(cfg)
 
 
@@ -176,7 +177,7 @@ class LiveRun:
 
     @classmethod
     def resume(cls, path: str | Path) -> "LiveRun":
-        """Continue a stopped or failed run from its resume.pt in a new worker."""
+        """Continue a stopped or failed run from its resume point in a new worker."""
         from engine.processes.worker import spawn
         run = RunDir(Path(path).resolve())
         live = cls(run, None)
@@ -233,7 +234,7 @@ class LiveRun:
             if self.state.active:
                 code = self.proc.returncode if self.proc is not None else None
                 self.run.record_exit(code)
-                why = "killed after the stop timeout without a final event; see worker.log" if self.killed \
+                why = f"killed after the stop timeout without a final event; see {self.run.log_file.name}" if self.killed \
                     else self.run.gone_reason(code)
                 self.state.mark_dead(why)
         if self.proc is not None and self.proc.poll() is not None:
@@ -270,5 +271,5 @@ class LiveRun:
         self.run.detach()
 
     def log_tail(self, n: int = 12) -> list[str]:
-        """The last lines of worker.log (a crash's traceback ends up there)."""
+        """The last lines of the worker's log (a crash's traceback ends up there)."""
         return self.run.log_tail(n)

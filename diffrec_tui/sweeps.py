@@ -2,16 +2,14 @@
 stop it, and pick the config to promote. The Sweep screen only draws what this returns.
 
 A sweep launched from the app is created here (engine.records.sweeps.SweepDir, no torch) and run
-by a separate process, `python -m diffrec_tui.cli --resume SWEEP_DIR`, in its own session
-with stdin closed and its output in SWEEP_DIR/sweep.log; the screen follows the sweep
+by a separate process, `python -m engine.processes.sweep_runner SWEEP_DIR`, in its own session
+with stdin closed and its output in the sweep's log; the screen follows the sweep
 directory with engine.records.sweeps.load_sweep. So the UI never imports torch and a sweep keeps
 running (or can be resumed) when the app quits.
 """
 from __future__ import annotations
 
 import math
-import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,11 +18,11 @@ from pathlib import Path
 from engine.config import files as config_files
 from engine.search import space as tuning
 from engine.errors import ConfigError, InputError
+from engine.processes.supervisor import Child
 from engine.records.runs import pid_alive
-from engine.records.sweeps import BEST_FILE, SWEEP_FILE, SweepDir, SweepInfo, TrialInfo, load_sweep
+from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, load_sweep
 
-LOG_FILE = "sweep.log"  # the coordinator's own output
-REPO = Path(__file__).resolve().parent.parent  # where `-m diffrec_tui.cli` and `engine` import from
+REPO = Path(__file__).resolve().parent.parent  # where `-m engine.processes.sweep_runner` imports from
 TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] | uniform LOW HIGH\n"
             "#   | loguniform LOW HIGH (exponents of e) | quniform LOW HIGH Q\n"
             "learning_rate choice [1e-3,1e-4]\n"
@@ -39,12 +37,12 @@ def list_sweeps(root: str | Path) -> list[SweepInfo]:
     if not root.is_dir():
         return []
     out = []
-    for path in sorted((p for p in root.iterdir() if p.name.startswith("sweep-") and (p / SWEEP_FILE).is_file()),
+    for path in sorted((p for p in root.iterdir() if p.name.startswith("sweep-") and SweepDir(p).exists()),
                        key=lambda p: p.name, reverse=True):
         try:
             out.append(load_sweep(path))
         except ConfigError:
-            continue  # a damaged sweep.yaml: not listable, never fatal
+            continue  # a damaged sweep record: not listable, never fatal
     return out
 
 
@@ -102,7 +100,7 @@ def base_config(path_text: str, draft) -> tuple[dict, str, str | None]:
     ConfigError/InputError with a one-line message."""
     path_text = path_text.strip()
     if path_text:
-        from .shipped import resolve
+        from diffrec_tui.shipped import resolve
         path = resolve(path_text)  # a file here, else a shipped config of that name
         cfg, note = config_files.load_with_note(path)
         return config_files.absolute_paths(cfg), path.name, note
@@ -138,10 +136,10 @@ def create(root: str | Path, name: str, text: str, base: dict, trials: int | Non
 def launch(path: str | Path, workers: int | None = None) -> subprocess.Popen:
     """Run (or resume) the sweep's unfinished trials in a coordinator process."""
     path = Path(path).resolve()
-    cmd = [sys.executable, "-m", "diffrec_tui.cli", "--resume", str(path)]
+    cmd = [sys.executable, "-m", "engine.processes.sweep_runner", str(path)]
     if workers:
         cmd += ["--workers", str(workers)]
-    log = open(path / LOG_FILE, "ab")
+    log = open(SweepDir(path).log_file, "ab")
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=str(REPO))
@@ -153,22 +151,17 @@ def stop(info: SweepInfo, proc: subprocess.Popen | None) -> bool:
     """Ask the coordinator to stop (SIGINT: no new trial, workers stop at a batch and are
     recorded as stopped). A second call makes it kill its workers at once."""
     if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        return True
+        return Child(proc).stop()
     pid = info.state.get("pid")
     if info.state.get("status") == "running" and pid_alive(pid):
-        try:
-            os.kill(int(pid), signal.SIGINT)
-        except OSError:
-            return False
-        return True
+        return Child(pid=int(pid)).stop()
     return False
 
 
 def log_tail(path: str | Path, lines: int = 3) -> str:
     """The last lines of a sweep's log (why its coordinator exited early)."""
     try:
-        text = (Path(path) / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        text = SweepDir(path).log_file.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     return "\n".join(text.strip().splitlines()[-lines:])
@@ -188,17 +181,14 @@ def _finite(v) -> bool:
 
 def best_config(info: SweepInfo) -> tuple[dict, str]:
     """The best trial's full config (chosen by validation only) and where it came from:
-    best.yaml when it describes the current best trial, else base + the trial's params
-    (what best.yaml holds, for a sweep still running)."""
+    the sweep's best config file when it describes the current best trial, else base + the
+    trial's params (what that file holds, for a sweep still running)."""
     best = info.best
     if best is None:
         raise ConfigError(f"{info.path.name}: no finished trial yet, so no best config")
-    f = info.path / BEST_FILE
-    try:
-        if f.read_text(encoding="utf-8").startswith(f"# best trial {best.index} "):
-            return config_files.load(f), f"{BEST_FILE} of {label(info.path)} (trial {best.index})"
-    except OSError:
-        pass
+    sd = SweepDir(info.path)
+    if sd.best_trial_written() == best.index:
+        return config_files.load(sd.best_file), f"{sd.best_file.name} of {label(info.path)} (trial {best.index})"
     return tuning.trial_config(info.meta["base"], best.params), f"best of {label(info.path)} (trial {best.index})"
 
 

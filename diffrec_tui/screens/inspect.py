@@ -32,10 +32,10 @@ from textual.worker import get_current_worker
 
 from engine.errors import InputError
 
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
-from ..widgets.score_chart import ScoreChart
-from .runs import scan, short_id
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.widgets.score_chart import ScoreChart
+from diffrec_tui.screens.runs import scan, short_id
 
 LIST_SIZE = 50  # users per best/worst/random list
 LIST_MODES = ("best", "worst", "random")

@@ -16,13 +16,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from engine.config import files as config_files
-from engine.records.runs import RunInfo, load_run
+from engine.records.listing import in_sweep, run_dirs
+from engine.records.runs import RunDir, RunInfo, load_run
 
-from ..live import valid_key
-from ..widgets.charts import LineChart, Series
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
-from .dialogs import Confirm
+from diffrec_tui.live import valid_key
+from diffrec_tui.widgets.charts import LineChart, Series
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.screens.dialogs import Confirm
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
 DIFF_ROWS = 14
@@ -51,10 +52,6 @@ class Row:
         return f"{self.info.path.parent.name}/{self.info.id}" if in_sweep(self.info.path) else self.info.id
 
 
-def in_sweep(path: Path) -> bool:
-    return path.parent.name.startswith("sweep-") and (path.parent / "sweep.yaml").is_file()
-
-
 # (title, sort key) per column; the first column is the selection mark.
 COLUMNS = [("", None), ("run", "run"), ("status", "status"), ("model", "model"), ("dataset", "dataset"),
            ("started", "started"), ("ep", "epochs"), ("best valid", "best"), ("test R@20", "recall"),
@@ -81,29 +78,6 @@ def make_row(info: RunInfo) -> Row:
     return Row(info, cells, sort)
 
 
-def _stamp(path: Path) -> tuple:
-    """Changes when a run's files change (events appended, summary written)."""
-    out = []
-    for name in ("events.jsonl", "summary.json", "config.yaml"):
-        try:
-            st = (path / name).stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
-
-
-def run_dirs(root: Path) -> list[Path]:
-    """Run directories under `root`, and the trials of its sweeps (sweep-*/<run>)."""
-    out = []
-    for p in root.iterdir():
-        if p.is_dir() and (p / "config.yaml").is_file():
-            out.append(p)
-        elif p.name.startswith("sweep-") and (p / "sweep.yaml").is_file():
-            out.extend(q for q in p.iterdir() if q.is_dir() and (q / "config.yaml").is_file())
-    return out
-
-
 def scan(root: Path, cache: dict) -> list[Row]:
     """The runs under `root`, newest first (as engine.records.runs.list_runs), re-reading only the
     runs whose files changed since the last scan. A run whose worker may still be
@@ -114,7 +88,7 @@ def scan(root: Path, cache: dict) -> list[Row]:
     dirs = sorted(run_dirs(root), key=lambda p: p.name, reverse=True)
     rows = []
     for path in dirs:
-        stamp = _stamp(path)
+        stamp = RunDir(path).stamp()
         hit = cache.get(path)
         if hit is None or hit[0] != stamp or hit[1].info.status == "running":
             hit = (stamp, make_row(load_run(path)))
@@ -363,7 +337,7 @@ class RunsScreen(Screen):
         if row is None:
             return
         if not row.info.config:
-            self.notify(f"{row.id} has no readable config.yaml", severity="error")
+            self.notify(f"{row.id} has no readable {RunDir(row.info.path).config_file.name}", severity="error")
             return
         self.app.edit_config(row.info.config, origin=f"from run {row.id}")
 

@@ -23,11 +23,12 @@ from engine.search import space as tuning
 from engine.errors import ConfigError, InputError
 from engine.records.sweeps import SweepInfo, TrialInfo, load_sweep
 
-from .. import sweeps
-from ..tune import STATUS_STYLE, _headline, seconds_cell
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
-from ..widgets.scatter import Scatter, ScatterChart
+from diffrec_tui import sweeps
+from diffrec_tui.text import STATUS_STYLE, seconds_cell
+from diffrec_tui.text import trial_keys as _headline
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.widgets.scatter import Scatter, ScatterChart
 
 POLL_SECONDS = 1.0  # re-read an active sweep this often
 SOURCE = "hyper.test"  # how messages name the space being edited

@@ -21,8 +21,8 @@ from textual.widgets import Input, Label, Select, Static, Switch
 from engine.config.fields import GROUPS, Field
 from engine.config.schema import SCHEMA, applies
 
-from ..state import Draft, form_value
-from .paint import after_paint
+from diffrec_tui.state import Draft, form_value
+from diffrec_tui.widgets.paint import after_paint
 
 
 def control_id(name: str) -> str:

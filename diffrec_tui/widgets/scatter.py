@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from engine.search.space import format_value
 
-from .charts import CachedPlot
+from diffrec_tui.widgets.charts import CachedPlot
 
 
 @dataclass(frozen=True)

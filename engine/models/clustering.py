@@ -22,7 +22,7 @@ import torch
 
 from engine.data.loaders import load_npy
 from engine.errors import ConfigError
-from engine.training.evaluation import single_threaded_kernels
+from engine.models.threads import single_threaded_kernels
 
 SVD_DIM = 64  # the size of the authors' LightGCN embeddings
 SVD_OVERSAMPLE = 10

@@ -10,7 +10,6 @@ app's "leave running" is the only thing that detaches one). No torch here.
 """
 from __future__ import annotations
 
-import enum
 import os
 import signal
 import subprocess
@@ -18,20 +17,12 @@ import threading
 import time
 from typing import Callable
 
-from engine.records.runs import pid_alive
+from engine.errors import ExitCode
+from engine.records.events import EventFollower
+from engine.records.runs import RunDir, pid_alive
 
 STOP_GRACE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class ExitCode(enum.IntEnum):
-    """Every process's exit status: the headless commands', the worker's, the coordinator's."""
-    OK = 0  # finished (a sweep: at least one trial finished)
-    FAILED = 1  # training failed (NaN loss, a crash), or no trial finished
-    INPUT = 2  # bad config, data, arguments or run directory: one line on stderr
-    HANGUP = 128 + signal.SIGHUP  # 129: stopped by SIGHUP (a closed ssh session)
-    INTERRUPTED = 128 + signal.SIGINT  # 130: stopped by Ctrl-C
-    TERMINATED = 128 + signal.SIGTERM  # 143: stopped by SIGTERM (timeout, a batch scheduler)
 
 
 def exit_status(signum: int) -> int:
@@ -142,6 +133,52 @@ class Signals:
     @property
     def exit_status(self) -> int | None:
         return exit_status(self.first) if self.received else None
+
+
+class Supervision:
+    """A headless command's training workers, one at a time: `run(run_dir, on_event)` spawns
+    the worker and follows its events until it exits. While `signals` is active, SIGINT,
+    SIGTERM and SIGHUP ask the running worker to stop at a batch boundary; a second signal,
+    or the grace time running out, kills it."""
+
+    def __init__(self, grace: float = STOP_GRACE_SECONDS):
+        self.grace = grace
+        self.child: Child | None = None
+        self.signals = Signals(self._on_signal)
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.signals.received)
+
+    def _on_signal(self, signum) -> None:
+        if self.child is not None:
+            self.child.stop(signum)
+
+    def run(self, run: RunDir, on_event: Callable[[dict], None], resume: bool = False,
+            offset: int = 0) -> tuple[dict | None, int | None]:
+        """(the last event, the worker's exit status); events from byte `offset` on."""
+        from engine.processes.worker import spawn
+
+        follower = EventFollower(run.events_file, offset)
+        self.child = child = Child(spawn(run.path, resume=resume))
+        if self.signals.received:  # arrived while the worker was being spawned
+            child.stop(self.signals.first)
+        last = None
+        try:
+            while True:
+                done = child.poll() is not None
+                for ev in follower.poll():
+                    on_event(ev)
+                    last = ev
+                if done:
+                    return last, child.returncode
+                try:
+                    child.proc.wait(timeout=0.1)  # returns as soon as the worker exits
+                except subprocess.TimeoutExpired:
+                    pass
+                child.enforce(0.0 if len(self.signals.received) > 1 else self.grace)
+        finally:
+            self.child = None
 
 
 def watch_supervisor(supervisor: int, detached: Callable[[], bool], on_gone: Callable[[], None],

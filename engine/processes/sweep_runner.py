@@ -17,7 +17,8 @@ import sys
 
 from engine.errors import InputError, one_line
 from engine.processes.cores import share
-from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, ExitCode, Signals
+from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.errors import ExitCode
 from engine.records.runs import RunDir, discard_unstarted, pid_alive
 from engine.records.sweeps import (DONE, ENDED, SweepDir, SweepInfo, TrialInfo, fill_from_summary,
                                    load_sweep)

@@ -16,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from engine.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, classify, os_errors
+from engine.errors import ExitCode, classify, os_errors
 from engine.records.runs import RUNS_FIX, RunDir
 from engine.processes.supervisor import STOP_SIGNALS, watch_supervisor
 
@@ -81,9 +81,9 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
         from engine.training.trainer import TrainingFailed, fit_into
         try:
             fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
-            return EXIT_OK
+            return ExitCode.OK
         except TrainingFailed as exc:
-            return fail(str(exc), "training", EXIT_FAILED)
+            return fail(str(exc), "training", ExitCode.FAILED)
     except Exception as exc:  # the one boundary: input -> its message, a crash -> traceback in worker.log
         message, code, kind = classify(exc)
         if kind == "crash":
@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-"):
         print("usage: python -m engine.processes.worker RUN_DIR [--resume] [--supervisor PID]", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INPUT
     if not Path(argv[0]).is_absolute():  # its working directory is not the caller's
         print(f"engine.processes.worker: RUN_DIR must be an absolute path, got {argv[0]}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INPUT
     supervisor = None
     if "--supervisor" in argv[1:]:
         at = argv.index("--supervisor", 1)

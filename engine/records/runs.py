@@ -29,6 +29,7 @@ from engine.config import fields as config_fields
 from engine.config import files as config_files
 from engine import untrusted
 from engine.errors import InputError, one_line, os_errors
+from engine.records.events import append_line, read_events
 
 TERMINAL = ("finished", "stopped", "failed")
 DEFAULT_RUNS_DIR = "runs"
@@ -67,20 +68,6 @@ def make_folder(root: str | Path, stem: str) -> Path:
     raise InputError(f"runs dir: {root} holds 10000 folders named {stem}-*; clean it up or {RUNS_FIX}")
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one line, flushed, always at a line boundary: a partial last line (a killed
-    writer's) is closed first, so it stays one unreadable line instead of eating this one."""
-    data = (line + "\n").encode("utf-8")
-    with open(path, "a+b") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell():
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                data = b"\n" + data
-        fh.write(data)
-        fh.flush()
-
-
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -97,6 +84,21 @@ class RunDir:
     @property
     def id(self) -> str:
         return self.path.name
+
+    def exists(self) -> bool:
+        """Is this a run directory (it has its config)?"""
+        return self.config_file.is_file()
+
+    def stamp(self) -> tuple:
+        """Changes when the run's files change (events appended, summary or config written)."""
+        out = []
+        for f in (self.events_file, self.summary_file, self.config_file):
+            try:
+                st = f.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
 
     @classmethod
     def create(cls, root: str | Path, cfg: dict, now: datetime | None = None) -> "RunDir":
@@ -196,48 +198,6 @@ class RunDir:
             return json.loads(self.summary_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-
-
-def read_events(path: str | Path) -> list[dict]:
-    """All complete events; a partial or corrupt line (a killed writer) is skipped."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    return [ev for ev in map(_parse, text.split("\n")) if ev is not None]
-
-
-def _parse(line: str) -> dict | None:
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        ev = json.loads(line)
-    except ValueError:
-        return None
-    return ev if isinstance(ev, dict) and "type" in ev else None
-
-
-class EventFollower:
-    """Reads new events from a growing events.jsonl, one `poll()` at a time."""
-
-    def __init__(self, path: str | Path, offset: int = 0):
-        self.path = Path(path)
-        self.offset = offset
-
-    def poll(self) -> list[dict]:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except OSError:
-            return []
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []  # only a partial line so far
-        self.offset += end + 1
-        lines = chunk[: end + 1].decode("utf-8", errors="replace").split("\n")
-        return [ev for ev in map(_parse, lines) if ev is not None]
 
 
 def process_start(pid: int) -> int | None:
@@ -387,5 +347,5 @@ def list_runs(root: str | Path) -> list[RunInfo]:
     root = Path(root)
     if not root.is_dir():
         return []
-    dirs = [p for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
+    dirs = [p for p in root.iterdir() if p.is_dir() and RunDir(p).exists()]
     return [load_run(p) for p in sorted(dirs, reverse=True)]

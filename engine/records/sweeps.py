@@ -33,11 +33,13 @@ from engine.config import schema as config_mod
 from engine.config import fields as config_fields
 from engine.config import files as config_files
 from engine.errors import os_errors
-from engine.records.runs import RUNS_FIX, RunDir, _slug, append_line, load_run, make_folder, pid_alive
+from engine.records.runs import RUNS_FIX, RunDir, _slug, load_run, make_folder, pid_alive
+from engine.records.events import append_line
 from engine.search.space import Space, Trial, format_params, trial_config
 
 SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
 RESULTS_JSONL, RESULTS_CSV, BEST_FILE = "results.jsonl", "results.csv", "best.yaml"
+LOG_FILE = "sweep.log"
 ENDED = ("finished", "stopped", "failed", "skipped")
 DONE = ("finished", "skipped")  # a resumed sweep does not run these again
 
@@ -181,6 +183,21 @@ class SweepDir:
     jsonl_file = property(lambda self: self.path / RESULTS_JSONL)
     csv_file = property(lambda self: self.path / RESULTS_CSV)
     best_file = property(lambda self: self.path / BEST_FILE)
+    log_file = property(lambda self: self.path / LOG_FILE)  # the coordinator's own output
+
+    def exists(self) -> bool:
+        """Is this a sweep directory (it has its sweep.yaml)?"""
+        return self.sweep_file.is_file()
+
+    def best_trial_written(self) -> int | None:
+        """The trial whose config best.yaml holds (its first line says), or None."""
+        try:
+            with open(self.best_file, encoding="utf-8") as fh:
+                first = fh.readline()
+        except OSError:
+            return None
+        head, _, _ = first.removeprefix("# best trial ").partition(" ")
+        return int(head) if first.startswith("# best trial ") and head.isdigit() else None
 
     @classmethod
     def create(cls, root: str | Path, name: str, space: Space, base: dict, strategy: str,

@@ -8,7 +8,6 @@ Results are summed in batch order, so they do not depend on the threads.
 """
 from __future__ import annotations
 
-import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
@@ -16,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from engine.models.threads import single_threaded_kernels
 from engine.training import metrics
 from engine.training import sparse
 from engine.data.dataset import Dataset
@@ -111,11 +111,3 @@ def map_batches(fn: Callable, items, device: torch.device, ordered_draws: bool =
         yield from pool.map(fn, items)
 
 
-@contextlib.contextmanager
-def single_threaded_kernels():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)

@@ -7,6 +7,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -94,29 +95,30 @@ def seed_everything(seed: int, reproducibility: bool = True) -> None:
 
 
 class Checkpoints:
-    """Best model (checkpoint.pt) and last training state (resume.pt), written atomically."""
+    """Best model (the run's checkpoint) and last training state (its resume point), written
+    atomically; the run directory names the files."""
 
     def __init__(self, run_dir: str | Path | None):
-        self.dir = Path(run_dir) if run_dir else None
+        self.run = RunDir(run_dir) if run_dir else None
 
-    def _save(self, obj: dict, name: str) -> None:
-        if self.dir is None:
-            return
-        tmp = self.dir / (name + ".tmp")
+    @staticmethod
+    def _save(obj: dict, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
         torch.save(obj, tmp)
-        os.replace(tmp, self.dir / name)
+        os.replace(tmp, path)
 
     def best(self, obj: dict) -> None:
-        self._save(obj, "checkpoint.pt")
+        if self.run is not None:
+            self._save(obj, self.run.checkpoint_file)
 
     def last(self, obj: dict) -> None:
-        self._save(obj, "resume.pt")
+        if self.run is not None:
+            self._save(obj, self.run.resume_file)
 
     def load_last(self) -> dict | None:
-        f = self.dir / "resume.pt" if self.dir else None
-        if f is None or not f.is_file():
+        if self.run is None or not self.run.resume_file.is_file():
             return None
-        return load_checkpoint(f)
+        return load_checkpoint(self.run.resume_file)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -130,92 +132,136 @@ def load_checkpoint(path: str | Path) -> dict:
                          "re-train the run") from None
 
 
-def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
-        should_stop: Callable[[], bool] = lambda: False, resume: bool = False) -> Iterator[dict]:
-    """Train `cfg` on `ds`, yielding events. Ends with `finished`, `stopped` (should_stop
-    turned true; checked at every batch) or raises TrainingFailed."""
-    t_setup = time.perf_counter()
-    torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
-    device = select_device(requested_device(cfg), gpu_index(cfg))
-    seed_everything(cfg["seed"], cfg["reproducibility"])
-    method = methods.build(cfg, ds, device)
-    ckpt = Checkpoints(run_dir)
-    train_in = DeviceRows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
-    key = metric_key(cfg["valid_metric"])
-    rule = StoppingRule.of(cfg)  # compares signed scores: bigger is better
-    fingerprint = ds.fingerprint()
+@dataclass
+class Progress:
+    """Where training is: what resume.pt's `progress` holds (engine.records.checkpoints.PROGRESS)."""
+    epoch: int = 0
+    best_epoch: int = 0
+    best_value: float = -math.inf
+    best_valid: dict = field(default_factory=dict)
+    best_test: dict = field(default_factory=dict)
+    bad_evals: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
 
-    st = {"epoch": 0, "best_epoch": 0, "best_value": -math.inf, "best_valid": {}, "best_test": {},
-          "bad_evals": 0, "train_seconds": 0.0, "eval_seconds": 0.0}
-    if resume:
-        from engine.records.checkpoints import restore_resume
-        restore_resume(method, ckpt.load_last(), fingerprint, st, Path(run_dir) / "resume.pt")
 
-    yield {"type": "started", "pid": os.getpid(), "device": str(device), "model": cfg["model"],
-           "dataset": ds.stats, "parameters": parameter_count(method.module),
-           "buffer_values": sum(b.numel() for b in method.module.buffers()),
-           "model_info": getattr(method, "info", dict)(),  # e.g. L-DiffRec's cluster sizes
-           "fingerprint": fingerprint, "resumed_from_epoch": st["epoch"] if resume else None,
-           "setup_seconds": round(time.perf_counter() - t_setup, 3)}
+class Trainer:
+    """One training run, as RecBole's Trainer: `fit()` yields the events, delegating to
+    `_train_epoch`, `_evaluate` and `_save_checkpoint`. Ends with `finished`, `stopped`
+    (should_stop turned true; checked at every batch) or raises TrainingFailed."""
 
-    def snapshot(kind: str) -> dict:
-        return {"state_dict": method.module.state_dict(), "config": cfg, "fingerprint": fingerprint,
-                "n_users": ds.n_users, "n_items": ds.n_items, "epoch": st["epoch"],
-                "valid": st["best_valid"], "test": st["best_test"], "kind": kind}
+    def __init__(self, cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
+                 should_stop: Callable[[], bool] = lambda: False, resume: bool = False):
+        self.t_setup = time.perf_counter()
+        torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
+        self.cfg, self.ds, self.should_stop, self.resume = cfg, ds, should_stop, resume
+        self.device = select_device(requested_device(cfg), gpu_index(cfg))
+        seed_everything(cfg["seed"], cfg["reproducibility"])
+        self.method = methods.build(cfg, ds, self.device)
+        self.ckpt = Checkpoints(run_dir)
+        self.train_in = DeviceRows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), self.device)
+        self.key = metric_key(cfg["valid_metric"])
+        self.rule = StoppingRule.of(cfg)  # compares signed scores: bigger is better
+        self.fingerprint = ds.fingerprint()
+        self.p = Progress()
+        if resume:
+            from engine.records.checkpoints import restore_resume
+            state = asdict(self.p)
+            restore_resume(self.method, self.ckpt.load_last(), self.fingerprint, state, RunDir(run_dir).resume_file)
+            self.p = Progress(**state)
 
-    def run_eval() -> Iterator[dict]:
+    def fit(self) -> Iterator[dict]:
+        yield self._started()
+        if not self.method.iterative:
+            yield from self._fit_closed_form()
+            return
+        while self.p.epoch < self.cfg["epochs"]:
+            epoch_event = self._train_epoch(self.p.epoch + 1)
+            if epoch_event is None:
+                yield self._summary("stopped", reason="stopped by user")
+                return
+            yield epoch_event
+            if self.p.epoch % self.cfg["eval_step"] == 0 or self.p.epoch == self.cfg["epochs"]:
+                yield from self._evaluate()
+                self._save_checkpoint("last")
+                if self.rule.exhausted(self.p.bad_evals):
+                    yield self._summary("finished", reason=f"early stop: no better {self.cfg['valid_metric']} "
+                                                           f"in {self.rule.evaluations()} evaluations")
+                    return
+        yield self._summary("finished", reason="reached epochs")
+
+    def _started(self) -> dict:
+        m, ds = self.method, self.ds
+        return {"type": "started", "pid": os.getpid(), "device": str(self.device), "model": self.cfg["model"],
+                "dataset": ds.stats, "parameters": parameter_count(m.module),
+                "buffer_values": sum(b.numel() for b in m.module.buffers()),
+                "model_info": getattr(m, "info", dict)(),  # e.g. L-DiffRec's cluster sizes
+                "fingerprint": self.fingerprint, "resumed_from_epoch": self.p.epoch if self.resume else None,
+                "setup_seconds": round(time.perf_counter() - self.t_setup, 3)}
+
+    def _fit_closed_form(self) -> Iterator[dict]:
         t0 = time.perf_counter()
-        valid, test = evaluate(method, cfg, ds, train_in, device)
-        st["eval_seconds"] += time.perf_counter() - t0
-        yield {"type": "eval", "epoch": st["epoch"], "valid": valid, "test": test,
-               "seconds": round(time.perf_counter() - t0, 3)}
-        if rule.improves(rule.score(valid.get(key)), st["best_value"]):
-            st.update(best_value=rule.score(valid[key]), best_epoch=st["epoch"], best_valid=valid, best_test=test, bad_evals=0)
-            ckpt.best(snapshot("best"))
-            yield {"type": "checkpoint", "epoch": st["epoch"], key: valid[key]}
-        else:
-            st["bad_evals"] += 1
+        self.method.fit(self.ds.train_matrix())
+        self.p.train_seconds += time.perf_counter() - t0
+        self.p.epoch = 1
+        yield from self._evaluate()
+        yield self._summary("finished", reason="closed-form model fitted")
 
-    def summary(status: str, **extra) -> dict:
-        return {"type": status, "status": status, "best_epoch": st["best_epoch"], "epochs_run": st["epoch"],
-                "valid": st["best_valid"], "test": st["best_test"], "split": split_counts(ds.stats),
-                "train_seconds": round(st["train_seconds"], 3), "eval_seconds": round(st["eval_seconds"], 3),
-                "peak_rss_gb": peak_rss_gb(), **extra}
-
-    if not method.iterative:
-        t0 = time.perf_counter()
-        method.fit(ds.train_matrix())
-        st["train_seconds"] += time.perf_counter() - t0
-        st["epoch"] = 1
-        yield from run_eval()
-        yield summary("finished", reason="closed-form model fitted")
-        return
-
-    n = ds.n_users
-    while st["epoch"] < cfg["epochs"]:
-        epoch = st["epoch"] + 1
+    def _train_epoch(self, epoch: int) -> dict | None:
+        """One epoch over the users; its event, or None when should_stop turned true."""
+        cfg, n = self.cfg, self.ds.n_users
         t0 = time.perf_counter()
         order = np.random.default_rng([cfg["seed"], epoch]).permutation(n) if cfg["shuffle"] else np.arange(n)
-        loss = train_epoch(method, train_in, order, cfg["train_batch_size"], device, should_stop)
+        loss = train_epoch(self.method, self.train_in, order, cfg["train_batch_size"], self.device, self.should_stop)
         if loss is None:
-            yield summary("stopped", reason="stopped by user")
-            return
+            return None
         if not math.isfinite(loss):
             raise TrainingFailed(f"loss became {loss} in epoch {epoch}: lower learning_rate or noise_scale")
         seconds = time.perf_counter() - t0
-        st["train_seconds"] += seconds
-        st["epoch"] = epoch
-        yield {"type": "epoch", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3),
-               "epochs": cfg["epochs"]}
-        if epoch % cfg["eval_step"] == 0 or epoch == cfg["epochs"]:
-            yield from run_eval()
-            ckpt.last({**snapshot("last"), "optimizers": [o.state_dict() for o in method.optimizers()],
-                       "extra": method.extra_state(), "progress": dict(st), "torch_rng": torch.get_rng_state()})
-            if rule.exhausted(st["bad_evals"]):
-                yield summary("finished", reason=f"early stop: no better {cfg['valid_metric']} "
-                                                 f"in {rule.evaluations()} evaluations")
-                return
-    yield summary("finished", reason="reached epochs")
+        self.p.train_seconds += seconds
+        self.p.epoch = epoch
+        return {"type": "epoch", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3), "epochs": cfg["epochs"]}
+
+    def _evaluate(self) -> Iterator[dict]:
+        """Valid and test metrics; the best model so far saved when valid_metric improved."""
+        t0 = time.perf_counter()
+        valid, test = evaluate(self.method, self.cfg, self.ds, self.train_in, self.device)
+        self.p.eval_seconds += time.perf_counter() - t0
+        yield {"type": "eval", "epoch": self.p.epoch, "valid": valid, "test": test,
+               "seconds": round(time.perf_counter() - t0, 3)}
+        score = self.rule.score(valid.get(self.key))
+        if not self.rule.improves(score, self.p.best_value):
+            self.p.bad_evals += 1
+            return
+        self.p.best_value, self.p.best_epoch, self.p.bad_evals = score, self.p.epoch, 0
+        self.p.best_valid, self.p.best_test = valid, test
+        self._save_checkpoint("best")
+        yield {"type": "checkpoint", "epoch": self.p.epoch, self.key: valid[self.key]}
+
+    def _save_checkpoint(self, kind: str) -> None:
+        """kind best: the model and what it scored; last: all that --resume needs."""
+        m = self.method
+        obj = {"state_dict": m.module.state_dict(), "config": self.cfg, "fingerprint": self.fingerprint,
+               "n_users": self.ds.n_users, "n_items": self.ds.n_items, "epoch": self.p.epoch,
+               "valid": self.p.best_valid, "test": self.p.best_test, "kind": kind}
+        if kind == "best":
+            self.ckpt.best(obj)
+            return
+        self.ckpt.last({**obj, "optimizers": [o.state_dict() for o in m.optimizers()], "extra": m.extra_state(),
+                        "progress": asdict(self.p), "torch_rng": torch.get_rng_state()})
+
+    def _summary(self, status: str, **extra) -> dict:
+        p = self.p
+        return {"type": status, "status": status, "best_epoch": p.best_epoch, "epochs_run": p.epoch,
+                "valid": p.best_valid, "test": p.best_test, "split": split_counts(self.ds.stats),
+                "train_seconds": round(p.train_seconds, 3), "eval_seconds": round(p.eval_seconds, 3),
+                "peak_rss_gb": peak_rss_gb(), **extra}
+
+
+def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
+        should_stop: Callable[[], bool] = lambda: False, resume: bool = False) -> Iterator[dict]:
+    """Train `cfg` on `ds`, yielding events (Trainer.fit); nothing happens before the first."""
+    yield from Trainer(cfg, ds, run_dir, should_stop, resume).fit()
 
 
 def fit_into(run: RunDir, cfg: dict, ds: Dataset, should_stop: Callable[[], bool] = lambda: False,

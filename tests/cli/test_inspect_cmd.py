@@ -137,6 +137,6 @@ def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, argv, message):
 
 
 def test_command_module_does_not_import_torch():
-    code = "import sys, diffrec_tui.inspect_cmd; print('torch' in sys.modules)"
+    code = "import sys, diffrec_tui.headless.inspect; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

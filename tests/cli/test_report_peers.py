@@ -2,7 +2,8 @@
 import io
 from datetime import datetime
 
-from diffrec_tui.report import peers, print_peers
+from engine.records.listing import peers
+from diffrec_tui.headless.report import print_peers
 from engine.records.runs import RunDir
 
 

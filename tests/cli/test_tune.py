@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from diffrec_tui import cli, tune
+from engine.processes import cores
+from diffrec_tui import cli
+from diffrec_tui.headless import tune
+from diffrec_tui import text
 from engine.config import files as config_files
 from engine.records.runs import list_runs
 from engine.records.sweeps import SweepInfo, TrialInfo, load_sweep
@@ -95,7 +98,7 @@ def test_parallel_sweep_writes_results_and_best_config(tmp_path, capsys):
 
     runs_listed = list_runs(sweep)
     assert len(runs_listed) == 2 and {r.status for r in runs_listed} == {"finished"}
-    assert {r.config["threads"] for r in runs_listed} == {max(1, tune.cores() // 2)}
+    assert {r.config["threads"] for r in runs_listed} == {max(1, cores.cores() // 2)}
     # both workers were started before either trial ended (they ran side by side)
     order = [(r["trial"], r["status"]) for r in jsonl if r["status"] in ("running", "finished")]
     assert sorted(order[:2]) == [(1, "running"), (3, "running")]
@@ -149,4 +152,4 @@ def test_plain_lines_describe_trials(tmp_path):
     twin = TrialInfo(4, {"learning_rate": 0.001, "w_min": 0.2}, "finished", value=0.1234, test=t.test, epochs=7,
                      seconds=0.0, same_as=3)
     assert tune.describe(twin, info).endswith("(same config as trial 3, not run again): learning_rate=0.001 w_min=0.2")
-    assert (tune.seconds_cell(t), tune.seconds_cell(twin)) == ("12", "=3")
+    assert (text.seconds_cell(t), text.seconds_cell(twin)) == ("12", "=3")

@@ -41,7 +41,7 @@ def test_light_engine_modules_do_not_import_torch(python_code, module):
 
 
 def test_cli_does_not_import_torch(python_code):
-    assert imported(python_code, ["diffrec_tui.cli", "diffrec_tui.report"], ("torch",)) == []
+    assert imported(python_code, ["diffrec_tui.cli", "diffrec_tui.headless.report"], ("torch",)) == []
 
 
 def top_level_imports(path: Path) -> set[str]:

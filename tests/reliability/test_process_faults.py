@@ -150,7 +150,7 @@ def test_terminating_a_sweep_stops_every_trial_worker(tmp_path):
 
 
 def _events(run):
-    from engine.records.runs import read_events
+    from engine.records.events import read_events
     return read_events(run / "events.jsonl")
 
 
@@ -182,7 +182,7 @@ def dead_trial(root):
 
 def test_a_dead_trial_shows_as_dead_in_the_sweep_table(tmp_path):
     from rich.console import Console
-    from diffrec_tui.tune import trial_table
+    from diffrec_tui.headless.tune import trial_table
     from engine.records.sweeps import load_sweep
     info = load_sweep(dead_trial(tmp_path))
     assert info.trials[0].status == "dead" and "Segmentation fault" in info.trials[0].reason

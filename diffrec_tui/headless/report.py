@@ -10,61 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-HEADLINE_KEYS = ("recall@20", "ndcg@20")
-
-
-def headline_keys(cfg: dict | None) -> tuple[str, ...]:
-    """The metrics a line shows: the config's valid_metric first, then NDCG and Recall at
-    its K where the config computes them (RecBole's MRR@10: mrr@10 ndcg@10 recall@10)."""
-    from engine.config.fields import parse_metric
-
-    vm = parse_metric(str((cfg or {}).get("valid_metric", "")))
-    if vm is None:
-        return HEADLINE_KEYS
-    names = [str(m).lower() for m in cfg.get("metrics") or []]
-    keys = [f"{vm[0]}@{vm[1]}"] + [f"{n}@{vm[1]}" for n in ("ndcg", "recall") if n in names]
-    return tuple(dict.fromkeys(keys))
-
-
-def fmt_metrics(m: dict, keys=HEADLINE_KEYS) -> str:
-    """The headline metrics, or the first two a run computes when it has none of them."""
-    shown = [k for k in keys if k in m] or list(m)[:2]
-    return " ".join(f"{k} {m[k]:.4f}" for k in shown)
-
-
-def split_text(d: dict) -> str:
-    """'train/valid/test 80808/9596/9596 (recbole 0.8/0.1/0.1 RO), 34 held-out items ...'."""
-    if "n_valid" not in d:
-        return f"{d.get('n_train')} train interactions"
-    how = f" ({d['split']})" if d.get("split") else ""
-    text = f"train/valid/test {d.get('n_train')}/{d.get('n_valid')}/{d.get('n_test')}{how}"
-    unseen, dropped = d.get("unseen_targets", 0), d.get("unseen_dropped", 0)
-    if dropped:
-        return text + f", {dropped} held-out items unseen in training dropped"
-    if unseen:
-        return text + f", {unseen} held-out items unseen in training kept as targets (misses)"
-    return text
-
-
-def describe(ev: dict, keys=HEADLINE_KEYS) -> str:
-    """One plain line for an event; `keys` are the metrics an eval line shows."""
-    t = ev["type"]
-    if t == "started":
-        d = ev.get("dataset", {})
-        return (f"started {ev.get('model')} on {ev.get('device')}: {d.get('n_users')} users x {d.get('n_items')} items, "
-                f"{split_text(d)}, {ev.get('parameters')} parameters")
-    if t == "epoch":
-        return f"epoch {ev['epoch']}/{ev.get('epochs', '?')} loss {ev['loss']:.4f} ({ev['seconds']:.2f}s)"
-    if t == "eval":
-        return (f"eval epoch {ev['epoch']}: valid {fmt_metrics(ev['valid'], keys)} | "
-                f"test {fmt_metrics(ev['test'], keys)} ({ev['seconds']:.2f}s)")
-    if t == "checkpoint":
-        return f"checkpoint epoch {ev['epoch']}"
-    if t in ("finished", "stopped"):
-        return f"{t} after {ev.get('epochs_run')} epochs (best epoch {ev.get('best_epoch')}): {ev.get('reason', '')}"
-    if t == "failed":
-        return f"failed: {ev.get('reason')}"
-    return t
+from diffrec_tui.text import HEADLINE_KEYS, describe, fmt_metrics, headline_keys, split_text
 
 
 class PlainView:
@@ -154,40 +100,10 @@ def ordered(metrics: dict, keys) -> list[str]:
 PEER_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 
-def peers(run) -> list:
-    """Finished runs in the same runs directory on the same data (same fingerprint), newest
-    run of each model first, so a DiffRec run is shown beside the baselines. Only the first
-    event of each other run is read to tell its data (a runs folder holds hundreds)."""
-    from engine.records.runs import load_run
-
-    fingerprint = _first_event(run.path).get("fingerprint")
-    if fingerprint is None:
-        return []
-    best_of_model: dict = {}
-    dirs = [p for p in run.path.parent.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
-    for path in sorted(dirs, reverse=True):
-        first = _first_event(path)
-        if first.get("fingerprint") != fingerprint or first.get("model") in best_of_model:
-            continue
-        r = load_run(path)
-        if r.status == "finished" and r.best[1]:
-            best_of_model.setdefault(r.config.get("model"), r)
-    return list(best_of_model.values())
-
-
-def _first_event(path) -> dict:
-    """The run's first event (its `started`: model and dataset fingerprint), or {}."""
-    import json
-    try:
-        with open(path / "events.jsonl", encoding="utf-8") as fh:
-            ev = json.loads(fh.readline())
-    except (OSError, ValueError):
-        return {}
-    return ev if isinstance(ev, dict) else {}
-
-
 def print_peers(run, out=None) -> None:
     """Test metrics of the latest run of each model on this dataset, best per metric in bold."""
+    from engine.records.listing import peers
+
     rows = peers(run)
     if len(rows) < 2:
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -19,15 +18,15 @@ from rich.table import Table
 
 from engine.config import schema as config_mod
 from engine.errors import InputError, os_errors
-from engine.records.runs import RUNS_FIX, EventFollower, RunDir, _slug, runs_root
-from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.records.runs import RUNS_FIX, RunDir, _slug, runs_root
+from engine.errors import ExitCode
+from engine.processes.supervisor import Supervision
 
 DEFAULT_MODELS = ("Pop", "ItemKNN", "EASE", "MultiVAE", "DiffRec")  # cheapest first
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 COLUMNS = (["model", "status", "best_epoch"] + [f"{s}_{m}" for s in ("valid", "test") for m in METRICS]
            + ["train_seconds", "eval_seconds", "run_dir"])
 SHOWN = ("started", "eval", "finished", "stopped", "failed")  # events echoed while a model runs
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def main(args) -> int:
@@ -36,8 +35,8 @@ def main(args) -> int:
     preflight(configs)
     root = runs_root(args.runs_dir, configs[0])
     rows, codes = [], []
-    stopper = _Stopper()
-    with stopper:
+    stopper = Supervision()
+    with stopper.signals:
         for cfg in configs:
             run = RunDir.create(root, cfg)
             print(f"[{cfg['model']}] run directory {run.path}", flush=True)
@@ -51,7 +50,7 @@ def main(args) -> int:
     print(f"table saved: {csv_path}")
     if stopper.asked:
         return stopper.signals.exit_status
-    return max(codes, default=EXIT_OK)  # 2 (bad input) over 1 (training failed) over 0
+    return max(codes, default=ExitCode.OK)  # 2 (bad input) over 1 (training failed) over 0
 
 
 # ---------------------------------------------------------------- configs
@@ -75,7 +74,7 @@ def parse_models(text: str | None) -> list[str]:
 
 def model_configs(args, models: list[str]) -> list[dict]:
     """CONFIG with --set/--device applied, once per model with `model` switched."""
-    from .cli import load_config
+    from diffrec_tui.headless.configs import load_config
 
     if any(o.partition("=")[0].strip() == "model" for o in args.overrides):
         raise InputError("--compare: choose the models with --models, not --set model=...")
@@ -99,60 +98,26 @@ def preflight(configs: list[dict]) -> None:
 
 # ---------------------------------------------------------------- running one model
 
-class _Stopper:
-    """Ctrl-C, SIGTERM or SIGHUP: stop the running worker cleanly and run no further models."""
-
-    def __init__(self):
-        self.child: Child | None = None
-        self.signals = Signals(self._on_signal)
-
-    @property
-    def asked(self) -> bool:
-        return bool(self.signals.received)
-
-    def _on_signal(self, signum):
-        if self.child is not None:
-            self.child.stop(signum)
-
-    def __enter__(self):
-        self.signals.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.signals.__exit__(*exc)
-
-
-def follow(run: RunDir, label: str, stopper: _Stopper) -> tuple[dict | None, int]:
-    """Spawn the worker for `run`, echo its main events, return (last event, exit code)."""
-    from engine.processes.worker import spawn
-    from .cli import run_keys
-    from .report import describe
+def follow(run: RunDir, label: str, supervision: Supervision) -> tuple[dict | None, int]:
+    """Run the worker for `run`, echo its main events, return (last event, exit code)."""
+    from diffrec_tui.headless.run import run_keys
+    from diffrec_tui.text import describe
 
     keys = run_keys(run)
-    follower = EventFollower(run.events_file)
-    stopper.child = child = Child(spawn(run.path))
-    if stopper.asked:
-        child.stop(stopper.signals.first)
-    last = None
-    while True:
-        done = child.poll() is not None
-        for ev in follower.poll():
-            last = ev
-            if ev["type"] in SHOWN:
-                print(f"[{label}] {describe(ev, keys)}", flush=True)
-        if done:
-            break
-        time.sleep(0.1)
-        child.enforce(0.0 if len(stopper.signals.received) > 1 else STOP_GRACE_SECONDS)
-    stopper.child = None
+
+    def echo(ev: dict) -> None:
+        if ev["type"] in SHOWN:
+            print(f"[{label}] {describe(ev, keys)}", flush=True)
+
+    last, code = supervision.run(run, echo)
     status = last["type"] if last else None
     if status == "failed":
-        return last, EXIT_INPUT if last.get("kind") == "input" else EXIT_FAILED
+        return last, ExitCode.INPUT if last.get("kind") == "input" else ExitCode.FAILED
     if status not in ("finished", "stopped"):
-        run.record_exit(child.returncode)
-        print(f"[{label}] run dead: {run.gone_reason(child.returncode)}", file=sys.stderr)
-        return last, EXIT_FAILED
-    return last, EXIT_OK
+        run.record_exit(code)
+        print(f"[{label}] run dead: {run.gone_reason(code)}", file=sys.stderr)
+        return last, ExitCode.FAILED
+    return last, ExitCode.OK
 
 
 def row(model: str, run: RunDir, last: dict | None) -> dict:

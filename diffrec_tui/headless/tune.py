@@ -4,13 +4,12 @@
 Trials run as worker processes (engine.processes.sweep_runner.Runner), `--workers` at a time, each with
 its share of the cores. In a terminal a Rich live table follows them; otherwise one plain
 line per trial. At the end: the best trial (chosen on the validation metric only), its
-valid and test metrics, and best.yaml, a full config for `--run`.
-Exit status: 0 at least one trial finished, 1 none did, 2 bad input, 130 interrupted
-(143 terminated, 129 hung up).
+valid and test metrics, and the best trial's full config, ready for `--run`.
+Exit status (ExitCode): 0 at least one trial finished, 1 none did, 2 bad input, 130
+interrupted (143 terminated, 129 hung up).
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,35 +19,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from diffrec_tui.text import STATUS_STYLE, seconds_cell, trial_keys
+
 from engine.config import schema as config_mod
 from engine.config import files as config_files
 from engine.search import space as tuning
 from engine.errors import InputError
 from engine.records.runs import runs_root
-from engine.processes.supervisor import Signals
-from engine.processes.sweep_runner import Runner
+from engine.processes.cores import share
+from engine.processes.sweep_runner import exit_code, run_supervised
 from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def share(base: dict, workers: int | None, runnable: int) -> tuple[int, int | None]:
-    """(workers, threads per trial). By default as many workers as fit the cores (one
-    thread each, or the base config's own `threads`), never more than there are trials."""
-    n = cores()
-    fixed = base.get("threads") or 0
-    if workers is None:
-        workers = max(1, min(n // max(1, fixed), runnable))
-    elif workers < 1:
-        raise InputError(f"--workers: must be >= 1, got {workers}")
-    return workers, (None if fixed else max(1, n // workers))
 
 
 def main(args) -> int:
@@ -60,7 +41,7 @@ def main(args) -> int:
     space = tuning.read(args.tune)
     from engine.data.layout import locate
 
-    from .cli import load_config
+    from diffrec_tui.headless.configs import load_config
     base = load_config(args.base_config, args)
     locate(base)  # a wrong data path is one error now, not one failed trial each
     strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"])
@@ -96,7 +77,7 @@ def resume(args) -> int:
         raise InputError(f"--resume: {args.tune} differs from the sweep's space; "
                          "drop --tune to resume, or start a new sweep without --resume")
     if args.base_config or args.overrides or args.device:
-        from .cli import load_config
+        from diffrec_tui.headless.configs import load_config
         given = load_config(args.base_config, args, show_note=False) if args.base_config else \
             config_mod.resolve({**base, **dict(config_files.parse_override(o) for o in args.overrides),
                                 **({"device": args.device} if args.device else {})})
@@ -118,32 +99,16 @@ def _space_key(space: tuning.Space) -> list:
 
 
 def execute(sd: SweepDir, workers: int, threads: int | None) -> int:
-    """Run the sweep's trials. SIGINT, SIGTERM or SIGHUP stop it like Ctrl-C: no new trial,
-    running workers stop at a batch boundary (a second signal kills them at once), and the
-    exit status is 130, 143 or 129."""
-    runner = Runner(sd.path, workers, threads)
-
-    def on_signal(signum):
-        if len(signals.received) > 1:
-            runner.stop_grace = 0.0  # a second signal: do not wait for the workers
-
-    signals = Signals(on_signal)
-    tty = sys.stdout.isatty()
-    view = RichSweepView(sd) if tty else PlainSweepView(sd)
-    with signals, view:
-        info = runner.run(should_stop=lambda: bool(signals.received), on_update=view.update, on_tick=view.tick)
+    """Run the sweep's trials in the foreground with a live view (sweep_runner.run_supervised:
+    a signal stops it like Ctrl-C, a second one kills the workers; exit status 130, 143 or 129)."""
+    view = RichSweepView(sd) if sys.stdout.isatty() else PlainSweepView(sd)
+    with view:
+        info, signals = run_supervised(sd.path, workers, threads, on_update=view.update, on_tick=view.tick)
     print_result(info, interrupted=bool(signals.received))
-    if signals.received:
-        return signals.exit_status
-    return EXIT_OK if info.best else EXIT_FAILED
+    return exit_code(info, signals)
 
 
 # ---------------------------------------------------------------- display
-
-def _headline(info: SweepInfo) -> list[str]:
-    """Metric keys shown for a trial: the validation metric first, then NDCG and Recall at the same K."""
-    from .report import headline_keys
-    return list(headline_keys({"valid_metric": info.metric, "metrics": info.meta["base"].get("metrics", [])}))
 
 
 def describe(t: TrialInfo, info: SweepInfo) -> str:
@@ -153,7 +118,7 @@ def describe(t: TrialInfo, info: SweepInfo) -> str:
         return f"{head}: {tuning.format_params(t.params)} ({t.run.name if t.run else ''})"
     if t.status in ("failed", "skipped", "dead"):
         return f"{head}: {tuning.format_params(t.params)}: {t.reason}"
-    test = " ".join(f"{k} {t.test[k]:.4f}" for k in _headline(info) if k in t.test)
+    test = " ".join(f"{k} {t.test[k]:.4f}" for k in trial_keys(info) if k in t.test)
     value = f"{t.value:.4f}" if t.value is not None else "-"
     cost = f"same config as trial {t.same_as}, not run again" if t.same_as else \
         f"{t.epochs} epochs, {t.seconds or 0:.1f}s"
@@ -181,17 +146,6 @@ class PlainSweepView:
 
     def tick(self) -> None:
         pass
-
-
-def seconds_cell(t: TrialInfo) -> str:
-    """A trial's seconds, or `=N` when it took trial N's result (same config, not run)."""
-    if t.same_as is not None:
-        return f"={t.same_as}"
-    return f"{t.seconds:.0f}" if t.seconds else "-"
-
-
-STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "stopped": "yellow",
-                "skipped": "dim", "pending": "dim", "dead": "red"}
 
 
 class RichSweepView:
@@ -242,7 +196,7 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
              (f", {elapsed:.0f}s" if elapsed is not None else ""))
     table = Table(title=title, title_justify="left")
     keys = [p["key"] for p in info.meta.get("space", [])]
-    for col in ["#", "status", *keys, "epoch", f"valid {info.metric}", *(f"test {k}" for k in _headline(info)), "s"]:
+    for col in ["#", "status", *keys, "epoch", f"valid {info.metric}", *(f"test {k}" for k in trial_keys(info)), "s"]:
         table.add_column(col, justify="right" if col not in ("status",) else "left", no_wrap=True)
     running = [t for t in info.trials if t.status == "running"]
     sign = 1.0 if info.bigger else -1.0
@@ -254,12 +208,12 @@ def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) ->
         style = "bold" if best is not None and t.index == best.index else None
         table.add_row(str(t.index), Text(t.status, style=STATUS_STYLE.get(t.status, "")),
                       *(tuning.format_value(t.params.get(k)) for k in keys),
-                      str(t.epochs or "-"), _num(t.value), *(_num(t.test.get(k)) for k in _headline(info)),
+                      str(t.epochs or "-"), _num(t.value), *(_num(t.test.get(k)) for k in trial_keys(info)),
                       seconds_cell(t), style=style)
     hidden = len(running) + len(ended) - len(rows)
     notes = [f"trial {t.index} dead: {t.reason}" for t in info.trials if t.status == "dead"][:3]
     if hidden > 0:
-        notes.append(f"{hidden} more in {info.path / 'results.csv'}")
+        notes.append(f"{hidden} more in {SweepDir(info.path).csv_file}")
     if notes:
         table.caption = "\n".join(notes)
     return table
@@ -289,8 +243,8 @@ def print_result(info: SweepInfo, interrupted: bool, out=None) -> None:
             if key.endswith(f"@{k}"):
                 table.add_row(key, f"{v:.4f}", _num(best.test.get(key)))
         console.print(table)
-        console.print(f"best config: {info.path / 'best.yaml'} (diffrec-tui --run {info.path / 'best.yaml'})",
+        console.print(f"best config: {SweepDir(info.path).best_file} (diffrec-tui --run {SweepDir(info.path).best_file})",
                       highlight=False, soft_wrap=True)
-    console.print(f"results: {info.path / 'results.csv'}", highlight=False, soft_wrap=True)
+    console.print(f"results: {SweepDir(info.path).csv_file}", highlight=False, soft_wrap=True)
     if word == "stopped":
         console.print(f"resume with: diffrec-tui --resume {info.path}", highlight=False, soft_wrap=True)
