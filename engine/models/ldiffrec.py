@@ -3,8 +3,8 @@
 Items are clustered into `n_cate` groups (engine.models.clustering). Each group's slice of the
 interaction vector has its own (variational) encoder; the concatenated latents are noised
 and denoised by the usual DiffRec MLP; a decoder maps the denoised latent back to item
-scores, which are put back in item-id order. Training loss (as the reference code, see
-DESIGN.md section 2), with lambda_e annealed over epochs and beta_b over batches:
+scores, which are put back in item-id order. Training loss (as the reference code combines
+them), with lambda_e annealed over epochs and beta_b over batches:
 
   reweight true:  lambda_e * diffusion + (recon_NLL + beta_b * KL)
   reweight false: diffusion + lambda_e * (recon_NLL + beta_b * KL)
