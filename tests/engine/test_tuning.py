@@ -422,3 +422,14 @@ def test_sweep_yaml_keeps_the_hyper_file_readable_and_reading_needs_no_torch(tmp
 def test_a_directory_without_sweep_yaml_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is not a sweep directory"):
         load_sweep(tmp_path)
+
+
+def test_sweep_runner_entry_point_refuses_bad_arguments(tmp_path):
+    # the coordinator the app launches: python -m engine.processes.sweep_runner SWEEP_DIR
+    import subprocess
+    import sys
+    for args in ([], ["relative/sweep"], [str(tmp_path / "nothing-here")]):
+        res = subprocess.run([sys.executable, "-m", "engine.processes.sweep_runner", *args],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
