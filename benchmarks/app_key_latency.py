@@ -26,7 +26,7 @@ from pathlib import Path
 from paint_probe import ROOT, Probe, mark_handled, pct, timed  # noqa: E402  (puts ROOT on sys.path)
 from diffrec_tui.screens.runs import RunsScreen  # noqa: E402
 from diffrec_tui.screens.train import TrainScreen  # noqa: E402
-from engine.config import files as config_files
+from engine.config import files as config_files  # noqa: E402
 
 TrainScreen.action_next_k = mark_handled(TrainScreen.action_next_k)
 TrainScreen.on_screen_resume = mark_handled(TrainScreen.on_screen_resume)

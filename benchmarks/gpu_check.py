@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import limits  # noqa: E402  (first: it sets the worker's OpenMP policy before torch loads)
 import torch  # noqa: E402
-from engine.models import registry as methods
-from engine.data import loaders as data
-from engine.training import trainer
-from engine.config import files as config_files
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
 
 
 def environment(device_arg: str) -> torch.device:

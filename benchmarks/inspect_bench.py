@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.inspection.inspector import Inspector
+from engine.inspection.inspector import Inspector  # noqa: E402
 
 
 def timed(fn, repeat: int = 5):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from paint_probe import ROOT, Probe, mark_handled, pct, timed  # noqa: E402  (puts ROOT on sys.path)
 from diffrec_tui.screens.inspect import InspectScreen  # noqa: E402
-from engine.config import files as config_files
+from engine.config import files as config_files  # noqa: E402
 
 # "handled" = the screen has applied the change (a step drawn, a worker's result applied)
 InspectScreen.action_step = mark_handled(InspectScreen.action_step)

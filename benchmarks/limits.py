@@ -34,21 +34,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.processes.worker import quiet_waits
+from engine.processes.worker import quiet_waits  # noqa: E402
 
 quiet_waits()  # as in the worker that runs real trainings (before torch is imported)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.models import registry as methods
-from engine.data import loaders as data
-from engine.training import evaluation
-from engine.models.threads import single_threaded_kernels
-from engine.training import flops
-from engine.training import trainer
-from engine.config import files as config_files
-from engine import untrusted
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import evaluation  # noqa: E402
+from engine.models.threads import single_threaded_kernels  # noqa: E402
+from engine.training import flops  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
+from engine import untrusted  # noqa: E402
 
 EVAL_CANDIDATES = (128, 256, 512, 1024, 2048)  # batch sizes tried for the evaluation floor
 

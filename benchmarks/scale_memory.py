@@ -19,13 +19,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.models import registry as methods
-from engine.data import loaders as data
-from engine.training import trainer
-from engine.training import evaluation
-from engine.config import schema as config
-from engine.config import files as config_files
-from engine.models.denoiser import parameter_count
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.training import evaluation  # noqa: E402
+from engine.config import schema as config  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
+from engine.models.denoiser import parameter_count  # noqa: E402
 
 AMAZON = ["synthetic_users=108822", "synthetic_items=94949", "synthetic_interactions=32",
           "dims_dnn=[1000]", "steps=5", "device=cpu", "dataset=amazon-book-synthetic"]

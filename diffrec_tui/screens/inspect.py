@@ -230,7 +230,7 @@ class InspectScreen(Screen):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        from engine.inspection.inspector import Inspector
+        from engine.inspection.inspector import Inspector  # imports torch: workers only
         insp = Inspector(path)
         with self._cache_lock:
             self._cache[key] = insp
