@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.errors import InputError
+from engine.errors import ExitCode, InputError
 
 DEFAULT_TOPK = 20
 
@@ -48,7 +48,7 @@ def main(args) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into `head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+    return ExitCode.OK
 
 
 def as_json(insp, view) -> dict:
@@ -106,7 +106,7 @@ def export_main(args) -> int:
     progress.done()
     print(f"export-recs: wrote {n} rows (top-{k} of {insp.n_users} users, training and validation items "
           f"excluded) to {out} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 class Progress:

@@ -3,6 +3,8 @@ TensorBoard scalars (then `tensorboard --logdir LOGDIR`). Needs the optional ext
 `diffrec-tui[tensorboard]`; torch is imported only here, inside the command."""
 from __future__ import annotations
 
+from engine.errors import ExitCode
+
 
 def main(args) -> int:
     from engine.records.tensorboard import export
@@ -13,4 +15,4 @@ def main(args) -> int:
         print(f"{name}: {n} scalars")
     print(f"export-tensorboard: {len(done)} run{'s' * (len(done) != 1)} written to {logdir} "
           f"(view with: tensorboard --logdir {logdir})")
-    return 0
+    return ExitCode.OK
