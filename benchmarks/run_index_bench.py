@@ -41,8 +41,9 @@ MODELS = ("DiffRec", "LDiffRec", "EASE", "MultiVAE", "Pop")
 
 def make_runs(root: Path, n: int, seed: int = 0) -> None:
     """n run directories as the trainer writes them (a tenth in three sweeps)."""
-    from engine import config as config_mod
-    from engine.sweep import SWEEP_FILE
+    from engine.config import files as config_files
+    from engine.config import schema as config_mod
+    from engine.records.sweeps import SWEEP_FILE
 
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -59,7 +60,7 @@ def make_runs(root: Path, n: int, seed: int = 0) -> None:
             cfg = config_mod.defaults()
             cfg.update(model=model, dataset="ml-1m_clean", steps=steps)
             tmp = root / ".cfg.yaml"
-            config_mod.save(cfg, tmp)
+            config_files.save(cfg, tmp)
             configs[key] = tmp.read_text(encoding="utf-8")
             tmp.unlink()
         parent = sweeps[i % 3] if i % 10 == 0 else root
@@ -103,7 +104,7 @@ def write_events(d: Path, model: str, rng: random.Random, i: int) -> None:
 # ---------------------------------------------------------------- phases (each in its own process)
 
 def phase_list(root: Path) -> dict:
-    from engine.run_index import RunIndex
+    from engine.records.run_index import RunIndex
     t0 = time.perf_counter()
     runs = RunIndex.shared(root).runs()
     first = time.perf_counter() - t0
@@ -115,8 +116,8 @@ def phase_list(root: Path) -> dict:
 
 
 def phase_old(root: Path, most: int) -> dict:
-    from engine.run_index import run_dirs
-    from engine.runs import load_run
+    from engine.records.run_index import run_dirs
+    from engine.records.runs import load_run
     dirs = run_dirs(root)
     sample = dirs[:most]
     t0 = time.perf_counter()
@@ -127,8 +128,8 @@ def phase_old(root: Path, most: int) -> dict:
 
 
 def phase_peers(root: Path) -> dict:
-    from diffrec_tui.report import peers
-    from engine.runs import RunDir
+    from engine.records.listing import peers
+    from engine.records.runs import RunDir
     newest = max((p for p in root.iterdir() if p.is_dir() and not p.name.startswith("sweep-")), key=lambda p: p.name)
     t0 = time.perf_counter()
     found = peers(RunDir(newest))
@@ -145,9 +146,9 @@ async def _screen(root: Path) -> dict:
     from paint_probe import Probe, marks, mark_handled
     from textual.widgets import DataTable
     DataTable.action_cursor_down = mark_handled(DataTable.action_cursor_down)
-    from engine import config as config_mod
+    from engine.config import files as config_files
 
-    cfg = config_mod.load(ROOT / "configs" / "default.yaml")
+    cfg = config_files.load(ROOT / "configs" / "default.yaml")
     app = Probe(config=cfg, config_path=ROOT / "configs" / "default.yaml", runs_dir=root)
     out = {}
     async with app.run_test(size=(140, 42)) as pilot:
@@ -194,7 +195,7 @@ def run_phase(name: str, root: Path, *extra: str) -> dict:
 
 
 def measure(n: int, old_max: int, screen: bool) -> dict:
-    from engine.run_index import INDEX_FILE
+    from engine.records.run_index import INDEX_FILE
     tmp = Path(tempfile.mkdtemp(prefix="diffrec-index-"))
     try:
         root = tmp / "runs"

@@ -8,11 +8,11 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from engine.supervisor import Child, ExitCode
-from engine.runs import pid_alive
-from engine.sweep import SweepDir, SweepInfo
+from engine.processes.supervisor import Child, ExitCode
+from engine.records.runs import pid_alive
+from engine.records.sweeps import SweepDir, SweepInfo
 
-from . import sweeps
+from diffrec_tui import sweeps
 
 
 class Children(dict):
@@ -71,13 +71,13 @@ class Coordinators:
 
     def refused(self, path: Path) -> bool:
         """Its coordinator exited on bad input before running anything."""
-        return self.exit_codes.get(Path(path)) == ExitCode.BAD_INPUT
+        return self.exit_codes.get(Path(path)) == ExitCode.INPUT
 
 
 def ended_message(path: Path, code: int) -> tuple[str, str]:
     """(what to tell the user, severity) when a coordinator the app started exited."""
     name = sweeps.label(path)
-    if code == ExitCode.BAD_INPUT:  # its one-line message is the log's last line
+    if code == ExitCode.INPUT:  # its one-line message is the log's last line
         return f"{name} did not start: {sweeps.log_tail(path, 1)}", "error"
     if code == ExitCode.INTERRUPTED:
         return f"{name} stopped; f4 resumes it", "warning"

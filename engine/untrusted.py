@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, DataError, decode_error, os_errors, os_reason, regular_file
+from engine.errors import ConfigError, DataError, decode_error, os_errors, os_reason, regular_file
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file larger than 1 MB is not a config file
 

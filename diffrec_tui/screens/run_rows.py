@@ -9,9 +9,9 @@ from functools import lru_cache
 
 from rich.text import Text
 
-from engine.run_index import IndexedRun
+from engine.records.run_index import IndexedRun
 
-from ..live import valid_key
+from diffrec_tui.live import valid_key
 
 
 def _num(v, fmt: str = ".4f") -> str:

@@ -16,16 +16,16 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
-from engine import config as config_mod
+from engine.config import files as config_files
 
-from ..live import valid_key
-from ..widgets.charts import LineChart, Series
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
-from . import runs_loading
-from .dialogs import Confirm
-from .run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
-from .runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
+from diffrec_tui.live import valid_key
+from diffrec_tui.widgets.charts import LineChart, Series
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.screens import runs_loading
+from diffrec_tui.screens.dialogs import Confirm
+from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
+from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
 DIFF_ROWS = 14
@@ -160,7 +160,7 @@ class RunsScreen(RunsLoading, Screen):
         if len(chosen) != 2:
             return "[dim]select exactly two runs (space) to see how their configs differ[/]"
         a, b = chosen
-        d = config_mod.diff(a.info.config, b.info.config)
+        d = config_files.diff(a.info.config, b.info.config)
         lines = [f"[b]config diff[/b]  A = {escape(_label(a.info.id))}   B = {escape(_label(b.info.id))}"]
         if not d:
             lines.append("identical configs")

@@ -17,9 +17,9 @@ from rich.text import Text
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from engine.run_index import RunIndex
+from engine.records.run_index import RunIndex
 
-from .run_rows import COLUMNS, Row, matches, row_for, rows_for
+from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
 FILL_ROWS = 100  # rows added to the table per turn of the event loop (a key waits at most that long)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diffrec_tui import cli, compare
+from diffrec_tui import cli
+from diffrec_tui.headless import compare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +120,7 @@ def test_bad_arguments_exit_2_with_one_line(config_file, tmp_path, capsys, args,
 
 
 def test_compare_does_not_import_torch():
-    code = "import sys, diffrec_tui.compare; print('torch' in sys.modules)"
+    code = "import sys, diffrec_tui.headless.compare; print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"

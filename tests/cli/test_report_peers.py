@@ -2,8 +2,9 @@
 import io
 from datetime import datetime
 
-from diffrec_tui.report import peers, print_peers
-from engine.runs import RunDir
+from engine.records.listing import peers
+from diffrec_tui.headless.report import print_peers
+from engine.records.runs import RunDir
 
 
 def fake_run(root, model, fingerprint, recall, when):
@@ -43,7 +44,7 @@ def test_no_table_for_a_lonely_run(tmp_path):
 def test_peers_come_from_the_index_each_run_read_once(tmp_path):
     """Issue 19: the --run summary looks its peers up in the run index; a second summary
     reads only the run that is new, and a broken run among them does not hurt."""
-    from engine.run_index import RunIndex
+    from engine.records.run_index import RunIndex
     for i in range(6):
         fake_run(tmp_path, "Pop", "other-data", 0.3, 10 + i)
     broken = RunDir.create(tmp_path, {"model": "X", "dataset": "d"}, now=datetime(2026, 1, 1, 12, 0, 30))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import signal
 
-from engine.supervisor import ExitCode, exit_status
+from engine.processes.supervisor import ExitCode, exit_status
 
 
 def test_exit_codes_are_the_documented_statuses():
     assert [int(c) for c in ExitCode] == [0, 1, 2, 129, 130, 143]
-    assert ExitCode.BAD_INPUT == 2 and ExitCode.INTERRUPTED == 130 and ExitCode.TERMINATED == 143
+    assert ExitCode.INPUT == 2 and ExitCode.INTERRUPTED == 130 and ExitCode.TERMINATED == 143
 
 
 def test_exit_status_of_a_signal_is_an_exit_code():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.run_index import INDEX_FILE, RunIndex, row_config, run_dirs
-from engine.runs import RunDir, load_run
+from engine.records.run_index import INDEX_FILE, RunIndex, row_config, run_dirs
+from engine.records.runs import RunDir, load_run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tui" / "fixtures"
 

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 from textual.widgets import Static
 
-from engine.supervisor import ExitCode
-from engine.sweep import LOG_FILE, list_all_runs, list_sweeps
+from engine.processes.supervisor import ExitCode
+from engine.records.sweeps import LOG_FILE, list_all_runs, list_sweeps
 from diffrec_tui.coordinators import Coordinators, ended_message
 from tui_helpers import HERE, SIZE, answer_quit, make_app, wait_for
 
@@ -73,7 +73,7 @@ def test_coordinators_poll_each_end_once_and_know_a_refusal(tmp_path):
     for child in c.procs.values():
         child.wait(10)
     ended = dict(c.poll())
-    assert ended == {ok: ExitCode.OK, bad: ExitCode.BAD_INPUT}
+    assert ended == {ok: ExitCode.OK, bad: ExitCode.INPUT}
     assert c.poll() == [] and c.running() == []  # said once
     assert c.refused(bad) and not c.refused(ok)
 
@@ -98,7 +98,7 @@ def test_coordinators_stop_their_own_and_one_known_by_pid(tmp_path):
 
 def test_ended_messages_name_the_sweep_and_why(sweep_dir):
     (sweep_dir / LOG_FILE).write_text("starting\nsweep: base config has problems\n")
-    text, severity = ended_message(sweep_dir, ExitCode.BAD_INPUT)
+    text, severity = ended_message(sweep_dir, ExitCode.INPUT)
     assert text == "20250303-100000-hyper did not start: sweep: base config has problems" and severity == "error"
     assert "f4 resumes it" in ended_message(sweep_dir, ExitCode.INTERRUPTED)[0]
     assert "finished" in ended_message(sweep_dir, ExitCode.OK)[0]

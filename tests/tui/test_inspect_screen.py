@@ -1,7 +1,7 @@
 """The Inspect screen on a real tiny trained run (trained once per session by
 fixtures/make_inspect_run.py): picking a user, stepping through the reverse trajectory,
 what-if edits, inline errors, and a snapshot. The model work runs in thread workers that
-import torch; the checks compare what the screen shows with engine.inspect directly."""
+import torch; the checks compare what the screen shows with engine.inspection.inspector directly."""
 from __future__ import annotations
 
 import shutil

@@ -12,9 +12,9 @@ from textual.widgets import Input, Static
 
 from tui_helpers import FAILED, FINISHED, MID_RUN, SIZE, make_app, wait_for
 
-import engine.run_index
+import engine.records.run_index
 from diffrec_tui.screens import runs_loading
-from engine.run_index import RunIndex
+from engine.records.run_index import RunIndex
 
 
 def ids(screen) -> list[str]:
@@ -42,12 +42,12 @@ def copies(runs_dir, n: int) -> list[str]:
 
 async def test_rows_load_in_a_worker_and_keys_are_answered_meanwhile(runs_dir, monkeypatch):
     copies(runs_dir, 35)
-    slow = engine.run_index.read_facts
+    slow = engine.records.run_index.read_facts
 
     def read_slowly(path):
         time.sleep(0.06)  # a slow disk: 40 runs take over two seconds to read
         return slow(path)
-    monkeypatch.setattr(engine.run_index, "read_facts", read_slowly)
+    monkeypatch.setattr(engine.records.run_index, "read_facts", read_slowly)
     app = make_app(runs_dir, start="runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count > 0, what="first rows")

@@ -1,4 +1,4 @@
 """The Inspect screen."""
-from .screen import InspectScreen
+from diffrec_tui.screens.inspect.screen import InspectScreen
 
 __all__ = ["InspectScreen"]

@@ -8,8 +8,8 @@ from textual.widgets.option_list import Option
 
 from engine.errors import InputError
 
-from .panels import HistoryPanel
-from .pickers import RunPicker, UserField, UserList
+from diffrec_tui.screens.inspect.panels import HistoryPanel
+from diffrec_tui.screens.inspect.pickers import RunPicker, UserField, UserList
 
 SEARCH_LIMIT = 20
 NO_RUN = "inspect: no run loaded yet; pick a run with a checkpoint (p)"

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 
 CACHE_RUNS = 3  # Inspectors kept (each holds a run's dataset and model)
 
@@ -66,7 +66,7 @@ class InspectorCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        from engine.inspect import Inspector  # imports torch: workers only
+        from engine.inspection.inspector import Inspector  # imports torch: workers only
         insp = Inspector(path)
         with self._lock:
             self._items[key] = insp

@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.reactive import var
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from ...widgets.score_chart import ScoreChart
-from .state import Shown
+from diffrec_tui.widgets.score_chart import ScoreChart
+from diffrec_tui.screens.inspect.state import Shown
 
 NAME_WIDTH = 24  # item-name column before the table has a size; then what fits, at least:
 MIN_NAME_WIDTH = 10

@@ -12,10 +12,10 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from engine.sweep import list_all_runs
+from engine.records.sweeps import list_all_runs
 
-from ..runs import short_id
-from .loading import has_checkpoint
+from diffrec_tui.screens.runs import short_id
+from diffrec_tui.screens.inspect.loading import has_checkpoint
 
 RANK_METRIC = "recall@20"  # what the lists rank by (engine.inspect.RANK_METRIC)
 LIST_LABELS = {"best": "best-served", "worst": "worst-served", "random": "random"}

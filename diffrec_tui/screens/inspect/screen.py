@@ -24,14 +24,14 @@ from textual.widgets import Header, OptionList
 
 from engine.errors import InputError
 
-from ...widgets.keybar import KeyBar
-from ...widgets.nav import NavBar
-from .actions import InspectActions
-from .loading import InspectorCache, inspectable
-from .panels import HistoryPanel, MetricsPanel, ScorePanel, TopKTable
-from .pickers import MessageLine, RunHeader, RunPicker, UserField, UserList
-from .state import Shown
-from .workers import InspectWorkers
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.screens.inspect.actions import InspectActions
+from diffrec_tui.screens.inspect.loading import InspectorCache, inspectable
+from diffrec_tui.screens.inspect.panels import HistoryPanel, MetricsPanel, ScorePanel, TopKTable
+from diffrec_tui.screens.inspect.pickers import MessageLine, RunHeader, RunPicker, UserField, UserList
+from diffrec_tui.screens.inspect.state import Shown
+from diffrec_tui.screens.inspect.workers import InspectWorkers
 
 LIST_SIZE = 50  # users per best/worst/random list
 LIST_MODES = ("best", "worst", "random")

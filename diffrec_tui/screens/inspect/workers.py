@@ -12,7 +12,7 @@ from textual.worker import Worker, get_current_worker
 
 from engine.errors import InputError
 
-from .loading import Abandoned, one_line, torch_setup
+from diffrec_tui.screens.inspect.loading import Abandoned, one_line, torch_setup
 
 LOADING_DELAY = 0.25  # seconds a request may take before its panels show a loading indicator
 

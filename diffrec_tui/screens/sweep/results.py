@@ -7,12 +7,13 @@ from rich.markup import escape
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from engine import tuning
-from engine.sweep import SweepInfo, TrialInfo
+from engine.search import space as tuning
+from engine.records.sweeps import SweepInfo, TrialInfo
 
-from ... import sweeps
-from ...tune import STATUS_STYLE, _headline, seconds_cell
-from ...widgets.scatter import Scatter, ScatterChart
+from diffrec_tui import sweeps
+from diffrec_tui.text import STATUS_STYLE, seconds_cell
+from diffrec_tui.text import trial_keys as _headline
+from diffrec_tui.widgets.scatter import Scatter, ScatterChart
 
 ORDER = ("running", "finished", "stopped", "failed", "dead", "skipped", "pending")  # how counts read
 STATUS_STYLES = {"running": "$accent", "starting": "$accent", "finished": "$success", "stopped": "$warning",

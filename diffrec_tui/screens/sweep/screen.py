@@ -16,15 +16,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Select, Static
 
-from engine import tuning
+from engine.search import space as tuning
 from engine.errors import ConfigError, InputError
-from engine.sweep import DONE, SweepInfo, TrialInfo, load_sweep
+from engine.records.sweeps import DONE, SweepInfo, TrialInfo, load_sweep
 
-from ... import sweeps
-from ...widgets.keybar import KeyBar
-from ...widgets.nav import NavBar
-from .results import SweepStatus, TrialScatter, TrialTable, space_keys
-from .setup import SOURCE, SweepList, SweepSetup
+from diffrec_tui import sweeps
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.screens.sweep.results import SweepStatus, TrialScatter, TrialTable, space_keys
+from diffrec_tui.screens.sweep.setup import SOURCE, SweepList, SweepSetup
 
 POLL_SECONDS = 1.0  # re-read an active sweep this often
 ACTIVE = ("running", "starting")

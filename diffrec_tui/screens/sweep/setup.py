@@ -14,10 +14,10 @@ from textual.widgets import DataTable, Input, Static, TextArea
 from textual.worker import get_current_worker
 
 from engine.errors import InputError
-from engine.sweep import SweepInfo, list_sweeps
+from engine.records.sweeps import SweepInfo, list_sweeps
 
-from ... import sweeps
-from .results import num
+from diffrec_tui import sweeps
+from diffrec_tui.screens.sweep.results import num
 
 SOURCE = "hyper.test"  # how messages name the space being edited
 COUNTED = ("finished", "failed", "skipped")  # trials the list counts as done
