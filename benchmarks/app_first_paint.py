@@ -25,7 +25,7 @@ CHILD = r"""
 import asyncio, json, sys, time
 t0 = time.perf_counter()
 from diffrec_tui.app import DiffRecApp
-from engine import config
+from engine.config import files as config
 t_import = time.perf_counter() - t0
 marks = {}
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from paint_probe import ROOT, Probe, mark_handled, pct, timed  # noqa: E402  (puts ROOT on sys.path)
 from diffrec_tui.screens.runs import RunsScreen  # noqa: E402
 from diffrec_tui.screens.train import TrainScreen  # noqa: E402
-from engine import config as config_mod  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
 
 TrainScreen.action_next_k = mark_handled(TrainScreen.action_next_k)
 TrainScreen.on_screen_resume = mark_handled(TrainScreen.on_screen_resume)
@@ -34,7 +34,7 @@ RunsScreen.on_screen_resume = mark_handled(RunsScreen.on_screen_resume)
 
 
 async def main(args) -> None:
-    cfg = config_mod.load(args.config)
+    cfg = config_files.load(args.config)
     cfg["epochs"] = max(cfg["epochs"], 200)  # keep it training for the whole measurement
     runs = Path(tempfile.mkdtemp(prefix="diffrec-latency-"))
     app = Probe(config=cfg, config_path=args.config, runs_dir=runs, start="train")

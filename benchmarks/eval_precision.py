@@ -14,7 +14,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import config, data, methods, trainer  # noqa: E402
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.config import schema as config  # noqa: E402
 
 
 def main(run_dir: str) -> None:

@@ -27,7 +27,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import limits  # noqa: E402  (first: it sets the worker's OpenMP policy before torch loads)
 import torch  # noqa: E402
-from engine import config, data, methods, trainer  # noqa: E402
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
 
 
 def environment(device_arg: str) -> torch.device:
@@ -51,7 +54,7 @@ def section(title: str) -> None:
 
 def phases(args, overrides: list[str], device: torch.device, whole_run: bool) -> dict:
     """limits.py's in-process phases on `device`, then (optionally) its CLI phases."""
-    cfg = config.load(args.config, overrides + [f"device={device}"])
+    cfg = config_files.load(args.config, overrides + [f"device={device}"])
     ds = data.load(cfg)
     out = limits.in_process(cfg, ds, device, args.epochs, args.evals)
     if whole_run:
@@ -63,7 +66,7 @@ def phases(args, overrides: list[str], device: torch.device, whole_run: bool) ->
 
 def bf16_agreement(args, overrides: list[str], device: torch.device) -> None:
     """Train a few epochs, then evaluate the same weights in float32 and in bfloat16."""
-    cfg = config.load(args.config, overrides + [f"device={device}"])
+    cfg = config_files.load(args.config, overrides + [f"device={device}"])
     ds = data.load(cfg)
     trainer.seed_everything(cfg["seed"])
     method = methods.build(cfg, ds, device)

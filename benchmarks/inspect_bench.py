@@ -1,4 +1,4 @@
-"""Timings of engine.inspect on a finished run, and a check of --export-recs.
+"""Timings of engine.inspection.inspector on a finished run, and a check of --export-recs.
 
     python benchmarks/inspect_bench.py RUN_DIR [--user U] [--topk K] [--export OUT.csv]
 
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.inspect import Inspector  # noqa: E402
+from engine.inspection.inspector import Inspector  # noqa: E402
 
 
 def timed(fn, repeat: int = 5):
@@ -70,7 +70,8 @@ def main() -> None:
     mid = view.steps // 2
     _, med, best = timed(lambda: view.step(mid), repeat=1000)
     print(f"trajectory step data (vector access): median {med * 1e6:.2f} us")
-    _, med, best = timed(lambda: view.curve(mid), repeat=50)
+    from diffrec_tui.widgets.score_chart import curve
+    _, med, best = timed(lambda: curve(view.step(mid), view.marked()), repeat=50)
     print(f"trajectory step chart data (sorted curve + marks): median {med * 1000:.2f} ms")
     hist = [h.item for h in view.history]
     add = view.top[0].item

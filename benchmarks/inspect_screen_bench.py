@@ -26,7 +26,7 @@ from pathlib import Path
 
 from paint_probe import ROOT, Probe, mark_handled, pct, timed  # noqa: E402  (puts ROOT on sys.path)
 from diffrec_tui.screens.inspect import InspectScreen  # noqa: E402
-from engine import config as config_mod  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
 
 # "handled" = the screen has applied the change (a step drawn, a worker's result applied)
 InspectScreen.action_step = mark_handled(InspectScreen.action_step)
@@ -44,9 +44,10 @@ async def settle(pilot, screen, timeout: float = 600.0) -> None:
 
 
 def train(config: str) -> Path:
-    from engine import data, trainer
-    from engine.runs import RunDir
-    cfg = config_mod.load(config, ["threads=1"])
+    from engine.data import loaders as data
+    from engine.training import trainer
+    from engine.records.runs import RunDir
+    cfg = config_files.load(config, ["threads=1"])
     run = RunDir.create(Path(tempfile.mkdtemp(prefix="diffrec-inspect-bench-")), cfg)
     t0 = time.perf_counter()
     trainer.fit_into(run, cfg, data.load(cfg))
@@ -56,7 +57,7 @@ def train(config: str) -> Path:
 
 async def main(args) -> None:
     run = Path(args.run_dir) if args.run_dir else train(args.config)
-    app = Probe(config=config_mod.load(args.config), config_path=args.config, runs_dir=run.parent, start="inspect")
+    app = Probe(config=config_files.load(args.config), config_path=args.config, runs_dir=run.parent, start="inspect")
     app.highlighted_run = run  # what the Runs table would have selected
     rows: dict[str, list[tuple[float, float]]] = {"step": [], "what-if": [], "add": [], "user": []}
     async with app.run_test(size=(140, 42)) as pilot:

@@ -48,8 +48,10 @@ def child(name: str, batches: int, threads: int) -> dict:
     import numpy as np
     import torch
 
-    from engine import config, methods, synthetic
-    from engine.trainer import dense_rows
+    from engine.models import registry as methods
+    from engine.data import synthetic
+    from engine.config import schema as config
+    from engine.training.evaluation import dense_rows
 
     cfg = config.resolve({**DATA, **COMMON, **MODELS[name], "threads": threads})
     torch.set_num_threads(threads or torch.get_num_threads())

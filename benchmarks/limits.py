@@ -5,7 +5,7 @@
                                 [--device cpu|cuda|auto]
 
 The floor of a phase is the time torch on this machine needs for the phase's matrix products
-alone: engine.flops lists them from the model's layer sizes, and each distinct shape is timed
+alone: engine.training.flops lists them from the model's layer sizes, and each distinct shape is timed
 here, in this run, in the layout the model uses. Evaluation batches are ours to choose, so
 the evaluation floor takes, per layer, the best rate over several batch sizes; training
 batches are a hyper-parameter, so its floor uses them. Prints, with the load average:
@@ -34,14 +34,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.worker import quiet_waits  # noqa: E402
+from engine.processes.worker import quiet_waits  # noqa: E402
 
 quiet_waits()  # as in the worker that runs real trainings (before torch is imported)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine import config, data, evaluation, flops, methods, trainer  # noqa: E402
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import evaluation  # noqa: E402
+from engine.models.threads import single_threaded_kernels  # noqa: E402
+from engine.training import flops  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
+from engine import untrusted  # noqa: E402
 
 EVAL_CANDIDATES = (128, 256, 512, 1024, 2048)  # batch sizes tried for the evaluation floor
 
@@ -94,7 +101,7 @@ def time_gemm_side_by_side(g: flops.Gemm, threads: int, rounds: int = 10) -> flo
         torch.mm(a, b, out=out)
 
     best = float("inf")
-    with evaluation.single_threaded_kernels(), ThreadPoolExecutor(threads) as pool:
+    with single_threaded_kernels(), ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(threads)))
         for _ in range(rounds):
             t0 = time.perf_counter()
@@ -157,7 +164,7 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
     torch.manual_seed(cfg["seed"])
     method = methods.build(cfg, ds, device)
     train = trainer.device_rows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
-    eval_batch = trainer.eval_batch_size(cfg, ds.n_items, device)
+    eval_batch = evaluation.eval_batch_size(cfg, ds.n_items, device)
     users = np.arange(min(eval_users, ds.n_users) if eval_users > 0 else ds.n_users)
     phases = flops.phase_gemms(method, ds.n_users, cfg["train_batch_size"], eval_batch)
     if phases is None:
@@ -219,7 +226,7 @@ class Replay:
         if self.threads == 1:
             self._run(0)
         else:
-            with evaluation.single_threaded_kernels(), ThreadPoolExecutor(self.threads) as pool:
+            with single_threaded_kernels(), ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(self._run, range(self.threads)))
         sync(self.device)
         return time.perf_counter() - t0
@@ -328,7 +335,7 @@ def data_overrides(config_path: str, data_dir: str | None) -> list[str]:
     """data_path as an absolute path (the given folder, else the config's, from the current
     directory as the CLI reads it), so the runs below find it from the repository root."""
     if data_dir is None:
-        raw = config.read_yaml(config_path)
+        raw = untrusted.read_yaml(config_path)
         if raw.get("data_format", "synthetic") == "synthetic" or not raw.get("data_path"):
             return []
         data_dir = raw["data_path"]
@@ -357,7 +364,7 @@ def main() -> None:
         REPO["root"] = Path(args.repo).resolve()
         print(f"start-up and whole run with the code in {REPO['root']}")
     overrides = data_overrides(args.config, args.data) + [f"device={args.device}"] + args.set
-    cfg = config.load(args.config, overrides)
+    cfg = config_files.load(args.config, overrides)
     torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
     device = trainer.select_device(cfg["device"])
     ds = data.load(cfg)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import sys
 
-from engine import config, data
+from engine.data import loaders as data
+from engine.config import schema as config
+from engine.config import files as config_files
 
 CASES = {
     "k-core [20,inf)": {"user_inter_num_interval": "[20,inf)", "item_inter_num_interval": "[20,inf)"},
@@ -24,7 +26,7 @@ LOAD = {"load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"]}}
 
 
 def ours(data_path: str, extra: dict):
-    ds = data.load(config.absolute_paths(config.resolve({"data_path": data_path, "dataset": "ml-100k",
+    ds = data.load(config_files.absolute_paths(config.resolve({"data_path": data_path, "dataset": "ml-100k",
                                                          **LOAD, **extra})))
     s = ds.stats
     kept = s["n_train"] + s["n_valid"] + s["n_test"] + s["unseen_dropped"] + s["duplicates_dropped"]

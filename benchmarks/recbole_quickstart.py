@@ -63,19 +63,20 @@ def load_average() -> str:
 
 
 def our_config(data_path: str, files: Path, seed: int, overrides: list[str]) -> dict:
-    from engine import config
+    from engine.config import files as config_files
     text = "".join((files / f).read_text(encoding="utf-8") + "\n" for f in FILES)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
         fh.write(text)
     try:
-        return config.load(fh.name, [f"data_path={data_path}", "dataset=ml-100k", f"seed={seed}", "threads=1",
+        return config_files.load(fh.name, [f"data_path={data_path}", "dataset=ml-100k", f"seed={seed}", "threads=1",
                                      *overrides])
     finally:
         os.unlink(fh.name)
 
 
 def ours(data_path: str, files: Path, seed: int, overrides: list[str]) -> dict:
-    from engine import data, trainer
+    from engine.data import loaders as data
+    from engine.training import trainer
     t0, c0 = time.perf_counter(), time.process_time()
     cfg = our_config(data_path, files, seed, overrides)
     ds = data.load(cfg)

@@ -19,8 +19,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import config, data, methods, trainer  # noqa: E402
-from engine.models import parameter_count  # noqa: E402
+from engine.models import registry as methods  # noqa: E402
+from engine.data import loaders as data  # noqa: E402
+from engine.training import trainer  # noqa: E402
+from engine.training import evaluation  # noqa: E402
+from engine.config import schema as config  # noqa: E402
+from engine.config import files as config_files  # noqa: E402
+from engine.models.denoiser import parameter_count  # noqa: E402
 
 AMAZON = ["synthetic_users=108822", "synthetic_items=94949", "synthetic_interactions=32",
           "dims_dnn=[1000]", "steps=5", "device=cpu", "dataset=amazon-book-synthetic"]
@@ -36,7 +41,7 @@ def main() -> None:
     ap.add_argument("--eval-users", type=int, default=2000)
     ap.add_argument("--set", action="append", default=[])
     args = ap.parse_args()
-    cfg = config.resolve(dict(config.parse_override(s) for s in AMAZON + args.set))
+    cfg = config.resolve(dict(config_files.parse_override(s) for s in AMAZON + args.set))
     device = torch.device("cpu")
 
     t0 = time.perf_counter()
@@ -56,7 +61,7 @@ def main() -> None:
     users = np.sort(np.random.default_rng(1).choice(ds.n_users, args.eval_users, replace=False))
     t0 = time.perf_counter()
     valid, test = trainer.evaluate(method, cfg, ds, train_in, device, users=users)
-    print(f"eval: {args.eval_users} users ({trainer.eval_batch_size(cfg, ds.n_items)} per batch) in "
+    print(f"eval: {args.eval_users} users ({evaluation.eval_batch_size(cfg, ds.n_items)} per batch) in "
           f"{time.perf_counter() - t0:.1f}s, test recall@20 {test['recall@20']:.4f}; peak RSS {rss_gb():.2f} GB")
 
 

@@ -1,7 +1,7 @@
 """The Textual app: Config, Train and Runs screens (plus any page registered in PAGES).
 
-Never imports torch: training runs in a worker process (engine.worker.spawn) and the app
-follows its events.jsonl. Screens are Textual "modes", so each keeps its state while
+Never imports torch: training runs in a worker process (engine.processes.worker.spawn) and the app
+follows its events. Screens are Textual "modes", so each keeps its state while
 another is shown; keys 1-4 (and the tabs under the header) switch between them.
 """
 from __future__ import annotations
@@ -14,15 +14,17 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
-from engine.errors import ConfigError, InputError, classify
+from engine.errors import ConfigError, ExitCode, InputError, classify
+from engine.processes.supervisor import STOP_GRACE_SECONDS
 
-from .commands import DiffRecCommands
-from .live import LiveRun
-from .state import Draft
+from diffrec_tui.commands import DiffRecCommands
+from diffrec_tui.coordinators import Coordinators, ended_message
+from diffrec_tui.live import LiveRun
+from diffrec_tui.state import Draft
 
 POLL_SECONDS = 0.1  # follow events and redraw at most this often (about 10 Hz)
-STOP_GRACE_SECONDS = 30.0  # after a stop request, kill the worker if it is still there
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,7 @@ class Page:
         return self.target.partition(":")[0]
 
 
-# Add a screen by adding a Page here and a module under diffrec_tui/screens/. A page whose
-# module does not exist yet (the Inspect screen, key 4) is left out of keys, tabs and palette.
+# Add a screen by adding a Page here and a module under diffrec_tui/screens/.
 PAGES: list[Page] = [
     Page("1", "config", "Config", "diffrec_tui.screens.config:ConfigScreen"),
     Page("2", "train", "Train", "diffrec_tui.screens.train:TrainScreen"),
@@ -47,13 +48,6 @@ PAGES: list[Page] = [
     Page("4", "inspect", "Inspect", "diffrec_tui.screens.inspect:InspectScreen"),
     Page("5", "sweep", "Sweep", "diffrec_tui.screens.sweep:SweepScreen"),
 ]
-
-
-def page_available(page: Page) -> bool:
-    try:
-        return importlib.util.find_spec(page.module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def load_page(page: Page) -> type[Screen]:
@@ -92,7 +86,9 @@ class DiffRecApp(App):
         self.live: LiveRun | None = None  # the run the Train screen shows
         self.highlighted_run: Path | None = None  # the Runs table's current row
         self.started: list[LiveRun] = []  # runs this app spawned (asked about on quit)
-        self._pages = [p for p in PAGES if page_available(p)]
+        self.sweeps = Coordinators()  # sweep coordinators this app started (asked about on quit)
+        self.sweep_ended: Signal[tuple[Path, int]] = Signal(self, "sweep-ended")  # (sweep, exit status)
+        self._pages = list(PAGES)
         for p in self._pages:
             self.add_mode(p.mode, lambda p=p: load_page(p)())
 
@@ -122,14 +118,12 @@ class DiffRecApp(App):
     def terminate(self) -> None:
         """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
         self._stop_all(self.active_runs())
-        self.exit(return_code=143)
+        self.exit(return_code=ExitCode.TERMINATED)
 
     def _stop_all(self, active: list[LiveRun]) -> None:
         for r in active:
             r.stop()  # the worker writes `stopped` and its summary on its own
-        sweep_screen = self.screen_for("sweep")
-        if sweep_screen is not None and sweep_screen.running_sweeps():
-            sweep_screen.stop_all()  # the coordinator stops its trials the same way
+        self.sweeps.stop_all()  # each coordinator stops its trials the same way
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "page":
@@ -142,17 +136,20 @@ class DiffRecApp(App):
 
     def screen_for(self, mode: str) -> Screen | None:
         """The base screen of a page if it was shown at least once."""
-        stack = self._screen_stacks.get(mode)
+        try:
+            stack = self.get_screen_stack(mode)
+        except KeyError:  # never shown
+            return None
         return stack[0] if stack else None
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
+        from diffrec_tui.screens.help import HelpScreen
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_comparison(self) -> None:
         """The comparison view of `--compare` run groups (a screen over the current page)."""
-        from .screens.comparison import ComparisonScreen
+        from diffrec_tui.screens.comparison import ComparisonScreen
         if not isinstance(self.screen, ComparisonScreen):
             self.push_screen(ComparisonScreen())
 
@@ -206,7 +203,7 @@ class DiffRecApp(App):
     def action_start_run(self) -> None:
         busy = [r for r in self.started if r.state.active and r.alive()]
         if busy:  # allowed (a GPU box trains several at once) but rarely wanted on a laptop
-            from .screens.dialogs import Confirm
+            from diffrec_tui.screens.dialogs import Confirm
             self.push_screen(Confirm(f"{busy[0].id} is still training. Start another run in parallel?",
                                      yes="Start another", no="Cancel"),
                              lambda ok: self._start() if ok else None)
@@ -221,7 +218,7 @@ class DiffRecApp(App):
             screen = self._config_screen()
             screen.action_next_problem()
             return
-        from engine.layout import locate
+        from engine.data.layout import locate
         try:
             locate(cfg)  # a wrong data path is said now, before a run directory exists
             live = LiveRun.start(self.run_root(cfg), cfg, self.draft.note)
@@ -241,11 +238,11 @@ class DiffRecApp(App):
         return Path(cfg["checkpoint_dir"]).resolve()
 
     def resume_run(self, path: str | Path) -> None:
-        """Continue a stopped or failed run (its resume.pt) in a new worker, on the Train screen."""
-        from engine.runs import RunDir
+        """Continue a stopped or failed run (its resume point) in a new worker, on the Train screen."""
+        from engine.records.runs import RunDir
         run = RunDir(Path(path).resolve())
         if not run.resume_file.is_file():
-            self.notify(f"{run.id} has no resume.pt (it never reached an evaluation); start a new run",
+            self.notify(f"{run.id} has no {run.resume_file.name} (it never reached an evaluation); start a new run",
                         severity="warning")
             return
         if any(r.run.path == run.path for r in self.active_runs()) or run.worker_alive():
@@ -325,6 +322,19 @@ class DiffRecApp(App):
         if changed:
             self.refresh_title()
             self._redraw_train()
+        self._poll_sweeps()
+
+    # ------------------------------------------------------------ sweeps
+
+    def launch_sweep(self, path: Path, workers: int | None = None) -> None:
+        """Run (or resume) a sweep in a coordinator this app owns (OSError if it cannot start)."""
+        self.sweeps.launch(path, workers)
+
+    def _poll_sweeps(self) -> None:
+        for path, code in self.sweeps.poll():
+            text, severity = ended_message(path, code)
+            self.notify(text, title="Sweep", severity=severity)
+            self.sweep_ended.publish((path, code))
 
     def _redraw_train(self) -> None:
         screen = self.screen_for("train")
@@ -335,13 +345,12 @@ class DiffRecApp(App):
 
     async def action_quit(self) -> None:
         active = self.active_runs()
-        sweep_screen = self.screen_for("sweep")
-        sweeping = sweep_screen.running_sweeps() if sweep_screen is not None else []
+        sweeping = self.sweeps.running()
         if not active and not sweeping:
             self.exit()
             return
-        from .screens.dialogs import QuitWithRun
-        from .sweeps import label
+        from diffrec_tui.screens.dialogs import QuitWithRun
+        from diffrec_tui.sweeps import label
 
         def chosen(choice: str | None) -> None:
             if choice == "stop":

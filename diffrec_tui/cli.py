@@ -1,27 +1,27 @@
-"""`diffrec-tui`: the app (interactive) and the headless commands.
+"""`diffrec-tui`: parse the arguments, check which command they ask for, and dispatch to the
+app or to a headless command (diffrec_tui.headless) through one table of functions.
 
-Exit status: 0 finished, 1 training failed, 2 bad config/data/arguments, 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP): the worker is stopped at a batch
-boundary first, and killed if it has not stopped after the grace time.
+Exit status: engine.errors.ExitCode (0 finished, 1 training failed, 2 bad
+config/data/arguments, 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP).
 Never imports torch: training runs in a spawned worker process.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import traceback
 from pathlib import Path
 
-from engine import config as config_mod
+from engine.config import fields as config_fields
+from engine.config import files as config_files
 from engine.errors import InputError, classify
-from engine.runs import EventFollower, RunDir, discard_unstarted, runs_root
-from engine.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.records.runs import runs_root
+from engine.errors import ExitCode
+from engine.records.sweeps import SweepDir
 
-from . import shipped
+from diffrec_tui import shipped
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEBUG_ENV = "DIFFREC_DEBUG"  # set: an internal error also prints its traceback
 # Flags that name a path, resolved against the caller's working directory once, here: the
 # worker and the sweep coordinator run elsewhere and only ever see absolute paths.
@@ -73,16 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Headless commands beyond --run live in their own modules: name -> (module, function).
-COMMANDS = {"configs": ("shipped", "main"), "compare": ("compare", "main"), "tune": ("tune", "main"),
-            "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main"),
-            "export_tensorboard": ("tensorboard_cmd", "main"), "significance": ("significance_cmd", "main")}
-
 # The options each command reads (argparse dest names). Any other option given is refused:
 # a flag that would be silently ignored is a mistake the user should hear about.
 OPTIONS = {
     "app": {"config", "overrides", "runs_dir", "device"},
     "run": {"run", "overrides", "runs_dir", "device", "seeds"},
+    "run_seeds": {"run", "overrides", "runs_dir", "device", "seeds"},  # --run --seeds: a seed group
     "resume": {"resume", "runs_dir"},  # --runs-dir: where to find RUN_DIR given as a run's name
     "resume_sweep": {"resume", "runs_dir", "tune", "base_config", "overrides", "device", "trials", "workers"},
     "compare": {"compare", "models", "overrides", "runs_dir", "device", "seeds", "workers"},
@@ -93,9 +89,10 @@ OPTIONS = {
     "configs": {"configs"},
     "significance": {"significance"},
 }
+VARIANTS = {"resume_sweep": "resume", "run_seeds": "run"}  # commands chosen by what a flag names or adds
 FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
          "base_config": "--config", "export_recs": "--export-recs"}
-LIMITS = {"trials": 1_000_000, "workers": 1024, "topk": config_mod.MAX_TOPK}  # (the commands check the lower bounds)
+LIMITS = {"trials": 1_000_000, "workers": 1024, "topk": config_fields.MAX_TOPK}  # (the commands check the lower bounds)
 
 
 def flag(dest: str) -> str:
@@ -104,7 +101,7 @@ def flag(dest: str) -> str:
 
 def command_of(args) -> str:
     """The one command the arguments ask for, checked against OPTIONS (UsageError if not)."""
-    given = [c for c in OPTIONS if c not in ("app", "resume_sweep") and getattr(args, c)]
+    given = [c for c in OPTIONS if c != "app" and c not in VARIANTS and getattr(args, c)]
     if "tune" in given and "resume" in given:
         given.remove("resume")  # --tune FILE --resume SWEEP: resume, checking FILE is the sweep's
     if len(given) > 1:
@@ -112,12 +109,14 @@ def command_of(args) -> str:
     cmd = given[0] if given else "app"
     if args.resume and not Path(args.resume).exists() and (runs_root(args.runs_dir) / args.resume).is_dir():
         args.resume = str(runs_root(args.runs_dir) / args.resume)  # a run's name: the folder under the runs dir
-    if cmd == "resume" and (Path(args.resume) / "sweep.yaml").is_file():
+    if cmd == "resume" and SweepDir(args.resume).exists():
         cmd = "resume_sweep"
+    if cmd == "run" and args.seeds:
+        cmd = "run_seeds"
     for dest, value in vars(args).items():
         if value not in (None, False, []) and dest not in OPTIONS[cmd]:
-            users = [flag(c) for c, opts in OPTIONS.items() if dest in opts and c not in ("app", "resume_sweep")]
-            what = "the app" if cmd == "app" else flag(cmd.replace("_sweep", ""))
+            users = [flag(c) for c, opts in OPTIONS.items() if dest in opts and c != "app" and c not in VARIANTS]
+            what = "the app" if cmd == "app" else flag(VARIANTS.get(cmd, cmd))
             raise UsageError(f"diffrec-tui: {flag(dest)} does not go with {what}"
                              + (f"; it belongs to {' or '.join(users)}" if users else ""))
     for dest, most in LIMITS.items():
@@ -135,17 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         cmd = command_of(args)
         args = absolute_paths(args)
-        if cmd in COMMANDS:
-            return _dispatch(*COMMANDS[cmd], args)
-        if cmd == "resume_sweep":
-            return _dispatch("tune", "main", args)
-        return {"run": run_headless, "resume": resume_headless, "app": open_app}[cmd](args)
+        return COMMANDS[cmd](args)
     except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
         sys.stderr.close()
-        return EXIT_OK
+        return ExitCode.OK
     except KeyboardInterrupt:  # Ctrl-C in a command without a worker (e.g. --inspect)
         print("diffrec-tui: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         message, code, kind = classify(exc)
         if kind == "crash":
@@ -171,143 +166,68 @@ def absolute_paths(args):
     return args
 
 
-def _dispatch(module: str, func: str, args) -> int:
-    import importlib
-    try:
-        mod = importlib.import_module(f"diffrec_tui.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"diffrec_tui.{module}":
-            raise
-        raise UsageError("diffrec-tui: this command is not available in this version") from None
-    return getattr(mod, func)(args)
-
-
-def load_config(path: str, args, show_note: bool = True) -> dict:
-    """The resolved config of a file plus --set/--device; prints its note lines (the RecBole
-    keys it ignores, how RecBole's files are read)."""
-    overrides = list(args.overrides)
-    if args.device:
-        overrides.append(f"device={args.device}")
-    cfg, note = config_mod.load_with_note(path, overrides)
-    if note and show_note:
-        print(note, flush=True)
-    return cfg
-
-
 def open_app(args) -> int:
     path = Path(args.config) if args.config else shipped.default()
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    cfg, note = config_mod.load_with_note(path, overrides)
-    try:
-        from .app import DiffRecApp
-    except ImportError:
-        print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
-        return EXIT_INPUT
+    cfg, note = config_files.load_with_note(path, overrides)
+    from diffrec_tui.app import DiffRecApp
     app = DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
                      runs_dir_fixed=bool(args.runs_dir))
     app.run()
-    return app.return_code or EXIT_OK
+    return app.return_code or ExitCode.OK
 
 
-def run_headless(args) -> int:
-    from engine.layout import locate
-    cfg = load_config(args.run, args)
-    locate(cfg)  # a wrong data path is an error now, before a run directory exists
-    if args.seeds:  # one run per seed, in a group directory
-        from . import seeds_cmd
-        return seeds_cmd.main(args, cfg)
-    run = RunDir.create(runs_root(args.runs_dir, cfg), cfg)
-    return watch(run, resume=False, progress=cfg["show_progress"])
+# ---------------------------------------------------------------- the commands
+# Each imports its module when called: `diffrec-tui --run` never loads Rich tables or the app.
+
+def _run(args) -> int:
+    from diffrec_tui.headless import run
+    return run.run_headless(args)
 
 
-def resume_headless(args) -> int:
-    run = RunDir(args.resume)
-    if not run.config_file.is_file():
-        raise InputError(f"--resume: {run.path} is not a run directory (no config.yaml)")
-    if not run.resume_file.is_file():
-        raise InputError(f"--resume: {run.path} has no resume.pt (it never reached an evaluation); start a new run")
-    if run.worker_alive():
-        rec = run.worker()
-        raise InputError(f"--resume: {run.path} is still running (worker pid {rec['pid']} on {rec.get('host')}); "
-                         f"stop it first, or follow it in the app (if it is not, delete {run.worker_file})")
-    cfg = config_mod.resolve(run.config())
-    return watch(run, resume=True, progress=cfg["show_progress"])
+def _resume(args) -> int:
+    from diffrec_tui.headless import run
+    return run.resume_headless(args)
 
 
-def watch(run: RunDir, resume: bool, progress: bool = True) -> int:
-    """Spawn the worker for `run`, show its events until it ends, map its outcome to an exit
-    code. SIGINT, SIGTERM and SIGHUP are passed on to the worker (it stops at a batch
-    boundary); a second one, or the grace time running out, kills it."""
-    from engine.worker import spawn
-
-    offset = run.events_file.stat().st_size if run.events_file.exists() else 0
-    follower = EventFollower(run.events_file, offset)
-    view = make_view(sys.stdout.isatty() and progress, run_keys(run))
-    child: Child | None = None
-    last = None
-
-    def on_signal(signum):
-        if child is not None:
-            child.stop(signum)
-
-    with Signals(on_signal) as signals:
-        child = Child(spawn(run.path, resume=resume))
-        if signals.received:  # arrived while the worker was being spawned
-            child.stop(signals.first)
-        with view:
-            while True:
-                done = child.poll() is not None
-                for ev in follower.poll():
-                    view.show(ev)
-                    last = ev
-                if done:
-                    break
-                try:
-                    child.proc.wait(timeout=0.1)  # returns as soon as the worker exits
-                except subprocess.TimeoutExpired:
-                    pass
-                child.enforce(0.0 if len(signals.received) > 1 else STOP_GRACE_SECONDS)
-    return report(run, last, child.returncode, signals.exit_status, resume)
+def _run_seeds(args) -> int:  # --run CONFIG --seeds LIST
+    from diffrec_tui.headless import seeds_cmd
+    return seeds_cmd.run_headless(args)
 
 
-def report(run: RunDir, last: dict | None, code: int, signalled: int | None = None, resume: bool = False) -> int:
-    """Print the outcome; the exit status (128 + the signal that ended us, when one did)."""
-    from .report import print_peers, print_summary
-
-    status = last["type"] if last else None
-    if status == "failed":
-        if last.get("kind") == "input":  # the one-line message says what to fix
-            print(last.get("reason"), file=sys.stderr)
-            if not resume:
-                discard_unstarted(run)  # it never trained: no failed run folder is left behind
-            return EXIT_INPUT
-        where = f"the traceback is in {run.log_file}" if last.get("kind") == "crash" else f"run directory: {run.path}"
-        print(f"diffrec-tui: run failed: {last.get('reason')} ({where})", file=sys.stderr)
-        return EXIT_FAILED
-    if status not in ("finished", "stopped"):
-        run.record_exit(code)
-        print(f"diffrec-tui: run dead: {run.gone_reason(code)}; diffrec-tui --resume {run.path} continues "
-              "from its last evaluation", file=sys.stderr)
-        return signalled or EXIT_FAILED
-    print_summary(run, last, keys=run_keys(run))
-    print_peers(run)
-    if signalled:
-        return signalled
-    return EXIT_INTERRUPTED if status == "stopped" else EXIT_OK
+def _tune(args) -> int:  # --tune, and --resume SWEEP_DIR
+    from diffrec_tui.headless import tune
+    return tune.main(args)
 
 
-def make_view(tty: bool, keys=None):
-    from .report import HEADLINE_KEYS, PlainView, RichView
-    return RichView(keys or HEADLINE_KEYS) if tty else PlainView(keys or HEADLINE_KEYS)
+def _compare(args) -> int:
+    from diffrec_tui.headless import compare
+    return compare.main(args)
 
 
-def run_keys(run: RunDir) -> tuple[str, ...]:
-    """The metrics the run's config names (valid_metric, topk) for its lines and table."""
-    from .report import headline_keys
-    try:
-        return headline_keys(run.config())
-    except InputError:  # a damaged config.yaml: the usual headline
-        return headline_keys(None)
+def _significance(args) -> int:
+    from diffrec_tui.headless import significance_cmd
+    return significance_cmd.main(args)
+
+
+def _inspect(args) -> int:
+    from diffrec_tui.headless import inspect
+    return inspect.main(args)
+
+
+def _export_recs(args) -> int:
+    from diffrec_tui.headless import inspect
+    return inspect.export_main(args)
+
+
+def _export_tensorboard(args) -> int:
+    from diffrec_tui.headless import tensorboard
+    return tensorboard.main(args)
+
+
+COMMANDS = {"app": open_app, "run": _run, "run_seeds": _run_seeds, "resume": _resume, "resume_sweep": _tune,
+            "tune": _tune, "compare": _compare, "significance": _significance, "inspect": _inspect,
+            "export_recs": _export_recs, "export_tensorboard": _export_tensorboard, "configs": shipped.main}
 
 
 if __name__ == "__main__":

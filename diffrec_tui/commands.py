@@ -28,7 +28,8 @@ class DiffRecCommands(Provider):
         root = self.app.runs_dir
         if not root.is_dir():
             return []
-        dirs = sorted((p for p in root.iterdir() if (p / "config.yaml").is_file()), reverse=True)
+        from engine.records.listing import run_dirs
+        dirs = sorted(run_dirs(root, sweeps=False), reverse=True)
         return [(f"Open run {p.name}", partial(self.app.open_run, p), "Show this run on the Train screen")
                 for p in dirs]
 

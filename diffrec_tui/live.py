@@ -1,7 +1,7 @@
 """A run the app follows: its worker process and the state folded from its events.
 
 No Textual here: the Train screen polls a `LiveRun` on a timer and draws its `RunState`.
-The worker is a separate process (engine.worker.spawn), so torch never loads in the UI.
+The worker is a separate process (engine.processes.worker.spawn), so torch never loads in the UI.
 """
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import subprocess
 from collections import deque
 from pathlib import Path
 
-from engine.runs import TERMINAL, EventFollower, RunDir, pid_alive
-from engine.supervisor import Child
+from engine.config.fields import metric_key
+from engine.records.runs import TERMINAL, RunDir, pid_alive
+from engine.records.events import EventFollower
+from engine.processes.supervisor import Child
 
 LOG_LINES = 200  # event-log lines kept in memory
 ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
@@ -19,7 +21,7 @@ ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
 
 def describe(ev: dict, keys=None) -> str:
     """One line for the event log (the headless CLI's wording; `keys`: the metrics shown)."""
-    from .report import HEADLINE_KEYS, describe as plain
+    from diffrec_tui.text import HEADLINE_KEYS, describe as plain
     try:
         return plain(ev, keys or HEADLINE_KEYS)
     except (KeyError, TypeError, ValueError):  # an event from a newer or older writer
@@ -27,7 +29,7 @@ def describe(ev: dict, keys=None) -> str:
 
 
 class RunState:
-    """What the Train screen shows, built only from events (so a canned events.jsonl
+    """What the Train screen shows, built only from events (so a canned events file
     draws exactly what the live run drew)."""
 
     def __init__(self, run_id: str, config: dict):
@@ -137,14 +139,12 @@ class RunState:
 
 
 def headline_keys(cfg: dict) -> tuple[str, ...]:
-    from .report import headline_keys as keys
+    from diffrec_tui.text import headline_keys as keys
     return keys(cfg)
 
 
 def valid_key(cfg: dict) -> str:
-    from engine.config import parse_metric
-    m = parse_metric(str(cfg.get("valid_metric", "Recall@20")))
-    return f"{m[0]}@{m[1]}" if m else "recall@20"
+    return metric_key(cfg.get("valid_metric", "Recall@20"))
 
 
 class LiveRun:
@@ -168,7 +168,7 @@ class LiveRun:
     def start(cls, runs_dir: str | Path, cfg: dict, note: str | None = None) -> "LiveRun":
         """Create a run directory and its worker; `note` (the config's note lines) opens
         the event log."""
-        from engine.worker import spawn
+        from engine.processes.worker import spawn
         run = RunDir.create(Path(runs_dir).resolve(), cfg)
         live = cls(run, spawn(run.path))
         if note:
@@ -177,8 +177,8 @@ class LiveRun:
 
     @classmethod
     def resume(cls, path: str | Path) -> "LiveRun":
-        """Continue a stopped or failed run from its resume.pt in a new worker."""
-        from engine.worker import spawn
+        """Continue a stopped or failed run from its resume point in a new worker."""
+        from engine.processes.worker import spawn
         run = RunDir(Path(path).resolve())
         live = cls(run, None)
         live.follower.offset = run.events_file.stat().st_size if run.events_file.exists() else 0
@@ -234,7 +234,7 @@ class LiveRun:
             if self.state.active:
                 code = self.proc.returncode if self.proc is not None else None
                 self.run.record_exit(code)
-                why = "killed after the stop timeout without a final event; see worker.log" if self.killed \
+                why = f"killed after the stop timeout without a final event; see {self.run.log_file.name}" if self.killed \
                     else self.run.gone_reason(code)
                 self.state.mark_dead(why)
         if self.proc is not None and self.proc.poll() is not None:
@@ -247,7 +247,7 @@ class LiveRun:
         screen shows the reason; no failed run folder is left behind."""
         if self.discarded or self.resumed or self.state.started:
             return
-        from engine.runs import discard_unstarted
+        from engine.records.runs import discard_unstarted
         if self.state.result.get("kind") == "input" and discard_unstarted(self.run):
             self.discarded = True
             self.state.log.append("nothing was trained: the run folder was removed")
@@ -271,5 +271,5 @@ class LiveRun:
         self.run.detach()
 
     def log_tail(self, n: int = 12) -> list[str]:
-        """The last lines of worker.log (a crash's traceback ends up there)."""
+        """The last lines of the worker's log (a crash's traceback ends up there)."""
         return self.run.log_tail(n)

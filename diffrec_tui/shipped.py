@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.errors import ExitCode
+
 DEFAULT = "default.yaml"
 
 
@@ -61,4 +63,4 @@ def main(args) -> int:
     width = max(len(n) for n in names())
     for name in names():
         print(f"  {name:<{width}}  {summary(folder() / name)}")
-    return 0
+    return ExitCode.OK

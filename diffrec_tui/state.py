@@ -12,13 +12,16 @@ from typing import Any
 
 import yaml
 
-from engine import config as config_mod
-from engine.config import SCHEMA, Field, Problem
+from engine.config import coerce as coercion
+from engine.config import schema as config_mod
+from engine.config import files as config_files
+from engine.config.schema import SCHEMA
+from engine.config.fields import Field, Problem
 from engine.errors import ConfigError
 
 TEXT_KINDS = ("int", "float", "str", "int_list", "float_list", "str_list", "mapping")
 LIST_KINDS = ("int_list", "float_list", "str_list")
-# The keys the schedule preview depends on (engine.schedule.from_config reads these).
+# The keys the schedule preview depends on (engine.models.schedule.from_config reads these).
 SCHEDULE_KEYS = ("noise_schedule", "noise_scale", "noise_min", "noise_max", "steps", "beta_fixed")
 
 
@@ -118,7 +121,7 @@ class Draft:
         if self.problems:
             raise ConfigError(self.problems[0].message)
         values, _ = self._parsed()
-        return config_mod.absolute_paths(config_mod.resolve(values))
+        return config_files.absolute_paths(config_mod.resolve(values))
 
     def preview_config(self) -> dict | None:
         """Defaults plus the schedule keys, or None while one of them has a problem."""
@@ -149,7 +152,7 @@ class Draft:
 
     def load(self, path: str | Path) -> None:
         """Read a YAML config (ConfigError for a missing, malformed or invalid file)."""
-        cfg, note = config_mod.load_with_note(path)
+        cfg, note = config_files.load_with_note(path)
         self.replace(cfg, path)
         self.note = note
 
@@ -159,7 +162,7 @@ class Draft:
             raise ConfigError("config: this config has no file yet; use Save as")
         cfg = self.resolved()
         try:
-            config_mod.save(cfg, target)
+            config_files.save(cfg, target)
         except OSError as exc:
             raise ConfigError(f"config: cannot write {target}: {exc.strerror or exc}") from None
         self.path = target
@@ -185,8 +188,4 @@ def _parse_cached(kind: str, text: str) -> Any:
     """YAML is slow to parse; the form re-checks the same texts on every keystroke."""
     if kind == "mapping":
         return yaml.safe_load(text) if text else None
-    if not text:
-        return []
-    if not text.startswith("["):
-        text = f"[{text}]"  # '200, 600' is read as a list too
-    return yaml.safe_load(text)
+    return coercion.parse_list(text)  # the reader --set and YAML files use: '200, 600' is a list too

@@ -8,11 +8,23 @@ traceback goes to the log of the process that hit it.
 """
 from __future__ import annotations
 
+import enum
 import errno
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+class ExitCode(enum.IntEnum):
+    """Every process's exit status: the headless commands', the worker's, the coordinator's."""
+    OK = 0  # finished (a sweep: at least one trial finished)
+    FAILED = 1  # training failed (NaN loss, a crash), or no trial finished
+    INPUT = 2  # bad config, data, arguments or run directory: one line on stderr
+    HANGUP = 128 + signal.SIGHUP  # 129: stopped by SIGHUP (a closed ssh session)
+    INTERRUPTED = 128 + signal.SIGINT  # 130: stopped by Ctrl-C
+    TERMINATED = 128 + signal.SIGTERM  # 143: stopped by SIGTERM (timeout, a batch scheduler)
+
+
 MAX_MESSAGE = 400  # characters of a one-line message (a crash's text can be pages long)
 
 
@@ -90,15 +102,15 @@ def classify(exc: BaseException) -> tuple[str, int, str]:
     """(one-line message, exit status, kind) of an exception that reached a boundary.
     kind is `input` (the user can fix it: exit 2) or `crash` (a bug or the machine: exit 1)."""
     if isinstance(exc, InputError):
-        return one_line(str(exc)), EXIT_INPUT, "input"
+        return one_line(str(exc)), ExitCode.INPUT, "input"
     if isinstance(exc, OSError) and exc.errno in _REASONS:
         where = f"{exc.filename}: " if exc.filename else ""
-        return one_line(f"file system: {where}{os_reason(exc)}"), EXIT_INPUT, "input"
+        return one_line(f"file system: {where}{os_reason(exc)}"), ExitCode.INPUT, "input"
     if isinstance(exc, MemoryError):
         return ("out of memory: lower train_batch_size, eval_batch_size or the model's sizes "
-                "(or set DIFFREC_MEMORY_LIMIT to what this machine can give)"), EXIT_FAILED, "crash"
+                "(or set DIFFREC_MEMORY_LIMIT to what this machine can give)"), ExitCode.FAILED, "crash"
     text = str(exc).strip()
-    return one_line(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__), EXIT_FAILED, "crash"
+    return one_line(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__), ExitCode.FAILED, "crash"
 
 
 def regular_file(path: Path) -> bool:

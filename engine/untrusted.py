@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, DataError, decode_error, os_errors, os_reason, regular_file
+from engine.errors import ConfigError, DataError, decode_error, os_errors, os_reason, regular_file
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file larger than 1 MB is not a config file
 
@@ -23,9 +23,14 @@ def read_yaml(path: str | Path, what: str = "config") -> dict:
     """A YAML mapping from a file that may come from anyone: UTF-8 text of sane size, safe
     tags only, every key once. ConfigError names the file, the line and the fix."""
     p = Path(path)
-    text = read_text(p, what)
+    return parse_yaml(read_text(p, what), p, what)
+
+
+def parse_yaml(text: str, p: Path, what: str = "config", fast: bool = False) -> dict:
+    """read_yaml's rules for text read from `p`; `fast` parses with libyaml where PyYAML
+    has it (about 4x faster: listing thousands of runs)."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = yaml.load(text, Loader=_FastStrictLoader if fast else _StrictLoader)
     except DuplicateKey as dup:
         raise ConfigError(f"{what}: {p} line {dup.line}: key `{dup.key}` appears twice (first on line "
                           f"{dup.first}); keep one of them") from None
@@ -69,8 +74,8 @@ class DuplicateKey(yaml.YAMLError):
         self.key, self.line, self.first = key, line, first
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load that refuses a key given twice in one mapping (YAML would keep the last)."""
+class _StrictKeys:
+    """A loader that refuses a key given twice in one mapping (YAML would keep the last)."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
@@ -86,6 +91,14 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: the constructor's own error says so
                 continue
         return super().construct_mapping(node, deep)
+
+
+class _StrictLoader(_StrictKeys, yaml.SafeLoader):
+    """safe_load, every key once."""
+
+
+class _FastStrictLoader(_StrictKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The same with libyaml's parser (about 4x faster) where PyYAML was built with it."""
 
 
 # ---------------------------------------------------------------- .npy

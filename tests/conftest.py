@@ -81,7 +81,7 @@ def tiny_raw():
 @pytest.fixture(scope="session")
 def tiny_config():
     """tiny_config(**overrides) -> a resolved config for a seconds-long synthetic run."""
-    from engine import config
+    from engine.config import schema as config
 
     def make(**overrides) -> dict:
         return config.resolve(_tiny_raw(**overrides))
@@ -97,8 +97,9 @@ def recbole_run(tmp_path_factory):
 
     import numpy as np
 
-    from engine import config, worker
-    from engine.runs import RunDir
+    from engine.processes import worker
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
     root = tmp_path_factory.mktemp("recbole_run")
     folder = root / "dataset" / "toy"
     folder.mkdir(parents=True)

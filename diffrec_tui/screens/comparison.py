@@ -1,4 +1,4 @@
-"""Comparison view: the run groups of a `--compare` (engine.comparison), model by model.
+"""Comparison view: the run groups of a `--compare` (engine.records.comparison), model by model.
 
 Left: the comparison directories under the runs directory, newest first. Right: mean +-
 sample SD per model with its difference to the best model and the significance mark, a
@@ -18,11 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine import comparison, seeds as seeds_mod
-from engine.errors import InputError
-from engine.significance import format_p
+from engine.records import comparison as comparison
 
-from ..widgets.keybar import KeyBar
+from engine.records import seeds as seeds_mod
+from engine.errors import InputError
+from engine.analysis.significance import format_p
+
+from diffrec_tui.widgets.keybar import KeyBar
 
 BAR_WIDTH = 40  # characters of the longest bar
 HIST_BINS = 13  # odd: the middle bin holds the users with no difference

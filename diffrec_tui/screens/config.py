@@ -10,15 +10,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from engine.config import DIFFUSION_MODELS, SCHEMA, applies
+from engine.config.fields import DIFFUSION_MODELS
+from engine.config.schema import SCHEMA, applies
 from engine.errors import ConfigError
 
-from ..state import SCHEDULE_KEYS
-from ..widgets.form import ConfigForm, clean
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
-from ..widgets.paint import after_paint
-from .dialogs import Confirm, PathPrompt
+from diffrec_tui.state import SCHEDULE_KEYS
+from diffrec_tui.widgets.form import ConfigForm, clean
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.widgets.paint import after_paint
+from diffrec_tui.screens.dialogs import Confirm, PathPrompt
 
 
 class ConfigScreen(Screen):
@@ -51,7 +52,7 @@ class ConfigScreen(Screen):
         after_paint(self, self._mount_preview)
 
     async def _mount_preview(self) -> None:
-        from ..widgets.charts import LineChart
+        from diffrec_tui.widgets.charts import LineChart
         await self.query_one("#preview").mount_all([
             LineChart("beta_t", "step t", empty="fix the diffusion keys", id="beta-chart"),
             LineChart("1 - alpha_bar_t", "step t", empty="fix the diffusion keys", id="abar-chart")])
@@ -82,9 +83,9 @@ class ConfigScreen(Screen):
         self.show_status()
 
     def draw_preview(self) -> None:
-        from engine import schedule
+        from engine.models import schedule
 
-        from ..widgets.charts import Series
+        from diffrec_tui.widgets.charts import Series
         if not self.query("#abar-chart"):
             return  # not mounted yet: _mount_preview draws it
         cfg = self.app.draft.preview_config()

@@ -1,137 +1,37 @@
 """Runs screen: every run under the runs directory, sortable and filterable; select runs
-to overlay their validation curves, two to diff their configs; open, attach, edit, delete."""
+to overlay their validation curves, two to diff their configs; open, attach, edit, delete.
+
+The runs are listed in a thread worker through the run index (screens/runs_loading.py):
+the first rows show as they are read, with a count, and a reload re-reads only the runs
+that changed."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from rich.markup import escape
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
-from engine import config as config_mod
-from engine.runs import RunInfo, load_run
+from engine.config import files as config_files
 
-from ..live import valid_key
-from ..widgets.charts import LineChart, Series
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
-from .dialogs import Confirm
+from diffrec_tui.live import valid_key
+from diffrec_tui.widgets.charts import LineChart, Series
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.screens import runs_loading
+from diffrec_tui.screens.dialogs import Confirm
+from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
+from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
 DIFF_ROWS = 14
 
 
-def _num(v, fmt: str = ".4f") -> str:
-    return format(v, fmt) if isinstance(v, (int, float)) else "-"
-
-
-def _short(v) -> str:
-    if isinstance(v, list):
-        return "[" + ",".join(str(x) for x in v) + "]"
-    return "-" if v is None else str(v)
-
-
-@dataclass
-class Row:
-    """One run as the table shows it; `sort` holds the values the columns sort by."""
-    info: RunInfo
-    cells: tuple
-    sort: dict
-
-    @property
-    def id(self) -> str:
-        """Unique in the table: a sweep's trial is named with its sweep directory."""
-        return f"{self.info.path.parent.name}/{self.info.id}" if in_sweep(self.info.path) else self.info.id
-
-
-def in_sweep(path: Path) -> bool:
-    return path.parent.name.startswith("sweep-") and (path.parent / "sweep.yaml").is_file()
-
-
-# (title, sort key) per column; the first column is the selection mark.
-COLUMNS = [("", None), ("run", "run"), ("status", "status"), ("model", "model"), ("dataset", "dataset"),
-           ("started", "started"), ("ep", "epochs"), ("best valid", "best"), ("test R@20", "recall"),
-           ("test N@20", "ndcg"), ("steps", "steps"), ("noise", "noise"), ("lr", "lr"), ("dims", "dims")]
-SORT_KEYS = [key for _, key in COLUMNS if key]
-
-
-def make_row(info: RunInfo) -> Row:
-    cfg = info.config or {}
-    valid, test = info.best
-    vkey = valid_key(cfg)
-    started = datetime.fromtimestamp(info.started_at).strftime("%m-%d %H:%M") if info.started_at else "-"
-    best = valid.get(vkey)
-    run = f"↳ {short_id(info.id)}" if in_sweep(info.path) else short_id(info.id)  # a sweep's trial
-    cells = (run, info.status, _short(cfg.get("model")), _short(cfg.get("dataset")), started, str(info.epochs),
-             f"{vkey} {_num(best)}" if best is not None else "-", _num(test.get("recall@20")),
-             _num(test.get("ndcg@20")), _short(cfg.get("steps")), _short(cfg.get("noise_scale")),
-             _short(cfg.get("learning_rate")), _short(cfg.get("dims_dnn")))
-    sort = {"run": info.id, "status": info.status, "model": str(cfg.get("model")), "dataset": str(cfg.get("dataset")),
-            "started": info.started_at or 0.0, "epochs": info.epochs, "best": best if best is not None else -1.0,
-            "recall": test.get("recall@20", -1.0), "ndcg": test.get("ndcg@20", -1.0),
-            "steps": cfg.get("steps") or 0, "noise": cfg.get("noise_scale") or 0.0,
-            "lr": cfg.get("learning_rate") or 0.0, "dims": str(cfg.get("dims_dnn"))}
-    return Row(info, cells, sort)
-
-
-def _stamp(path: Path) -> tuple:
-    """Changes when a run's files change (events appended, summary written)."""
-    out = []
-    for name in ("events.jsonl", "summary.json", "config.yaml"):
-        try:
-            st = (path / name).stat()
-            out.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
-
-
-def run_dirs(root: Path) -> list[Path]:
-    """Run directories under `root`, and the trials of its sweeps (sweep-*/<run>)."""
-    out = []
-    for p in root.iterdir():
-        if p.is_dir() and (p / "config.yaml").is_file():
-            out.append(p)
-        elif p.name.startswith("sweep-") and (p / "sweep.yaml").is_file():
-            out.extend(q for q in p.iterdir() if q.is_dir() and (q / "config.yaml").is_file())
-    return out
-
-
-def scan(root: Path, cache: dict) -> list[Row]:
-    """The runs under `root`, newest first (as engine.runs.list_runs), re-reading only the
-    runs whose files changed since the last scan. A run whose worker may still be
-    running is re-read every time: its status depends on the process, not on files."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    dirs = sorted(run_dirs(root), key=lambda p: p.name, reverse=True)
-    rows = []
-    for path in dirs:
-        stamp = _stamp(path)
-        hit = cache.get(path)
-        if hit is None or hit[0] != stamp or hit[1].info.status == "running":
-            hit = (stamp, make_row(load_run(path)))
-            cache[path] = hit
-        rows.append(hit[1])
-    for gone in set(cache) - set(dirs):
-        del cache[gone]
-    return rows
-
-
-def matches(row: Row, query: str) -> bool:
-    """Every word of the filter must appear in one of the row's cells (case-insensitive)."""
-    text = " ".join((row.id, *row.cells)).lower()
-    return all(word in text for word in query.lower().split())
-
-
-class RunsScreen(Screen):
+class RunsScreen(RunsLoading, Screen):
     BINDINGS = [
         Binding("space", "toggle_select", "Select", id="runs.select"),
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
@@ -144,6 +44,7 @@ class RunsScreen(Screen):
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("c", "clear_selection", "Clear sel.", id="runs.clear"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
+        Binding("m", "more", "More rows", id="runs.more", show=False),
         Binding("escape", "leave_filter", "Leave filter", show=False, id="runs.leave_filter"),
     ]
 
@@ -155,7 +56,8 @@ class RunsScreen(Screen):
         self.descending = True
         self.query_text = ""
         self._shown = 0  # rows that pass the filter
-        self._cache: dict[Path, tuple[tuple, Row]] = {}
+        self.init_loading()
+        self._target: Path | None = None  # a run to put the cursor on once it is shown
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -187,52 +89,34 @@ class RunsScreen(Screen):
         self.call_after_refresh(self._resumed)
 
     def _resumed(self) -> None:
-        self.reload()
+        self._target = self.app.highlighted_run
+        self.reload(again=False)
         self.show_highlighted()
 
     def show_highlighted(self) -> None:
-        """Put the cursor on app.highlighted_run when another screen chose it (a sweep's trial)."""
-        target = self.app.highlighted_run
-        if target is None:
+        """Put the cursor on the run another screen chose (a sweep's trial) when the screen
+        was shown, once its row is in the table (a long table fills a chunk at a time)."""
+        if self._target is None:
             return
-        target = Path(target).resolve()
-        row = next((r for r in self.visible() if r.info.path.resolve() == target), None)
-        if row is not None and row is not self.current_row():
+        target = Path(self._target).resolve()
+        root = Path(self.app.runs_dir).resolve()
+        row = self._by_id.get(target.name if target.parent == root else f"{target.parent.name}/{target.name}")
+        if row is None or row.id not in self._table_ids:
+            return
+        self._target = None
+        if row is not self.current_row():
             self.table.move_cursor(row=self.table.get_row_index(row.id), animate=False)
 
     def _auto_reload(self) -> None:
-        if self.app.screen is self and any(r.info.status == "running" for r in self.rows):
+        if self.app.screen is self and not self.scanning and any(r.status == "running" for r in self.rows):
             self.reload()
 
     # ------------------------------------------------------------ data
-
-    def reload(self) -> None:
-        rows = scan(self.app.runs_dir, self._cache)
-        if [id(r) for r in rows] == [id(r) for r in self.rows]:
-            return  # nothing changed on disk: keep the table as it is
-        self.rows = rows
-        ids = {r.id for r in self.rows}
-        self.selected = [i for i in self.selected if i in ids]
-        self.render_table()
-        self.render_compare()
 
     def visible(self) -> list[Row]:
         rows = [r for r in self.rows if matches(r, self.query_text)]
         key = self.sort_key
         return sorted(rows, key=lambda r: (isinstance(r.sort[key], str), r.sort[key]), reverse=self.descending)
-
-    def render_table(self) -> None:
-        table = self.table
-        current = self.current_row()
-        table.clear()
-        rows = self.visible()
-        for r in rows:
-            mark = Text("●", style="bold") if r.id in self.selected else Text(" ")
-            table.add_row(mark, *r.cells, key=r.id)
-        if current and any(r.id == current.id for r in rows):
-            table.move_cursor(row=table.get_row_index(current.id), animate=False)
-        self._shown = len(rows)
-        self.render_summary()
 
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
@@ -240,10 +124,16 @@ class RunsScreen(Screen):
         text = (f"{self._shown} of {len(self.rows)} runs in "
                 f"[b]{escape(self.app.runs_dir.name or str(self.app.runs_dir))}[/b]"
                 f"  ·  sorted by {self.sort_key} {arrow}  ·  {len(self.selected)} selected")
+        if self.scanning and self._progress[1]:
+            text += f"  ·  [$accent]reading runs: {self._progress[0]} of {self._progress[1]}[/]"
+        elif self._pending:
+            text += f"  ·  [$accent]showing {len(self._table_ids)} so far[/]"
+        elif len(self._table_ids) < self._shown:
+            text += f"  ·  the first {len(self._table_ids)} in the table: m shows {runs_loading.TABLE_ROWS} more"
         row = self.current_row()
-        if row is not None and row.info.status in ("dead", "failed"):
-            text += f"  ·  [$error]{row.info.status}: {escape(row.info.reason)}[/]"
-        self.query_one("#runs-summary", Static).update(text)
+        if row is not None and row.status in ("dead", "failed", "broken"):
+            text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
+        self.query_one("#runs-summary", Static).update(text, layout=False)  # one line, fixed size: no reflow
 
     def current_row(self) -> Row | None:
         table = self.table
@@ -253,12 +143,12 @@ class RunsScreen(Screen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:
             return None
-        return next((r for r in self.rows if r.id == key), None)
+        return self._by_id.get(key)
 
     def render_compare(self) -> None:
-        chosen = [r for i in self.selected for r in self.rows if r.id == i]
+        chosen = [self._by_id[i] for i in self.selected if i in self._by_id]
         chart = self.query_one("#overlay-chart", LineChart)
-        key = valid_key(chosen[0].info.config) if chosen else "recall@20"
+        key = valid_key(chosen[0].info.keys) if chosen else "recall@20"
         series = []
         for r in chosen:
             evals = [e for e in r.info.events if e["type"] == "eval" and key in (e.get("valid") or {})]
@@ -270,7 +160,7 @@ class RunsScreen(Screen):
         if len(chosen) != 2:
             return "[dim]select exactly two runs (space) to see how their configs differ[/]"
         a, b = chosen
-        d = config_mod.diff(a.info.config, b.info.config)
+        d = config_files.diff(a.info.config, b.info.config)
         lines = [f"[b]config diff[/b]  A = {escape(_label(a.info.id))}   B = {escape(_label(b.info.id))}"]
         if not d:
             lines.append("identical configs")
@@ -316,6 +206,9 @@ class RunsScreen(Screen):
     def action_reload(self) -> None:
         self.reload()
 
+    def action_more(self) -> None:
+        self.more_rows()
+
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
         self.render_table()
@@ -332,12 +225,16 @@ class RunsScreen(Screen):
             self.selected.remove(row.id)
         else:
             self.selected.append(row.id)
-        self.render_table()
+        self.table.update_cell(row.id, "mark", self._mark(row))
+        self.render_summary()
         self.render_compare()
 
     def action_clear_selection(self) -> None:
-        self.selected = []
-        self.render_table()
+        was, self.selected = self.selected, []
+        for run_id in was:
+            if run_id in self._table_ids:
+                self.table.update_cell(run_id, "mark", self._mark(self._by_id[run_id]))
+        self.render_summary()
         self.render_compare()
 
     def action_open_run(self) -> None:
@@ -353,8 +250,8 @@ class RunsScreen(Screen):
         row = self.current_row()
         if row is None:
             return
-        if row.info.status in ("running", "finished"):
-            self.notify(f"{row.id} is {row.info.status}: only a stopped or failed run resumes", severity="warning")
+        if row.status in ("running", "finished", "broken"):
+            self.notify(f"{row.id} is {row.status}: only a stopped or failed run resumes", severity="warning")
             return
         self.app.resume_run(row.info.path)
 
@@ -363,7 +260,7 @@ class RunsScreen(Screen):
         if row is None:
             return
         if not row.info.config:
-            self.notify(f"{row.id} has no readable config.yaml", severity="error")
+            self.notify(f"{row.id} has no readable config: {row.info.reason or 'it is empty'}", severity="error")
             return
         self.app.edit_config(row.info.config, origin=f"from run {row.id}")
 
@@ -371,7 +268,7 @@ class RunsScreen(Screen):
         row = self.current_row()
         if row is None:
             return
-        if row.info.status == "running":
+        if row.info.status == "running":  # asked afresh: it may have ended since the listing
             self.notify(f"{row.id} is still running: stop it first (open it, then x)", severity="warning")
             return
 
@@ -392,15 +289,6 @@ class RunsScreen(Screen):
         shutil.rmtree(path, ignore_errors=True)
         self.notify(f"deleted {path.name}")
         self.reload()
-
-
-def short_id(run_id: str) -> str:
-    """'20250301-100000-DiffRec-synthetic-2' -> '20250301-100000-2': the model and dataset
-    have their own columns; the stamp (and a same-second counter) still tell runs apart."""
-    parts = run_id.split("-")
-    if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
-        return "-".join(parts[:2] + ([parts[-1]] if parts[-1].isdigit() and len(parts) > 4 else []))
-    return run_id
 
 
 _label = short_id

@@ -13,10 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Log, Static
 
-from ..live import LiveRun, RunState, valid_key
-from ..widgets.charts import LineChart, Series
-from ..widgets.keybar import KeyBar
-from ..widgets.nav import NavBar
+from diffrec_tui.live import LiveRun, RunState, valid_key
+from diffrec_tui.widgets.charts import LineChart, Series
+from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.nav import NavBar
 
 BAR_WIDTH = 30
 STATUS_STYLE = {"running": "$accent", "starting": "$accent", "finished": "$success",
@@ -213,6 +213,6 @@ class TrainScreen(Screen):
         tail = live.log_tail(10)
         text = f"[b $error]✗ run {st.status}:[/] {escape(st.reason or 'no reason given')}"
         if tail:
-            text += "\n[dim]worker.log (last lines):[/]\n" + escape("\n".join(tail))
+            text += f"\n[dim]{live.run.log_file.name} (last lines):[/]\n" + escape("\n".join(tail))
         box.update(text)
         box.display = True

@@ -1,4 +1,4 @@
-"""The config form, generated from engine.config.SCHEMA (no second list of keys here).
+"""The config form, generated from engine.config.schema.SCHEMA (no second list of keys here).
 
 One section per schema group; per field a label line (name, help and, when the value is
 wrong, the engine's message) and the widget for its kind: Switch for bool, Select for a
@@ -18,10 +18,11 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from engine.config import GROUPS, SCHEMA, Field, applies
+from engine.config.fields import GROUPS, Field
+from engine.config.schema import SCHEMA, applies
 
-from ..state import Draft, form_value
-from .paint import after_paint
+from diffrec_tui.state import Draft, form_value
+from diffrec_tui.widgets.paint import after_paint
 
 
 def control_id(name: str) -> str:

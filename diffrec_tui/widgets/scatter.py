@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 
-from engine.tuning import format_value
+from engine.search.space import format_value
 
-from .charts import CachedPlot
+from diffrec_tui.widgets.charts import CachedPlot
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .charts import CachedPlot
+from diffrec_tui.widgets.charts import CachedPlot
 
 MAX_POINTS = 400  # the curve is downsampled to this; marked items are always drawn
 # (key, colour, marker) of each marked set, drawn in this order (last on top)

@@ -47,3 +47,14 @@ def test_gpu_check_runs_every_step_on_the_cpu(write_config, tiny_raw):
         assert f"== {title}" in text
     assert ratio(text, "train epoch") > 0 and "whole run:" in text and "start-up:" in text
     assert re.search(r"float32: [\d.]+s, test R@20", text)
+
+
+def test_run_index_bench_prints_each_figure_for_each_n():
+    """Issue 19's benchmark end to end on small folders (listing, peers, the Runs screen)."""
+    text = bench("run_index_bench.py", "--n", 30, 120, "--old-max", 20, timeout=600)
+    rows = [line.split() for line in text.splitlines() if line.split() and line.split()[0] in ("30", "120")]
+    assert [r[0] for r in rows] == ["30", "120"] and all(len(r) == 12 for r in rows)
+    for r in rows:
+        assert all(float(x) >= 0 for x in r[1:])
+        assert float(r[6]) <= float(r[7]) <= float(r[8])  # screen up, first rows, full table
+    assert float(rows[1][11]) > 0 and float(rows[0][11]) == 0  # an index file for 100 runs or more only

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from diffrec_tui import cli, compare
+from diffrec_tui import cli
+from diffrec_tui.headless import compare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,7 +123,7 @@ def test_bad_arguments_exit_2_with_one_line(config_file, tmp_path, capsys, args,
 
 
 def test_compare_does_not_import_torch():
-    code = "import sys, diffrec_tui.compare; print('torch' in sys.modules)"
+    code = "import sys, diffrec_tui.headless.compare; print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
@@ -131,8 +132,8 @@ def test_compare_does_not_import_torch():
 def test_compare_with_seeds_tunes_baselines_on_validation_and_tests_against_the_best(config_file, tmp_path, capsys):
     from scipy import stats
 
-    from engine import comparison, per_user, seeds
-    from engine.sweep import load_sweep
+    from engine.records import comparison, per_user, seeds
+    from engine.records.sweeps import load_sweep
 
     runs = tmp_path / "runs"
     code = cli.main(["--compare", str(config_file), "--models", "Pop,EASE", "--seeds", "1,2", "--runs-dir", str(runs)])

@@ -23,8 +23,10 @@ TINY = {"synthetic_users": 200, "synthetic_items": 100, "synthetic_interactions"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from engine import config, data, trainer
-    from engine.runs import RunDir
+    from engine.data import loaders as data
+    from engine.training import trainer
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
 
     cfg = config.resolve(TINY)
     run = RunDir.create(tmp_path_factory.mktemp("runs"), cfg)
@@ -34,7 +36,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def insp(run):
-    from engine.inspect import Inspector
+    from engine.inspection.inspector import Inspector
     return Inspector(run.path)
 
 
@@ -124,8 +126,8 @@ def test_export_recs_topk_and_progress(run, insp, tmp_path, capsys):
     (["--export-recs", "{run}", "{tmp}/no/such/dir/out.csv"], "does not exist"),
 ])
 def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, argv, message):
-    from engine import config
-    from engine.runs import RunDir
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
     empty = RunDir.create(tmp_path / "runs", config.resolve(TINY))  # config.yaml but never evaluated
     paths = {"missing": tmp_path / "nope", "empty": empty.path, "run": run.path, "tmp": tmp_path}
     argv = [a.format(**paths) for a in argv]
@@ -135,6 +137,6 @@ def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, argv, message):
 
 
 def test_command_module_does_not_import_torch():
-    code = "import sys, diffrec_tui.inspect_cmd; print('torch' in sys.modules)"
+    code = "import sys, diffrec_tui.headless.inspect; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

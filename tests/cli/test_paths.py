@@ -70,7 +70,7 @@ def test_run_resume_and_sweep_from_another_folder_with_relative_paths(run_cli, e
 
 
 def test_worker_refuses_a_relative_run_dir(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "engine.worker", "runs/x"], cwd=tmp_path, capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "engine.processes.worker", "runs/x"], cwd=tmp_path, capture_output=True,
                          text=True, env={**__import__("os").environ,
                                          "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert res.returncode == 2 and "must be an absolute path" in res.stderr

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from diffrec_tui import report
-from engine.runs import RunDir
+from diffrec_tui.headless import report
+from diffrec_tui import text
+from engine.records.runs import RunDir
 
 RECBOLE_METRICS = ["Recall", "MRR", "NDCG", "Hit", "Precision"]
 AT10 = {"recall@10": 0.2751, "mrr@10": 0.5239, "ndcg@10": 0.3212, "hit@10": 0.8, "precision@10": 0.2}
@@ -14,18 +15,18 @@ STATS = {"n_users": 943, "n_items": 1682, "n_train": 80808, "n_valid": 9596, "n_
 
 
 def test_headline_keys_follow_valid_metric_and_topk():
-    keys = report.headline_keys({"valid_metric": "MRR@10", "metrics": RECBOLE_METRICS, "topk": [10]})
+    keys = text.headline_keys({"valid_metric": "MRR@10", "metrics": RECBOLE_METRICS, "topk": [10]})
     assert keys == ("mrr@10", "ndcg@10", "recall@10")
-    default = report.headline_keys({"valid_metric": "Recall@20", "metrics": ["Recall", "NDCG", "Precision", "MRR"]})
-    assert default == report.HEADLINE_KEYS == ("recall@20", "ndcg@20")
-    assert report.headline_keys({"valid_metric": "Hit@5", "metrics": ["Hit"]}) == ("hit@5",)
-    assert report.headline_keys(None) == report.HEADLINE_KEYS
+    default = text.headline_keys({"valid_metric": "Recall@20", "metrics": ["Recall", "NDCG", "Precision", "MRR"]})
+    assert default == text.HEADLINE_KEYS == ("recall@20", "ndcg@20")
+    assert text.headline_keys({"valid_metric": "Hit@5", "metrics": ["Hit"]}) == ("hit@5",)
+    assert text.headline_keys(None) == text.HEADLINE_KEYS
 
 
 def test_progress_line_with_topk_10_shows_mrr_at_10():
-    keys = report.headline_keys({"valid_metric": "MRR@10", "metrics": RECBOLE_METRICS})
+    keys = text.headline_keys({"valid_metric": "MRR@10", "metrics": RECBOLE_METRICS})
     ev = {"type": "eval", "epoch": 3, "valid": AT10, "test": AT10, "seconds": 1.5}
-    line = report.describe(ev, keys)
+    line = text.describe(ev, keys)
     assert line == ("eval epoch 3: valid mrr@10 0.5239 ndcg@10 0.3212 recall@10 0.2751 | "
                     "test mrr@10 0.5239 ndcg@10 0.3212 recall@10 0.2751 (1.50s)")
     out = io.StringIO()
@@ -41,13 +42,13 @@ def test_progress_line_with_topk_10_shows_mrr_at_10():
 
 def test_started_line_gives_the_split_and_the_unseen_targets():
     ev = {"type": "started", "model": "DiffRec", "device": "cpu", "dataset": STATS, "parameters": 1000}
-    line = report.describe(ev)
+    line = text.describe(ev)
     assert "train/valid/test 80808/9596/9596 (recbole 0.8/0.1/0.1 RO)" in line
     assert "34 held-out items unseen in training kept as targets" in line
     dropped = dict(STATS, unseen_dropped=34, n_valid=9579, n_test=9579)
-    assert "34 held-out items unseen in training dropped" in report.describe({**ev, "dataset": dropped})
+    assert "34 held-out items unseen in training dropped" in text.describe({**ev, "dataset": dropped})
     old = {"n_users": 3, "n_items": 4, "n_train": 9}  # an event written before the split counts
-    assert "9 train interactions" in report.describe({**ev, "dataset": old})
+    assert "9 train interactions" in text.describe({**ev, "dataset": old})
 
 
 def test_final_table_puts_the_valid_metric_first_and_gives_the_split(tmp_path):

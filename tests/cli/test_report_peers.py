@@ -2,8 +2,9 @@
 import io
 from datetime import datetime
 
-from diffrec_tui.report import peers, print_peers
-from engine.runs import RunDir
+from engine.records.listing import peers
+from diffrec_tui.headless.report import print_peers
+from engine.records.runs import RunDir
 
 
 def fake_run(root, model, fingerprint, recall, when):
@@ -40,16 +41,19 @@ def test_no_table_for_a_lonely_run(tmp_path):
     assert out.getvalue() == ""
 
 
-def test_only_runs_on_the_same_data_are_read_in_full(tmp_path, monkeypatch):
-    import engine.runs
+def test_peers_come_from_the_index_each_run_read_once(tmp_path):
+    """Issue 19: the --run summary looks its peers up in the run index; a second summary
+    reads only the run that is new, and a broken run among them does not hurt."""
+    from engine.records.run_index import RunIndex
     for i in range(6):
         fake_run(tmp_path, "Pop", "other-data", 0.3, 10 + i)
     broken = RunDir.create(tmp_path, {"model": "X", "dataset": "d"}, now=datetime(2026, 1, 1, 12, 0, 30))
     broken.events_file.write_text("{not json\n")
     fake_run(tmp_path, "DiffRec", "aaa", 0.12, 40)
     ease = fake_run(tmp_path, "EASE", "aaa", 0.15, 41)
-    loaded = []
-    original = engine.runs.load_run
-    monkeypatch.setattr(engine.runs, "load_run", lambda p: loaded.append(p.name) or original(p))
-    assert sorted(r.config["model"] for r in peers(ease)) == ["DiffRec", "EASE"]
-    assert len(loaded) == 2  # the six runs on other data and the broken one: first line only
+    index = RunIndex.shared(tmp_path)
+    assert sorted(r.keys["model"] for r in peers(ease)) == ["DiffRec", "EASE"]
+    assert index.reads == 9
+    again = fake_run(tmp_path, "MultiVAE", "aaa", 0.11, 42)
+    assert sorted(r.keys["model"] for r in peers(again)) == ["DiffRec", "EASE", "MultiVAE"]
+    assert index.reads == 10  # only the new run was read from its files

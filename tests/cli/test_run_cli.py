@@ -64,8 +64,9 @@ def test_default_config_trains_and_beats_popularity(run_cli, runs_dir):
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert SUMMARY_FIELDS <= set(summary) and summary["status"] == "finished"
 
-    from engine import config, data
-    ds = data.load(config.load(DEFAULT))
+    from engine.data import loaders as data
+    from engine.config import files as config_files
+    ds = data.load(config_files.load(DEFAULT))
     baseline = popularity_recall(ds, 20)
     assert 0.05 < baseline < 0.5  # the baseline itself is sane
     assert summary["test"]["recall@20"] >= 1.25 * baseline, (summary["test"]["recall@20"], baseline)

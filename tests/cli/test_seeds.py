@@ -11,12 +11,17 @@ import yaml
 from scipy import stats
 
 from diffrec_tui import cli
-from engine import config as config_mod
-from engine import data, per_user, seeds
-from engine.runs import RunDir
-from engine.significance import format_p
-from engine.sweep import Runner, load_sweep
-from engine.trainer import fit_into
+from engine.config import files as config_files
+from engine.config import schema as config_mod
+from engine.errors import ConfigError
+from engine.data import loaders as data
+from engine.records import per_user as per_user
+from engine.records import seeds as seeds
+from engine.records.runs import RunDir
+from engine.analysis.significance import format_p
+from engine.processes.sweep_runner import Runner
+from engine.records.sweeps import load_sweep
+from engine.training.trainer import fit_into
 
 TINY = {"model": "DiffRec", "dataset": "tiny", "data_format": "synthetic", "synthetic_users": 200,
         "synthetic_items": 80, "synthetic_interactions": 15, "synthetic_clusters": 4, "dims_dnn": [32],
@@ -34,7 +39,7 @@ def config_file(tmp_path):
 def test_parse_seeds():
     assert seeds.parse("3, 1,2") == [3, 1, 2] and seeds.parse("1-3,5,2") == [1, 2, 3, 5]
     for bad in ("", "1,x", "-1", "1-", str(2 ** 32)):
-        with pytest.raises(config_mod.ConfigError, match="--seeds"):
+        with pytest.raises(ConfigError, match="--seeds"):
             seeds.parse(bad)
 
 
@@ -58,7 +63,7 @@ def test_run_with_seeds_makes_a_group_with_mean_and_sd(config_file, tmp_path, ca
 
 
 def test_a_stopped_group_resumes_only_its_missing_seeds(config_file, tmp_path, capsys):
-    cfg = config_mod.load(config_file)
+    cfg = config_files.load(config_file)
     sd = seeds.create(tmp_path / "runs", cfg, [1, 2, 3])
     stop = {"now": False}
 
@@ -81,7 +86,7 @@ def test_a_stopped_group_resumes_only_its_missing_seeds(config_file, tmp_path, c
 
 
 def test_significance_of_two_runs_is_scipys(config_file, tmp_path, capsys):
-    cfg = config_mod.load(config_file)
+    cfg = config_files.load(config_file)
     ds = data.load(cfg)
     dirs = []
     for s in (1, 2):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from diffrec_tui.cli import main
-from engine.runs import load_run
+from engine.records.runs import load_run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tui" / "fixtures"
 RUN = "20250301-100000-DiffRec-synthetic"

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from diffrec_tui import cli, tune
-from engine import config as config_mod
-from engine.runs import list_runs
-from engine.sweep import SweepInfo, TrialInfo, load_sweep
+from engine.processes import cores
+from diffrec_tui import cli
+from diffrec_tui.headless import tune
+from diffrec_tui import text
+from engine.config import files as config_files
+from engine.records.runs import list_runs
+from engine.records.sweeps import SweepInfo, TrialInfo, load_sweep
 
 TINY = ["--set", "synthetic_users=200", "--set", "synthetic_items=100", "--set", "synthetic_interactions=15",
         "--set", "epochs=2", "--set", "eval_step=1", "--set", "topk=[10,20]"]
@@ -95,13 +98,13 @@ def test_parallel_sweep_writes_results_and_best_config(tmp_path, capsys):
 
     runs_listed = list_runs(sweep)
     assert len(runs_listed) == 2 and {r.status for r in runs_listed} == {"finished"}
-    assert {r.config["threads"] for r in runs_listed} == {max(1, tune.cores() // 2)}
+    assert {r.config["threads"] for r in runs_listed} == {max(1, cores.cores() // 2)}
     # both workers were started before either trial ended (they ran side by side)
     order = [(r["trial"], r["status"]) for r in jsonl if r["status"] in ("running", "finished")]
     assert sorted(order[:2]) == [(1, "running"), (3, "running")]
 
     best = max((r for r in rows if r["status"] == "finished"), key=lambda r: float(r["valid_recall@20"]))
-    cfg = config_mod.load(sweep / "best.yaml")
+    cfg = config_files.load(sweep / "best.yaml")
     assert cfg["learning_rate"] == float(best["learning_rate"]) and cfg["noise_min"] == 0.0005
     assert (cfg["synthetic_users"], cfg["epochs"], cfg["threads"]) == (200, 2, 0)
     assert f"best trial {best['trial']} (chosen by valid recall@20" in out
@@ -149,4 +152,4 @@ def test_plain_lines_describe_trials(tmp_path):
     twin = TrialInfo(4, {"learning_rate": 0.001, "w_min": 0.2}, "finished", value=0.1234, test=t.test, epochs=7,
                      seconds=0.0, same_as=3)
     assert tune.describe(twin, info).endswith("(same config as trial 3, not run again): learning_rate=0.001 w_min=0.2")
-    assert (tune.seconds_cell(t), tune.seconds_cell(twin)) == ("12", "=3")
+    assert (text.seconds_cell(t), text.seconds_cell(twin)) == ("12", "=3")

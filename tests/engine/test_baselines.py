@@ -12,7 +12,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine import baselines, config, data, methods, metrics, trainer
+from engine.models import baselines
+from engine.models import registry as methods
+from engine.data import loaders as data
+from engine.training import metrics
+from engine.training import trainer
+from engine.training import evaluation
+from engine.config import schema as config
+from engine.config import files as config_files
 from engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +76,7 @@ def test_bad_baseline_values_name_the_key():
 
 
 def test_baseline_keys_load_without_torch():
-    code = "import sys; from engine import config; assert 'EASE' in config.SCHEMA['model'].choices; " \
+    code = "import sys; from engine.config import schema as config; assert 'EASE' in config.SCHEMA['model'].choices; " \
            "print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
@@ -78,7 +85,7 @@ def test_baseline_keys_load_without_torch():
 
 def test_model_switch_by_set_on_the_diffrec_config(tiny_ds):
     # ml-1m_clean.yaml is full of diffusion keys (steps 40, noise ...); EASE ignores them.
-    cfg = config.load(REPO_ROOT / "configs" / "ml-1m_clean.yaml",
+    cfg = config_files.load(REPO_ROOT / "configs" / "ml-1m_clean.yaml",
                       ["model=EASE", "reg_weight=500", "threads=1", "device=cpu"])
     assert cfg["model"] == "EASE" and cfg["reg_weight"] == 500.0 and cfg["steps"] == 40
     events = list(trainer.fit(cfg, tiny_ds))
@@ -171,7 +178,7 @@ def test_pop_never_recommends_history_items(tiny_ds):
     method.fit(train)
     counts = np.asarray(train.sum(0)).ravel()
     users = np.arange(tiny_ds.n_users)
-    scores = trainer.score_users(method, train, users, CPU, "float32")
+    scores = evaluation.score_users(method, train, users, CPU, "float32")
     assert torch.equal(scores[0], torch.from_numpy(counts).float())  # the same popularity for everyone
     unmasked = torch.topk(scores, 20).indices
     history = metrics.dense_bool(train, CPU)
@@ -237,7 +244,14 @@ def test_multivae_beats_pop_on_synthetic_data():
 def test_shipped_baseline_configs_load(name):
     expected = {"pop": "Pop", "itemknn": "ItemKNN", "ease": "EASE", "multivae": "MultiVAE"}[name]
     for path in (REPO_ROOT / "configs" / f"{name}.yaml", REPO_ROOT / "configs" / f"{name}_ml-1m_clean.yaml"):
-        cfg = config.load(path)
+        cfg = config_files.load(path)
         assert cfg["model"] == expected, path
         if expected == "MultiVAE":
             assert cfg["anneal_cap"] == 0.2  # RecBole's MultiVAE value, not L-DiffRec's default
+
+
+def test_every_model_in_the_schema_has_a_factory():
+    # one explicit table (engine.models.registry.MODELS), no import-time registration
+    from engine.config.schema import SCHEMA
+    from engine.models import registry
+    assert list(registry.MODELS) == list(SCHEMA["model"].choices)

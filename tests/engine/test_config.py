@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import config
+from engine.config import schema as config
+from engine.config import fields as config_fields
+from engine.config import files as config_files
 from engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +67,7 @@ def test_recbole_diffrec_yaml_is_shipped_unchanged_and_loads():
     assert "time-aware:" in text and "'linear'" in text  # RecBole's spelling, not ours
     raw = yaml.safe_load(text)
     assert raw == RECBOLE_DIFFREC
-    cfg = config.load(path)
+    cfg = config_files.load(path)
     for key, value in RECBOLE_DIFFREC.items():
         assert cfg[key] == value, key
         assert type(cfg[key]) is type(config.defaults()[key]), key
@@ -83,7 +85,7 @@ def test_recbole_ldiffrec_yaml_loads_unchanged(tmp_path):
     path = tmp_path / "LDiffRec.yaml"
     path.write_text("model: LDiffRec\n" + RECBOLE_LDIFFREC_TEXT, encoding="utf-8")
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    cfg = config.load(path)
+    cfg = config_files.load(path)
     assert cfg["model"] == "LDiffRec"
     for key, value in raw.items():
         assert cfg[key] == value, key
@@ -95,7 +97,7 @@ def test_every_field_is_documented():
     assert set(config.SCHEMA) == {f.name for f in config.FIELDS}
     for f in config.FIELDS:
         assert f.help.strip() and "\n" not in f.help, f.name
-        assert f.group in config.GROUPS, f.name
+        assert f.group in config_fields.GROUPS, f.name
         if f.kind == "choice":
             assert f.default in f.choices, f.name
 
@@ -127,7 +129,7 @@ def test_every_field_is_documented():
     ("split=[0.7,0.2,0.1]", "split", [0.7, 0.2, 0.1]),
 ])
 def test_set_is_typed_by_the_schema(item, key, expected):
-    k, value = config.parse_override(item)
+    k, value = config_files.parse_override(item)
     assert k == key
     assert value == expected
     assert type(value) is type(expected)
@@ -150,7 +152,7 @@ def test_set_is_typed_by_the_schema(item, key, expected):
 ])
 def test_set_rejects_bad_values_with_one_line(item, names):
     with pytest.raises(ConfigError) as err:
-        config.parse_override(item)
+        config_files.parse_override(item)
     msg = str(err.value)
     assert "\n" not in msg
     for name in names:
@@ -161,15 +163,15 @@ def test_set_never_evaluates_the_text(tmp_path):
     marker = tmp_path / "pwned"
     payload = f"dims_dnn=__import__('pathlib').Path({str(marker)!r}).touch()"
     with pytest.raises(ConfigError):
-        config.parse_override(payload)
+        config_files.parse_override(payload)
     with pytest.raises(ConfigError):
-        config.parse_override("dims_dnn=!!python/object/apply:os.system ['true']")
+        config_files.parse_override("dims_dnn=!!python/object/apply:os.system ['true']")
     assert not marker.exists()
 
 
 def test_load_applies_overrides_after_the_file(write_config):
     path = write_config({"steps": 10, "dims_dnn": [100]})
-    cfg = config.load(path, ["dims_dnn=[200,600]", "steps=20"])
+    cfg = config_files.load(path, ["dims_dnn=[200,600]", "steps=20"])
     assert cfg["dims_dnn"] == [200, 600] and cfg["steps"] == 20
 
 
@@ -180,10 +182,10 @@ def test_unknown_key_suggests_the_closest_known_key(write_config):
         config.resolve({"noice_scale": 0.1})
     assert "noice_scale" in str(err.value) and "did you mean `noise_scale`" in str(err.value)
     with pytest.raises(ConfigError) as err:
-        config.parse_override("noice_scale=0.1")
+        config_files.parse_override("noice_scale=0.1")
     assert "did you mean `noise_scale`" in str(err.value)
     with pytest.raises(ConfigError) as err:
-        config.load(write_config({"learning_rte": 0.01}))
+        config_files.load(write_config({"learning_rte": 0.01}))
     assert "did you mean `learning_rate`" in str(err.value)
     [p] = config.problems({"noice_scale": 0.1})
     assert p.key == "noice_scale"
@@ -248,25 +250,25 @@ def test_yaml_round_trip(tmp_path, tiny_config):
     cfg = tiny_config(noise_schedule="cosine", learning_rate=3e-4, dims_dnn=[200, 600], time_aware=True,
                       rating_threshold=None, metrics=["Recall", "NDCG", "Hit"], valid_metric="Hit@10")
     path = tmp_path / "out.yaml"
-    config.save(cfg, path)
+    config_files.save(cfg, path)
     text = path.read_text(encoding="utf-8")
     assert "time-aware: true" in text
     assert set(yaml.safe_load(text)) == set(config.SCHEMA)
-    back = config.load(path)
+    back = config_files.load(path)
     assert back == cfg
-    assert config.diff(cfg, back) == {}
+    assert config_files.diff(cfg, back) == {}
 
 
 def test_relative_data_path_is_resolved_against_the_current_directory(tmp_path, monkeypatch, write_config):
     path = write_config({"data_format": "csv", "data_path": "data/x.csv"})
     monkeypatch.chdir(tmp_path)
-    cfg = config.load(path)
+    cfg = config_files.load(path)
     assert cfg["data_path"] == str((tmp_path / "data" / "x.csv").resolve())
 
 
 def test_diff_names_changed_keys(tiny_config):
     a, b = tiny_config(), tiny_config(steps=40, noise_schedule="binomial")
-    assert config.diff(a, b) == {"steps": (a["steps"], 40), "noise_schedule": ("linear", "binomial")}
+    assert config_files.diff(a, b) == {"steps": (a["steps"], 40), "noise_schedule": ("linear", "binomial")}
 
 
 @pytest.mark.parametrize("text, words", [
@@ -277,7 +279,7 @@ def test_bad_yaml_files(tmp_path, text, words):
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        config.load(path)
+        config_files.load(path)
     assert str(path) in str(err.value)
     for w in words:
         assert w in str(err.value)
@@ -285,13 +287,13 @@ def test_bad_yaml_files(tmp_path, text, words):
 
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
-        config.load(tmp_path / "nope.yaml")
+        config_files.load(tmp_path / "nope.yaml")
 
 
 def test_empty_yaml_gives_defaults(tmp_path):
     path = tmp_path / "empty.yaml"
     path.write_text("# nothing\n", encoding="utf-8")
-    assert config.load(path) == config.defaults()
+    assert config_files.load(path) == config.defaults()
 
 
 # ------------------------------------------------------------------ RecBole eval_args
@@ -301,7 +303,7 @@ def test_recbole_eval_args_map_to_split_and_order(tmp_path):
     path.write_text(
         "eval_args:\n  split: {'RS': [0.7, 0.2, 0.1]}\n  group_by: user\n  order: RO\n  mode: full\n",
         encoding="utf-8")
-    cfg = config.load(path)
+    cfg = config_files.load(path)
     assert cfg["split"] == [0.7, 0.2, 0.1]
     assert cfg["order"] == "RO"
 
@@ -326,12 +328,26 @@ def test_default_order_is_chronological():
     ("Recall", None), ("Recall@x", None), (None, None),
 ])
 def test_parse_metric(name, expected):
-    assert config.parse_metric(name) == expected
+    assert config_fields.parse_metric(name) == expected
 
 
 def test_malformed_list_text_is_a_config_error_not_a_yaml_traceback():
     import pytest
-    from engine import config
+    from engine.config import schema as config
     from engine.errors import ConfigError
     with pytest.raises(ConfigError, match="dims_dnn"):
         config.resolve({"dims_dnn": "[1,"})
+
+
+def test_one_list_reader_for_set_and_the_form():
+    # `--set dims_dnn=200,600` reads as the form's '200, 600' does (one parser, engine.config.coerce)
+    from engine.config import files as config_files
+    assert config_files.parse_override("dims_dnn=200,600") == ("dims_dnn", [200, 600])
+    assert config_files.parse_override("dims_dnn=[200, 600]") == ("dims_dnn", [200, 600])
+    assert config_files.parse_override("metrics=Recall, NDCG") == ("metrics", ["Recall", "NDCG"])
+
+
+def test_no_recbole_ignored_key_is_a_schema_key():
+    # recbole_keys.is_ignored relies on it: an honoured key is never dropped as RecBole-only
+    from engine.config import recbole_keys, schema
+    assert not set(recbole_keys.IGNORED) & set(schema.SCHEMA)

@@ -7,7 +7,9 @@ import csv
 import numpy as np
 import pytest
 
-from engine import config, data, synthetic
+from engine.data import loaders as data
+from engine.data import synthetic
+from engine.config import schema as config
 from engine.errors import DataError
 
 # ------------------------------------------------------------------ helpers
@@ -368,7 +370,7 @@ def test_train_matrix_holds_history_and_history_is_ordered(tmp_path):
 def test_dense_rows_densifies_only_the_batch():
     import torch
 
-    from engine.trainer import dense_rows
+    from engine.training.evaluation import dense_rows
     ds = data.load(config.resolve({"synthetic_users": 60, "synthetic_items": 30}))
     m = ds.train_matrix(time_aware=True)
     rows = np.array([5, 0, 59])

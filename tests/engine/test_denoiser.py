@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import config
-from engine.diffusion import GaussianDiffusion
-from engine.models import Denoiser, _uniform_mask_matches, dropout, step_embedding
+from engine.config import schema as config
+from engine.models.diffusion import DiffusionConfig, GaussianDiffusion
+from engine.models.denoiser import Denoiser, _uniform_mask_matches, dropout, step_embedding
 
 
 def plain_forward(m: Denoiser, x, t):
@@ -55,7 +55,7 @@ def test_at_step_is_the_eval_forward_with_the_step_as_a_bias(model):
 @pytest.mark.parametrize("raw", [{}, {"mean_type": "eps"}, {"noise_scale": 0.0}, {"steps": 1}])
 def test_fast_reverse_process_equals_the_generic_one(model, raw):
     model.eval()
-    d = GaussianDiffusion(config.resolve({"steps": 5, "noise_scale": 0.1, "noise_min": 0.001, "noise_max": 0.02, **raw}))
+    d = GaussianDiffusion(DiffusionConfig.of(config.resolve({"steps": 5, "noise_scale": 0.1, "noise_min": 0.001, "noise_max": 0.02, **raw})))
     x0 = torch.rand(6, 30)
     keep = x0.clone()
     traj_fast, traj_plain = [], []
@@ -70,7 +70,7 @@ def test_fast_reverse_process_equals_the_generic_one(model, raw):
 
 def test_sampling_noise_draws_the_same_noise_in_both_paths(model):
     model.eval()
-    d = GaussianDiffusion(config.resolve({"steps": 4, "noise_scale": 0.1, "noise_min": 0.001, "noise_max": 0.02}))
+    d = GaussianDiffusion(DiffusionConfig.of(config.resolve({"steps": 4, "noise_scale": 0.1, "noise_min": 0.001, "noise_max": 0.02})))
     x0 = torch.rand(3, 30)
     a = d.denoise(model, x0, sampling_steps=2, sampling_noise=True, generator=torch.Generator().manual_seed(3))
     b = d.denoise(lambda x, t: model(x, t), x0, sampling_steps=2, sampling_noise=True,

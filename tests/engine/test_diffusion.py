@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, schedule
-from engine.diffusion import UNIFORM_SHARE, GaussianDiffusion
-from engine.models import Denoiser, step_embedding
+from engine.models import schedule
+from engine.config import schema as config
+from engine.models.diffusion import UNIFORM_SHARE, DiffusionConfig, GaussianDiffusion
+from engine.models.denoiser import Denoiser, step_embedding
 
 
 def make(**raw) -> GaussianDiffusion:
-    return GaussianDiffusion(config.resolve(raw), "cpu")
+    return GaussianDiffusion(DiffusionConfig.of(config.resolve(raw)), "cpu")
 
 
 # ------------------------------------------------------------------ loss history

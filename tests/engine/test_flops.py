@@ -1,10 +1,13 @@
-"""engine.flops: the matrix products of each phase, counted from the layer sizes."""
+"""engine.training.flops: the matrix products of each phase, counted from the layer sizes."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from engine import config, data, flops, methods
+from engine.models import registry as methods
+from engine.data import loaders as data
+from engine.training import flops
+from engine.config import schema as config
 
 
 def build(**raw):

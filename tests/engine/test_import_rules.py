@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENGINE_MODULES = sorted(f"engine.{p.stem}" for p in (REPO_ROOT / "engine").glob("*.py") if p.stem != "__init__")
+ENGINE_MODULES = sorted(".".join(p.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+                        for p in (REPO_ROOT / "engine").rglob("*.py"))
 
 CHECK = """
 import importlib, sys
@@ -29,18 +30,18 @@ def test_import_engine_loads_no_ui(python_code):
 
 
 def test_every_engine_module_loads_no_ui(python_code):
-    assert "engine.trainer" in ENGINE_MODULES and "engine.runs" in ENGINE_MODULES
+    assert "engine.training.trainer" in ENGINE_MODULES and "engine.records.runs" in ENGINE_MODULES
     assert imported(python_code, ENGINE_MODULES, ("textual", "diffrec_tui", "textual_plotext", "plotext")) == []
 
 
-@pytest.mark.parametrize("module", ["engine.config", "engine.runs", "engine.schedule", "engine.errors"])
+@pytest.mark.parametrize("module", ["engine.config.schema", "engine.records.runs", "engine.models.schedule", "engine.errors"])
 def test_light_engine_modules_do_not_import_torch(python_code, module):
     # The CLI and the app's config editor use these without paying for torch.
     assert imported(python_code, [module], ("torch",)) == []
 
 
 def test_cli_does_not_import_torch(python_code):
-    assert imported(python_code, ["diffrec_tui.cli", "diffrec_tui.report"], ("torch",)) == []
+    assert imported(python_code, ["diffrec_tui.cli", "diffrec_tui.headless.report"], ("torch",)) == []
 
 
 def top_level_imports(path: Path) -> set[str]:

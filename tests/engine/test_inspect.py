@@ -1,4 +1,4 @@
-"""engine.inspect on tiny runs trained in-process: trajectory, top-K, per-user metrics
+"""engine.inspection.inspector on tiny runs trained in-process: trajectory, top-K, per-user metrics
 against the evaluation code, what-if edits, user lists, item search, bad runs."""
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, data, inspect, trainer
+from engine.inspection import inspector as inspect
+from engine.data import loaders as data
+from engine.training import trainer
+from engine.config import schema as config
 from engine.errors import InputError
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 
 TINY = {"synthetic_users": 240, "synthetic_items": 120, "synthetic_interactions": 14, "synthetic_clusters": 6,
         "dims_dnn": [32], "embedding_size": 8, "steps": 5, "noise_schedule": "linear-var",
@@ -130,8 +133,9 @@ def test_user_out_of_range_is_an_input_error(plain):
 
 def test_curve_marks_history_and_held_out_items(plain):
     _, insp = plain
+    from diffrec_tui.widgets.score_chart import curve as chart_curve  # chart data is the widget's
     view = insp.user(6)
-    curve = view.curve(step=0, points=50)
+    curve = chart_curve(view.trajectory[0], view.marked(), points=50)
     assert len(curve.x) <= 50 and np.all(np.diff(curve.y) <= 0)
     ranks, values = curve.marks["test"]
     np.testing.assert_array_equal(values, view.trajectory[0][view.test_items])

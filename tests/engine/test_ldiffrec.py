@@ -14,7 +14,13 @@ import scipy.sparse as sp
 import torch
 import yaml
 
-from engine import clustering, config, data, ldiffrec, trainer
+from engine.models import clustering
+from engine.models import ldiffrec
+from engine.data import loaders as data
+from engine.data import dataset
+from engine.training import trainer
+from engine.training import evaluation
+from engine.config import schema as config
 from engine.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +55,7 @@ def linears(seq) -> list[torch.nn.Linear]:
 
 
 def rows(ds, n=16, time_aware=False) -> torch.Tensor:
-    return trainer.dense_rows(ds.train_matrix(time_aware), np.arange(n), torch.device("cpu"))
+    return evaluation.dense_rows(ds.train_matrix(time_aware), np.arange(n), torch.device("cpu"))
 
 
 # ------------------------------------------------------------------ clustering
@@ -111,7 +117,7 @@ def test_svd_clusters_follow_communities_not_popularity():
 
 def test_item_emb_sources(ds, tmp_path):
     train = ds.train_matrix()
-    ds_with = data.Dataset(**{**ds.__dict__, "item_emb": np.random.default_rng(0).standard_normal((200, 6))})
+    ds_with = dataset.Dataset(**{**ds.__dict__, "item_emb": np.random.default_rng(0).standard_normal((200, 6))})
     assert clustering.item_embeddings("auto", ds, train, 0)[1] == "svd64"  # no item_emb.npy: SVD
     emb, source = clustering.item_embeddings("auto", ds_with, train, 0)
     assert source == "item_emb.npy" and emb is ds_with.item_emb

@@ -9,7 +9,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine import config, data, metrics, trainer
+from engine.data import loaders as data
+from engine.data import dataset
+from engine.training import metrics
+from engine.training import trainer
+from engine.config import schema as config
 
 NAMES = ["Recall", "NDCG", "Precision", "MRR", "Hit"]
 
@@ -120,7 +124,7 @@ def test_evaluate_masks_history_and_ranks_once_per_batch():
     items = np.array([p[1] for p in pairs])
     pos = np.arange(len(users)) % 12
     train, valid, test = (pos < 8), (pos >= 8) & (pos < 10), pos >= 10
-    ds = data.build("t", n_users, n_items, (users[train], items[train]), (users[valid], items[valid]),
+    ds = dataset.build("t", n_users, n_items, (users[train], items[train]), (users[valid], items[valid]),
                     (users[test], items[test]))
     cfg = config.resolve({"topk": [5, 10], "metrics": NAMES, "valid_metric": "Recall@10",
                           "eval_batch_size": 7 * n_items})  # RecBole's unit: scores, i.e. 7 users a batch
@@ -154,7 +158,7 @@ def test_evaluate_on_a_subset_of_users_averages_over_that_subset():
     users = np.repeat(np.arange(10), 6)
     items = np.concatenate([rng.choice(20, 6, replace=False) for _ in range(10)])
     pos = np.arange(60) % 6
-    ds = data.build("t", 10, 20, (users[pos < 4], items[pos < 4]), (users[pos == 4], items[pos == 4]),
+    ds = dataset.build("t", 10, 20, (users[pos < 4], items[pos < 4]), (users[pos == 4], items[pos == 4]),
                     (users[pos == 5], items[pos == 5]))
     cfg = config.resolve({"topk": [5], "metrics": ["Recall"], "valid_metric": "Recall@5"})
     method = LinearScorer(rng.random((20, 20)))

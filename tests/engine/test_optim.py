@@ -1,6 +1,6 @@
 """RecBole's training keys: learner, clip_grad_norm, enable_amp, reproducibility, shuffle,
 valid_metric_bigger, eval_batch_size (in scores), gpu_id/use_gpu on a machine without a GPU;
-and engine.optim.AdamW (the default learner) against torch.optim.AdamW: the same update,
+and engine.models.optim.AdamW (the default learner) against torch.optim.AdamW: the same update,
 the same state layout."""
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, data, evaluation, methods, optim, trainer
+from engine.models import registry as methods
+from engine.models import optim
+from engine.data import loaders as data
+from engine.training import evaluation
+from engine.training import trainer
+from engine.config import schema as config
 
 
 @pytest.mark.parametrize("learner, cls", [("adam", torch.optim.Adam), ("AdamW", optim.AdamW),
@@ -52,7 +57,7 @@ def test_enable_amp_trains_under_autocast_on_cpu(tiny_config):
     method = methods.build(cfg, ds, torch.device("cpu"))
     seen = []
     method.module.register_forward_hook(lambda m, i, out: seen.append(torch.is_autocast_enabled("cpu")))
-    loss = method.train_batch(trainer.dense_rows(ds.train_matrix(), np.arange(50), torch.device("cpu")))
+    loss = method.train_batch(evaluation.dense_rows(ds.train_matrix(), np.arange(50), torch.device("cpu")))
     assert np.isfinite(loss) and seen == [True]
 
 
@@ -87,14 +92,14 @@ def test_reproducibility_sets_cudnn_determinism():
 
 def test_eval_batch_size_counts_scores_as_recbole():
     cfg = config.resolve({"eval_batch_size": 4096})
-    assert trainer.eval_batch_size(cfg, 1682) == 2  # RecBole: 4096 // item_num users a batch
-    assert trainer.eval_batch_size(cfg, 10_000) == 1
+    assert evaluation.eval_batch_size(cfg, 1682) == 2  # RecBole: 4096 // item_num users a batch
+    assert evaluation.eval_batch_size(cfg, 10_000) == 1
     # 0 = auto (issue 13): on a CPU a batch of scores stays cache-sized, far below glibc's
     # 32 MB mmap threshold; on a GPU 2^27 scores
     auto = config.resolve({})
-    assert trainer.eval_batch_size(auto, 1 << 10) == evaluation.CPU_EVAL_BATCH_BYTES // (4 << 10)
-    assert trainer.eval_batch_size(auto, 1 << 10) * (4 << 10) < 32 << 20
-    assert trainer.eval_batch_size(auto, 1 << 10, "cuda") == (1 << 27) >> 10
+    assert evaluation.eval_batch_size(auto, 1 << 10) == evaluation.CPU_EVAL_BATCH_BYTES // (4 << 10)
+    assert evaluation.eval_batch_size(auto, 1 << 10) * (4 << 10) < 32 << 20
+    assert evaluation.eval_batch_size(auto, 1 << 10, "cuda") == (1 << 27) >> 10
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
@@ -105,7 +110,7 @@ def test_use_gpu_true_means_the_cpu_without_a_gpu(tiny_config):
         trainer.select_device("cuda", 0)
 
 
-# ------------------------------------------------------------------ engine.optim.AdamW
+# ------------------------------------------------------------------ engine.models.optim.AdamW
 
 def net():
     torch.manual_seed(0)
@@ -170,7 +175,7 @@ def test_a_state_of_another_model_is_refused():
 
 def test_training_never_imports_torch_dynamo():
     # torch.optim imports torch._dynamo on first use: seconds of every run's start-up
-    code = ("import sys; from engine import config, data, trainer; "
+    code = ("import sys; from engine.config import schema as config; from engine.data import loaders as data; from engine.training import trainer; "
             "cfg = config.resolve({'synthetic_users': 60, 'synthetic_items': 40, 'epochs': 1, 'device': 'cpu', "
             "'dims_dnn': [16], 'train_batch_size': 30, 'threads': 1}); "
             "list(trainer.fit(cfg, data.load(cfg))); print('torch._dynamo' in sys.modules)")

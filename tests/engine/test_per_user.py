@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import config as config_mod
-from engine import data, per_user
+from engine.config import schema as config_mod
+from engine.data import loaders as data
+from engine.records import per_user as per_user
 from engine.errors import InputError
-from engine.runs import RunDir
-from engine.trainer import fit_into
+from engine.records.runs import RunDir
+from engine.training.trainer import fit_into
 
 
 def tiny(**over) -> dict:

@@ -8,7 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from engine import config, data, layout
+from engine.data import loaders as data
+from engine.data import layout
+from engine.config import schema as config
+from engine.config import files as config_files
 from engine.errors import DataError
 from test_data import write_csv
 
@@ -30,7 +33,7 @@ def rows_for(n_users=6, per_user=10, seed=0):
 
 
 def load(**raw):
-    return data.load(config.absolute_paths(config.resolve(raw)))
+    return data.load(config_files.absolute_paths(config.resolve(raw)))
 
 
 def held_out(ds):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from engine import config, recbole_keys
+from engine.config import schema as config
+from engine.config import files as config_files
+from engine.config import recbole_keys
 from engine.errors import ConfigError
 
 FILES = ("overall.yaml", "DiffRec.yaml", "LDiffRec.yaml", "dataset_properties_ml-100k.yaml",
@@ -31,7 +33,7 @@ def test_every_key_of_recboles_files_is_known(recbole_files, name):
 
 def test_overall_and_diffrec_concatenated_load_with_recboles_meaning(recbole_files, tmp_path):
     path = concatenated(recbole_files, "overall.yaml", "DiffRec.yaml", tmp_path=tmp_path)
-    cfg, note = config.load_with_note(path)
+    cfg, note = config_files.load_with_note(path)
     assert cfg["learner"] == "adam"  # a given learner wins over our AdamW default
     assert (cfg["split"], cfg["order"], cfg["leave_one_out"]) == ([0.8, 0.1, 0.1], "RO", "off")
     assert cfg["topk"] == [10] and cfg["valid_metric"] == "MRR@10"
@@ -47,7 +49,7 @@ def test_overall_and_diffrec_concatenated_load_with_recboles_meaning(recbole_fil
 
 
 def test_dataset_properties_keys_are_honoured(recbole_files):
-    cfg, note = config.load_with_note(recbole_files / "dataset_properties_ml-100k.yaml")
+    cfg, note = config_files.load_with_note(recbole_files / "dataset_properties_ml-100k.yaml")
     assert cfg["field_separator"] == "\t" and cfg["USER_ID_FIELD"] == "user_id"
     assert cfg["load_col"] == {"inter": ["user_id", "item_id", "rating", "timestamp"]}
     assert "seq_separator" in note and "kg_reverse_r" in note and "load_col" not in note
@@ -56,7 +58,7 @@ def test_dataset_properties_keys_are_honoured(recbole_files):
 def test_no_note_without_ignored_keys(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("steps: 5\n", encoding="utf-8")
-    assert config.load_with_note(path)[1] is None
+    assert config_files.load_with_note(path)[1] is None
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -127,6 +129,6 @@ def test_use_gpu_and_gpu_id_choose_the_device(raw, device, gpu):
 def test_set_accepts_an_ignored_key_and_names_it(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("steps: 5\n", encoding="utf-8")
-    cfg, note = config.load_with_note(path, ["worker=4", "learner=SGD"])
+    cfg, note = config_files.load_with_note(path, ["worker=4", "learner=SGD"])
     assert cfg["learner"] == "sgd" and "worker" not in cfg
     assert note and "worker" in note

@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config, data, methods, trainer
-from engine.data import _recbole_counts, _ratio_counts, build
-from engine.dims import layer_sizes, sizes_text
-from engine.models import Denoiser
-from engine.stopping import StoppingRule
+from engine.models import registry as methods
+from engine.data import loaders as data
+from engine.data import dataset
+from engine.training import trainer
+from engine.config import schema as config
+from engine.config import files as config_files
+from engine.data.splits import _recbole_counts, _ratio_counts
+from engine.data.dataset import build
+from engine.config.dims import layer_sizes, sizes_text
+from engine.models.denoiser import Denoiser
+from engine.training.stopping import StoppingRule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +66,7 @@ def test_recbole_counts_of_short_users_and_the_rounding_that_differs():
 
 
 def ml100k_config(folder, **raw) -> dict:
-    return config.absolute_paths(config.resolve({"data_path": str(folder), "dataset": "ml-100k", **raw}))
+    return config_files.absolute_paths(config.resolve({"data_path": str(folder), "dataset": "ml-100k", **raw}))
 
 
 def test_ml100k_split_counts_equal_recboles(shared_dataset, recbole_files, tmp_path):
@@ -71,7 +77,7 @@ def test_ml100k_split_counts_equal_recboles(shared_dataset, recbole_files, tmp_p
     text = "".join((recbole_files / f).read_text() for f in ("overall.yaml", "DiffRec.yaml"))
     path = tmp_path / "recbole.yaml"
     path.write_text(text)
-    cfg = config.load(path, [f"data_path={folder}/", "dataset=ml-100k"])
+    cfg = config_files.load(path, [f"data_path={folder}/", "dataset=ml-100k"])
     assert cfg["split_rule"] == "recbole" and cfg["order"] == "RO"
     s = data.load(cfg).stats
     assert (s["n_train"], s["n_valid"], s["n_test"]) == (80808, 9596, 9596)
@@ -101,7 +107,7 @@ def test_eval_args_choose_recboles_rule_unless_the_config_sets_one():
 
 # ------------------------------------------------------------------ unseen targets
 
-def unseen_case(drop: bool) -> data.Dataset:
+def unseen_case(drop: bool) -> dataset.Dataset:
     """5 items, item 4 never trained on. User 0 trains on 0, 1 and holds out 2 and 4 for
     test; users 1-3 make item 2 the most popular and item 3 the next."""
     train_u = np.array([0, 0, 1, 1, 2, 2, 3])
@@ -161,26 +167,26 @@ def test_recboles_files_get_recboles_layout_and_say_so(recbole_files, tmp_path):
     text = "".join((recbole_files / f).read_text() for f in ("overall.yaml", "DiffRec.yaml"))
     path = tmp_path / "recbole.yaml"
     path.write_text(text)
-    cfg, note = config.load_with_note(path, ["dims_dnn=[200,600]"])
+    cfg, note = config_files.load_with_note(path, ["dims_dnn=[200,600]"])
     assert cfg["dims_dnn_layout"] == "recbole"
     line = note.splitlines()[-1]
     assert "items -> 200 -> 600 -> items" in line and "dims_dnn_layout: recbole" in line
     assert "items -> 600 -> 200 -> 600 -> items" in line  # what the authors' layout would build
-    cfg, note = config.load_with_note(path, ["dims_dnn=[200,600]", "dims_dnn_layout=mirrored"])
+    cfg, note = config_files.load_with_note(path, ["dims_dnn=[200,600]", "dims_dnn_layout=mirrored"])
     assert cfg["dims_dnn_layout"] == "mirrored" and "dims_dnn" not in note  # set explicitly: no note
 
 
 def test_bare_model_file_keeps_the_authors_layout_and_a_multi_layer_one_is_noted(recbole_files, write_config):
-    cfg, note = config.load_with_note(recbole_files / "DiffRec.yaml")  # nothing tells it from ours
+    cfg, note = config_files.load_with_note(recbole_files / "DiffRec.yaml")  # nothing tells it from ours
     assert cfg["dims_dnn_layout"] == "mirrored" and note is None  # [300]: the same network anyway
-    cfg, note = config.load_with_note(recbole_files / "DiffRec.yaml", ["dims_dnn=[200,600]"])
+    cfg, note = config_files.load_with_note(recbole_files / "DiffRec.yaml", ["dims_dnn=[200,600]"])
     assert cfg["dims_dnn_layout"] == "mirrored"
     assert "items -> 600 -> 200 -> 600 -> items" in note and "set dims_dnn_layout: recbole" in note
 
 
 def test_papers_configs_keep_the_authors_layout():
     for name in ("ml-1m_clean.yaml", "ml-1m_noisy.yaml"):
-        cfg, note = config.load_with_note(ROOT / "configs" / name)
+        cfg, note = config_files.load_with_note(ROOT / "configs" / name)
         assert cfg["dims_dnn"] == [200, 600] and cfg["dims_dnn_layout"] == "mirrored" and note is None
         assert cfg["split_rule"] == "nearest" and cfg["stopping_rule"] == "exact"
 

@@ -11,8 +11,9 @@ from datetime import datetime
 
 import pytest
 
-from engine import config
-from engine.runs import EventFollower, RunDir, list_runs, load_run, pid_alive, read_events, runs_root
+from engine.config import schema as config
+from engine.records.events import EventFollower, read_events
+from engine.records.runs import RunDir, list_runs, load_run, pid_alive, runs_root
 
 
 def test_create_names_the_run_and_writes_the_resolved_config(runs_dir, tiny_config):

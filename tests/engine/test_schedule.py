@@ -1,5 +1,5 @@
 """Noise schedules and posterior coefficients against closed forms written here, in plain
-Python, from the DDPM / DiffRec definitions (independently of engine/schedule.py)."""
+Python, from the DDPM / DiffRec definitions (independently of engine/models/schedule.py)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import config, schedule
+from engine.models import schedule
+from engine.config import schema as config
 
 SETTINGS = [  # (steps, scale, noise_min, noise_max)
     (5, 0.001, 0.0005, 0.005),  # RecBole's defaults

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from engine import significance as sig
+from engine.analysis import significance as sig
 
 A = np.array([0.5, 0.2, 0.0, 1.0, 0.25, 0.4, 0.1, 0.0, 0.6, 0.3])
 B = np.array([0.4, 0.2, 0.1, 0.5, 0.0, 0.3, 0.1, 0.0, 0.2, 0.35])

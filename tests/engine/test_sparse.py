@@ -1,4 +1,4 @@
-"""engine.sparse: a CSR matrix on the training device, densified a batch of rows at a time."""
+"""engine.training.sparse: a CSR matrix on the training device, densified a batch of rows at a time."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from engine.sparse import DeviceRows, entries
+from engine.training.sparse import DeviceRows, entries
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """time-aware applies T-DiffRec's linear weights to the input of every model, in one place
-(engine.data.model_input): what each model is fitted on, trains on and predicts from is
+(engine.data.dataset.model_input): what each model is fitted on, trains on and predicts from is
 the weighted matrix, whichever model it is."""
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import config as config_mod
-from engine import data, methods, trainer
-from engine.baselines import ease_weights
+from engine.config import schema as config_mod
+from engine.data import loaders as data
+from engine.data.dataset import model_input
+from engine.models import registry as methods
+from engine.training import trainer as trainer
+from engine.models.baselines import ease_weights
 
 MODELS = ["DiffRec", "LDiffRec", "Pop", "ItemKNN", "EASE", "MultiVAE"]
 
@@ -27,13 +30,13 @@ def tiny(model: str, **over) -> dict:
 def test_the_weighted_matrix_rises_linearly_per_user():
     cfg = tiny("EASE")
     ds = data.load(cfg)
-    m = data.model_input(cfg, ds)
+    m = model_input(cfg, ds)
     for user in range(5):
         hist = ds.history(user)  # oldest first
         n = len(hist)
         want = 0.2 + 0.7 * np.arange(n) / max(n - 1, 1)
         assert np.allclose(m[user, hist].toarray().ravel(), want, atol=1e-6)
-    assert data.model_input({**cfg, "time-aware": False}, ds).data.tolist() == [1.0] * m.nnz
+    assert model_input({**cfg, "time-aware": False}, ds).data.tolist() == [1.0] * m.nnz
 
 
 class Spy:
@@ -62,7 +65,7 @@ class Spy:
 def test_every_model_reads_the_weighted_matrix(model, monkeypatch):
     cfg = tiny(model)
     ds = data.load(cfg)
-    weighted = torch.from_numpy(data.model_input(cfg, ds).toarray())
+    weighted = torch.from_numpy(model_input(cfg, ds).toarray())
     seen: dict = {}
     build = methods.build
     monkeypatch.setattr(methods, "build", lambda c, d, dev: Spy(build(c, d, dev), seen))
@@ -80,8 +83,8 @@ def test_t_ease_is_ease_of_the_weighted_matrix():
     cfg = tiny("EASE", reg_weight=10.0)
     ds = data.load(cfg)
     method = methods.build(cfg, ds, torch.device("cpu"))
-    method.fit(data.model_input(cfg, ds))
-    want = ease_weights(data.model_input(cfg, ds), 10.0, torch.device("cpu"))
+    method.fit(model_input(cfg, ds))
+    want = ease_weights(model_input(cfg, ds), 10.0, torch.device("cpu"))
     binary = ease_weights(ds.train_matrix(), 10.0, torch.device("cpu"))
     assert torch.allclose(method.module.weight, want)
     assert not torch.allclose(want, binary, atol=1e-4)  # the weights change the model

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from diffrec_tui.cli import main
-from engine import tokens
+from engine.records import tokens
 from engine.errors import InputError
 
 
@@ -42,7 +42,7 @@ def test_export_holds_tokens_and_titles_and_rescores_to_the_test_metric(atomic_r
     assert list(rows[0]) == ["user", "rank", "item", "title", "score"]
     assert {r["user"] for r in rows} == {str(1000 + 7 * u) for u in range(60)}
     assert all(r["title"] == f"Film {int(r['item']) - 500}, The" for r in rows)  # commas survive
-    from engine.inspect import Inspector
+    from engine.inspection.inspector import Inspector
     insp = Inspector(atomic_run.path)
     hits = recall = 0.0
     for u in range(insp.n_users):
@@ -54,7 +54,7 @@ def test_export_holds_tokens_and_titles_and_rescores_to_the_test_metric(atomic_r
 
 
 def test_inspector_finds_users_and_items_by_token(atomic_run):
-    from engine.inspect import Inspector
+    from engine.inspection.inspector import Inspector
     insp = Inspector(atomic_run.path)
     u = insp.find_user("1014")
     assert insp.user_id(u) == "1014" and insp.find_item("539") is not None

@@ -7,7 +7,10 @@ import math
 import pytest
 import torch
 
-from engine import data, methods, trainer
+from engine.models import registry as methods
+from engine.models import diffrec
+from engine.data import loaders as data
+from engine.training import trainer
 from engine.errors import ConfigError, InputError
 
 METRIC_KEYS = {f"{m}@{k}" for m in ("recall", "ndcg", "precision", "mrr") for k in (10, 20)}
@@ -149,13 +152,13 @@ def test_last_epoch_is_always_evaluated(tiny_config):
 
 def test_time_aware_training_sees_the_weights(tiny_config, monkeypatch):
     batches = []
-    original = methods.DiffRec.train_batch
+    original = diffrec.DiffRec.train_batch
 
     def spy(self, x):
         batches.append(x.clone())
         return original(self, x)
 
-    monkeypatch.setattr(methods.DiffRec, "train_batch", spy)
+    monkeypatch.setattr(diffrec.DiffRec, "train_batch", spy)
     _, events = run(tiny_config(time_aware=True, w_min=0.25, w_max=1.0, epochs=1, eval_step=1))
     values = torch.cat([b[b > 0] for b in batches]).unique()
     assert events[-1]["status"] == "finished"

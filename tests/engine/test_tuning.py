@@ -1,4 +1,4 @@
-"""hyper.test parsing, search enumeration, and the sweep scheduler (engine.tuning, engine.sweep).
+"""hyper.test parsing, search enumeration, and the sweep scheduler (engine.search.space, engine.records.sweeps).
 
 The scheduler tests use a stand-in worker (a few lines of Python writing the run-directory
 contract) so they run in a second; tests/cli/test_tune.py runs real training workers."""
@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from engine import config as config_mod
-from engine import tuning
+from engine.config import schema as config_mod
+from engine.config import files as config_files
+from engine.search import space as tuning
 from engine.errors import ConfigError
-from engine.runs import RunDir, list_runs
-from engine.sweep import Runner, SweepDir, load_sweep
+from engine.records.runs import RunDir, list_runs
+from engine.processes.sweep_runner import Runner
+from engine.records.sweeps import SweepDir, load_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -192,13 +194,13 @@ def test_trial_config_threads_only_when_nothing_fixes_them():
 
 # ---------------------------------------------------------------- sweep scheduler (stand-in worker)
 
-# Writes the run-directory contract like engine.worker: valid recall@20 = learning_rate x 10,
+# Writes the run-directory contract like engine.processes.worker: valid recall@20 = learning_rate x 10,
 # test recall@20 = 1 - that (so choosing by test would pick the other end); steps == 13 fails;
 # epochs == 77 with learning_rate 0.01 waits for SIGINT and stops (leaving a resume.pt), and
 # finishes when resumed.
 FAKE_WORKER = r"""
 import json, os, signal, sys, time
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 run = RunDir(sys.argv[1]); resume = "--resume" in sys.argv
 cfg = run.config()
 stop = []
@@ -271,9 +273,9 @@ def test_sweep_records_every_trial_and_picks_the_best_by_validation(tmp_path):
 
     # valid chooses (lr 0.03 -> 0.3), although test is best for lr 0.01
     assert info.best.index == 5 and info.best.params == {"learning_rate": 0.03, "steps": 5, "noise_min": 0.0005}
-    best = config_mod.load(sd.best_file)
+    best = config_files.load(sd.best_file)
     assert (best["learning_rate"], best["steps"], best["threads"]) == (0.03, 5, 0)  # base threads, not the worker's
-    assert config_mod.diff(best, info.meta["base"]).keys() == {"learning_rate"}
+    assert config_files.diff(best, info.meta["base"]).keys() == {"learning_rate"}
 
     runs = list_runs(sd.path)  # the Runs screen can list the trials
     assert len(runs) == 6 and sorted(r.status for r in runs) == ["failed"] * 3 + ["finished"] * 3
@@ -410,7 +412,7 @@ def test_sweep_yaml_keeps_the_hyper_file_readable_and_reading_needs_no_torch(tmp
     meta = load_sweep(sd.path).meta
     assert meta["hyper_text"] == text and meta["strategy"] == "grid" and meta["seed"] == 2020
     assert tuning.Space.from_list(meta["space"]) == tuning.parse(text)
-    code = ("import sys; from engine.sweep import load_sweep; info = load_sweep(sys.argv[1]); "
+    code = ("import sys; from engine.records.sweeps import load_sweep; info = load_sweep(sys.argv[1]); "
             "assert 'torch' not in sys.modules; print(len(info.trials), info.status)")
     out = subprocess.run([sys.executable, "-c", code, str(sd.path)], cwd=str(REPO), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -420,3 +422,14 @@ def test_sweep_yaml_keeps_the_hyper_file_readable_and_reading_needs_no_torch(tmp
 def test_a_directory_without_sweep_yaml_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is not a sweep directory"):
         load_sweep(tmp_path)
+
+
+def test_sweep_runner_entry_point_refuses_bad_arguments(tmp_path):
+    # the coordinator the app launches: python -m engine.processes.sweep_runner SWEEP_DIR
+    import subprocess
+    import sys
+    for args in ([], ["relative/sweep"], [str(tmp_path / "nothing-here")]):
+        res = subprocess.run([sys.executable, "-m", "engine.processes.sweep_runner", *args],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1

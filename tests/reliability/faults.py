@@ -132,11 +132,11 @@ def main_in_process(capsys, *args) -> subprocess.CompletedProcess:
 
 
 def worker_in_process(capsys, run: Path, resume: bool = True) -> subprocess.CompletedProcess:
-    """engine.worker.run in this process (its signal handlers restored after), as a
+    """engine.processes.worker.run in this process (its signal handlers restored after), as a
     CompletedProcess whose stderr is the line the CLI would print: the failed event's reason."""
     import signal
-    from engine import worker
-    from engine.runs import read_events
+    from engine.processes import worker
+    from engine.records.events import read_events
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         code = worker.run(run, resume=resume)
@@ -151,7 +151,7 @@ def worker_in_process(capsys, run: Path, resume: bool = True) -> subprocess.Comp
 
 def worker_pid(run: Path, timeout: float = 60) -> int:
     """The pid of a run's worker, from its `started` event (waiting for it)."""
-    from engine.runs import read_events
+    from engine.records.events import read_events
     started = wait_until(lambda: next((e for e in read_events(run / "events.jsonl") if e["type"] == "started"), None),
                          timeout, what=f"{run}: the started event")
     return started["pid"]

@@ -107,7 +107,7 @@ def test_any_value_for_any_key_is_a_message_never_a_crash(tmp_path, value, capsy
     """Every schema key with values of the wrong type or size: the config is refused with
     one line per problem (epochs: 0 makes every file invalid, so no run ever starts)."""
     from diffrec_tui.cli import main
-    from engine import config
+    from engine.config import schema as config
 
     for key in config.SCHEMA:
         path = write_yaml(tmp_path / "c.yaml", {**TINY, key: value, "epochs": 0})

@@ -29,8 +29,8 @@ def run_data(tmp_path, fmt: str, path, capsys=None, **over):
     if capsys is None:
         res = cli("--run", write_yaml(tmp_path / "c.yaml", raw), "--runs-dir", runs)
     else:
-        from engine import config
-        from engine.runs import RunDir
+        from engine.config import schema as config
+        from engine.records.runs import RunDir
         res = worker_in_process(capsys, RunDir.create(runs, config.resolve(raw)).path, resume=False)
     no_traceback_in_logs(runs)
     for run in runs_in(runs):  # the failure is recorded as bad input, the run is not "running"

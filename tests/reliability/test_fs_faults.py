@@ -57,9 +57,10 @@ def test_a_dataset_name_too_long_for_a_file_name_still_runs(tmp_path):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished tiny run with a checkpoint, trained in-process."""
-    from engine import config, data
-    from engine.runs import RunDir
-    from engine.trainer import fit_into
+    from engine.data import loaders as data
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
+    from engine.training.trainer import fit_into
     from faults import TINY
     cfg = config.resolve({**TINY, "epochs": 2, "eval_step": 1})
     run = RunDir.create(tmp_path_factory.mktemp("runs"), cfg)

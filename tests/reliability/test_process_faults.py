@@ -66,7 +66,7 @@ def test_a_worker_killed_mid_epoch_leaves_a_run_that_resume_finishes(tmp_path):
     line = one_line(subprocess.CompletedProcess([], code, "", err), 1, "run dead", "killed by signal 9",
                     "without a final event", "--resume")
     assert str(run) in line
-    from engine.runs import load_run
+    from engine.records.runs import load_run
     assert load_run(run).status == "dead" and "killed by signal 9" in load_run(run).reason  # the CLI noted it
 
     res = cli("--resume", run, timeout=120)
@@ -88,7 +88,7 @@ def test_a_worker_gone_before_its_first_event_is_dead_not_running(tmp_path):
     finally:
         proc.kill()
     one_line(subprocess.CompletedProcess([], code, out, err), 1, "run dead", "without a final event")
-    from engine.runs import list_runs
+    from engine.records.runs import list_runs
     [info] = list_runs(runs)
     assert info.status == "dead" and "without a final event" in info.reason and "worker.log" in info.reason
     assert not any(e["type"] == "started" for e in info.events)
@@ -112,8 +112,8 @@ def test_a_killed_cli_does_not_orphan_its_worker(tmp_path):
 
 
 def test_resume_refuses_a_run_whose_worker_is_alive(tmp_path):
-    from engine import config
-    from engine.runs import RunDir
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
     run = RunDir.create(tmp_path / "runs", config.resolve({"epochs": 3}))
     run.resume_file.write_bytes(b"x")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -145,19 +145,19 @@ def test_terminating_a_sweep_stops_every_trial_worker(tmp_path):
     assert code == 143 and "Traceback" not in out + err, err
     assert "sweep stopped" in out and f"diffrec-tui --resume {sweep}" in out
     assert trials and not any(alive(p) for p in pids)
-    from engine.sweep import load_sweep
+    from engine.records.sweeps import load_sweep
     assert {t.status for t in load_sweep(sweep).trials} <= {"stopped", "pending", "finished"}
 
 
 def _events(run):
-    from engine.runs import read_events
+    from engine.records.events import read_events
     return read_events(run / "events.jsonl")
 
 
 def dead_run(root, log_line="Fatal Python error: Segmentation fault"):
     """A run whose worker (a real process, now gone) left no final event."""
-    from engine import config
-    from engine.runs import RunDir
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
     run = RunDir.create(root, config.resolve({"epochs": 3}))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -168,8 +168,9 @@ def dead_run(root, log_line="Fatal Python error: Segmentation fault"):
 
 def dead_trial(root):
     """A sweep whose coordinator is alive (this process) and whose one trial's worker is dead."""
-    from engine import config, tuning
-    from engine.sweep import SweepDir
+    from engine.search import space as tuning
+    from engine.config import schema as config
+    from engine.records.sweeps import SweepDir
     base = config.resolve({"epochs": 3})
     space = tuning.parse("learning_rate choice [0.01]\n")
     sd = SweepDir.create(root, "hyper", space, base, *tuning.plan(space, base, None, seed=1), seed=1)
@@ -181,8 +182,8 @@ def dead_trial(root):
 
 def test_a_dead_trial_shows_as_dead_in_the_sweep_table(tmp_path):
     from rich.console import Console
-    from diffrec_tui.tune import trial_table
-    from engine.sweep import load_sweep
+    from diffrec_tui.headless.tune import trial_table
+    from engine.records.sweeps import load_sweep
     info = load_sweep(dead_trial(tmp_path))
     assert info.trials[0].status == "dead" and "Segmentation fault" in info.trials[0].reason
     console = Console(width=160, record=True)
@@ -218,8 +219,8 @@ async def test_the_runs_screen_shows_a_dead_run_and_why(tmp_path):
 
 async def test_the_app_stops_its_runs_when_terminated_and_detaches_them_only_when_asked(tmp_path):
     from diffrec_tui.live import LiveRun
-    from engine import config
-    from engine.runs import RunDir
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
     from tui_helpers import answer_quit, make_app
     code = "import signal, time; signal.signal(signal.SIGINT, lambda *a: exit(3)); time.sleep(60)"
     procs = []

@@ -18,9 +18,10 @@ TRAIN = {**TINY, "epochs": 4, "eval_step": 2, "stopping_step": 10}
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny run stopped after epoch 2 (checkpoint.pt and resume.pt), trained in-process."""
-    from engine import config, data
-    from engine.runs import RunDir
-    from engine.trainer import fit_into
+    from engine.data import loaders as data
+    from engine.config import schema as config
+    from engine.records.runs import RunDir
+    from engine.training.trainer import fit_into
 
     cfg = config.resolve(TRAIN)
     run = RunDir.create(tmp_path_factory.mktemp("runs"), cfg)
@@ -141,7 +142,7 @@ def test_a_runs_config_yaml_with_duplicate_keys(run):
 
 def test_damaged_run_files_still_list_with_a_status(run):
     """Garbage in events.jsonl, summary.json and worker.json never stops a listing."""
-    from engine.runs import list_runs
+    from engine.records.runs import list_runs
     with open(run / "events.jsonl", "ab") as fh:
         fh.write(b"\xff\xfe garbage\n[1, 2]\n{\"no\": \"type\"}\n")
     (run / "summary.json").write_bytes(b"\x00\x01")
@@ -154,7 +155,7 @@ def test_a_reused_pid_or_a_stale_record_from_another_host_is_not_taken_for_the_w
     """worker.json names a live process that is not the worker (the pid was reused), or a
     host that stopped writing long ago: the run is dead, and --resume may continue it."""
     import time
-    from engine.runs import load_run
+    from engine.records.runs import load_run
     (run / "events.jsonl").write_text((run / "events.jsonl").read_text().rsplit('{"type": "stopped"', 1)[0])
     (run / "worker.json").write_text(json.dumps({"pid": os.getpid(), "start": 1, "host": None}))
     assert load_run(run).status == "dead"

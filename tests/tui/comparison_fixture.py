@@ -7,9 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import comparison, per_user, seeds
-from engine import config as config_mod
-from engine.runs import RunDir
+from engine.records import comparison as comparison
+
+from engine.records import per_user as per_user
+
+from engine.records import seeds as seeds
+from engine.config import schema as config_mod
+from engine.records.runs import RunDir
 
 NAME = "compare-20250304-100000-synthetic"
 WHEN = datetime(2025, 3, 4, 10, 0, 0)

@@ -13,7 +13,7 @@ def test_import_and_first_paint_do_not_load_torch(tmp_path):
     code = textwrap.dedent(f"""
         import asyncio, sys
         from diffrec_tui.app import DiffRecApp
-        from engine import config
+        from engine.config import files as config
         assert "torch" not in sys.modules, "import loaded torch"
 
         async def main():

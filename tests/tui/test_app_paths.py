@@ -11,8 +11,8 @@ import pytest
 import yaml
 from textual.widgets import Input, TextArea
 
-from engine import config as config_mod
-from engine.runs import RunDir
+from engine.config import files as config_files
+from engine.records.runs import RunDir
 from tui_helpers import SIZE, wait_for
 
 RUN_TIMEOUT = 120
@@ -39,7 +39,7 @@ async def test_app_runs_resumes_and_sweeps_from_another_folder(tmp_path, monkeyp
 
     cwd = user_folder(tmp_path)
     monkeypatch.chdir(cwd)
-    cfg, note = config_mod.load_with_note("my.yaml")  # what the CLI hands the app
+    cfg, note = config_files.load_with_note("my.yaml")  # what the CLI hands the app
     app = DiffRecApp(config=cfg, config_path=Path("my.yaml"), runs_dir="runs", note=note, start="train")
     assert app.runs_dir == cwd / "runs"
     async with app.run_test(size=SIZE) as pilot:

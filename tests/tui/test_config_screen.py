@@ -4,7 +4,8 @@ from __future__ import annotations
 import yaml
 from textual.widgets import Input, Select, Static
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
+from engine import untrusted
 from tui_helpers import config_ready, make_app, wait_for
 
 
@@ -54,7 +55,7 @@ async def test_edit_error_shown_blocks_start_then_fixed(runs_dir):
         live = app.live
         try:
             assert live.proc is not None and live.run.path.parent == runs_dir
-            assert config_mod.read_yaml(live.run.config_file)["noise_min"] == 0.005
+            assert untrusted.read_yaml(live.run.config_file)["noise_min"] == 0.005
         finally:
             live.proc.kill()  # this test is about the editor; real runs are in test_train_screen
             live.proc.wait()

@@ -1,7 +1,7 @@
 """The Inspect screen on a real tiny trained run (trained once per session by
 fixtures/make_inspect_run.py): picking a user, stepping through the reverse trajectory,
 what-if edits, inline errors, and a snapshot. The model work runs in thread workers that
-import torch; the checks compare what the screen shows with engine.inspect directly."""
+import torch; the checks compare what the screen shows with engine.inspection.inspector directly."""
 from __future__ import annotations
 
 import shutil
@@ -179,7 +179,7 @@ async def test_pick_user_by_id_and_from_lists(inspect_runs):
 async def test_big_run_ranks_users_on_request_in_batches(inspect_runs, monkeypatch):
     """Above AUTO_RANK_COST the lists wait for `l`; the pass then runs in batches and
     reports its progress; afterwards the lists switch without another pass."""
-    from diffrec_tui.screens import inspect as screen_mod
+    from diffrec_tui.screens.inspect import screen as screen_mod
     monkeypatch.setattr(screen_mod, "AUTO_RANK_COST", 0)
     monkeypatch.setattr(screen_mod, "RANK_BATCH_SCORES", 80 * 40)  # 40 of the 150 users a batch
     app = make_app(inspect_runs, start="inspect")
@@ -331,6 +331,7 @@ async def test_errors_inline_and_ui_stays_responsive(inspect_runs, monkeypatch):
         # p: the list offers only runs with a checkpoint; the changed-data one fails inline
         await pilot.press("p")
         ol = screen.query_one("#insp-runs", OptionList)
+        await wait_for(pilot, lambda: ol.option_count == 2, what="the runs listed (in a worker)")
         assert ol.has_focus and ol.option_count == 2
         ol.highlighted = [o.id for o in ol.options].index(str(changed.resolve()))
         await pilot.press("enter")

@@ -12,8 +12,9 @@ import yaml
 from diffrec_tui.live import LiveRun, RunState
 from diffrec_tui.state import Draft, to_text
 from diffrec_tui.widgets.charts import downsample
-from engine import config as config_mod
-from engine.runs import RunDir, read_events
+from engine.config import schema as config_mod
+from engine.records.runs import RunDir
+from engine.records.events import read_events
 from tui_helpers import FINISHED, FIXTURE_RUNS, MID_RUN
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
-from engine import config as config_mod
-from engine.sweep import load_sweep
+from engine.config import files as config_files
+from engine.records.sweeps import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
 from tui_helpers import HERE, REPO, SIZE, answer_quit, make_app, sleeper, tiny_config, wait_for
 
@@ -315,7 +315,7 @@ async def test_launch_a_real_two_trial_sweep_and_stop_it(runs_dir):
         rows = (screen.current / "results.csv").read_text().splitlines()
         assert len(rows) == 3 and rows[0].startswith("trial,status,epochs")
         assert (screen.current / "sweep.log").is_file()
-        best = config_mod.load(screen.current / "best.yaml")
+        best = config_files.load(screen.current / "best.yaml")
         assert best["epochs"] == 2 and best["synthetic_users"] == 200
 
 

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Static
 
 from diffrec_tui.live import LiveRun
-from engine.runs import RunDir
+from engine.records.runs import RunDir
 from tui_helpers import FINISHED, MID_RUN, SIZE, answer_quit, make_app, sleeper, tiny_config, wait_for
 
 RUN_TIMEOUT = 150.0  # a tiny run takes ~10 s; the shared machine can be very busy

@@ -6,7 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine import config as config_mod
+from engine.config import schema as config_mod
+from engine.config import files as config_files
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -19,7 +20,7 @@ SIZE = (140, 42)  # every snapshot uses this terminal size
 
 
 def default_config() -> dict:
-    return config_mod.load(REPO / "configs" / "default.yaml")
+    return config_files.load(REPO / "configs" / "default.yaml")
 
 
 def tiny_config(**over) -> dict:

@@ -1,0 +1,208 @@
+"""How the Runs screen gets its rows: the run index (engine.run_index) lists in a thread
+worker, the first load hands rows over as they are read, and rows go into the DataTable
+a chunk per turn of the event loop, so keys are answered meanwhile. The table holds the top
+TABLE_ROWS rows of the sort and filter (Textual's DataTable recomputes its row offsets on
+every update: ten thousand rows in it would slow every later key); more_rows adds as many.
+
+RunsLoading is the screen's half that does this; the screen provides `table`, `rows`,
+`visible()`, `selected`, `query_text`, `render_summary()`, `render_compare()` and
+`show_highlighted()`."""
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+from rich.text import Text
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from engine.records.run_index import RunIndex
+
+from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
+
+STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
+FILL_ROWS = 100  # rows added to the table per turn of the event loop (a key waits at most that long)
+FILL_PAUSE = 0.002
+TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `m` adds as many
+
+
+def scan(root: Path, cache: dict) -> list[Row]:
+    """Every run's row under `root`, newest first, through the run index (cached in `cache`)."""
+    return rows_for(RunIndex.shared(root).stream(), cache)
+
+
+class RunsArrived(Message):
+    """The listing worker read more runs (the first load shows them as they come)."""
+
+    def __init__(self, rows: list[Row], done: int, total: int):
+        super().__init__()
+        self.rows, self.done, self.total = rows, done, total
+
+
+class RunsScanned(Message):
+    """The listing worker is done: every run, newest first."""
+
+    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None):
+        super().__init__()
+        self.rows, self.streamed, self.error = rows, streamed, error
+
+
+class RunsLoading:
+    """The listing worker and the chunked table fill (see the module's docstring)."""
+
+    def init_loading(self) -> None:
+        self._rowcache: dict = {}  # the listing worker's rows, reused while a run is unchanged
+        self._by_id: dict[str, Row] = {}
+        self.scanning = False  # the listing worker is reading the runs directory
+        self._again = False  # a reload was asked for while it was
+        self._progress = (0, 0)  # runs read, runs found
+        self._pending: list[Row] = []  # rows still to go into the table
+        self._table_ids: list[str] = []  # the rows in the table, in order
+        self._fill_gen = 0
+        self._limit = TABLE_ROWS  # rows the table may hold
+        self._keep_cursor: str | None = None
+
+    def reload(self, again: bool = True) -> None:
+        """Re-read the runs directory in a worker; the index reads only the runs that changed.
+        Asked while a listing is under way: once more after it, unless `again` is False (the
+        listing under way started a moment ago, e.g. the screen was shown twice)."""
+        if self.scanning:
+            self._again = self._again or again
+            return
+        self.scanning, self._again = True, False
+        self.run_worker(partial(self._scan, Path(self.app.runs_dir), not self.rows), thread=True,
+                        group="runs-scan", exit_on_error=False)
+
+    def _scan(self, root: Path, stream: bool) -> None:
+        """Worker: every run's row, newest first; on the first load, handed over as they come."""
+        worker = get_current_worker()
+        rows, new, sent, last = [], {}, 0, 0.0
+        progress = [0, 0]
+
+        def note(done: int, total: int) -> None:
+            progress[:] = [done, total]
+        try:
+            for info in RunIndex.shared(root).stream(progress=note):
+                rows.append(row_for(info, self._rowcache, new))
+                if worker.is_cancelled:
+                    return
+                if stream and time.monotonic() - last > STREAM_SECONDS:
+                    self.post_message(RunsArrived(rows[sent:], *progress))
+                    sent, last = len(rows), time.monotonic()
+        except Exception as exc:  # a listing must never take the screen down
+            self.post_message(RunsScanned([], stream, f"cannot list {root}: {exc}"))
+            return
+        self._rowcache = new
+        self.post_message(RunsScanned(rows, stream))
+
+    def on_runs_arrived(self, msg: RunsArrived) -> None:
+        self.rows = self.rows + msg.rows
+        self._by_id.update((r.id, r) for r in msg.rows)
+        self._progress = (msg.done, msg.total)
+        shown = [r for r in msg.rows if matches(r, self.query_text)]
+        self._shown += len(shown)
+        self._queue(shown[:max(0, self._limit - len(self._table_ids) - len(self._pending))])
+        self.render_summary()
+
+    def _queue(self, rows: list[Row]) -> None:
+        """Append rows to the table, starting a fill when none is under way."""
+        idle = not self._pending
+        self._pending.extend(rows)
+        if idle and rows:
+            self._fill_step(self._fill_gen)
+
+    def on_runs_scanned(self, msg: RunsScanned) -> None:
+        self.scanning = False
+        if msg.error:
+            self.notify(msg.error, severity="error")
+        changed = [id(r) for r in msg.rows] != [id(r) for r in self.rows]
+        before = self._by_id
+        self.rows = msg.rows
+        self._by_id = {r.id: r for r in self.rows}
+        self.selected = [i for i in self.selected if i in self._by_id]
+        if msg.streamed:
+            self._streamed_tail()
+        elif changed:
+            if not self._update_in_place(before):
+                self.render_table()
+            self.render_compare()
+        else:
+            self.render_summary()
+        if self._again:
+            self.reload()
+
+    def _streamed_tail(self) -> None:
+        """After a first load: the table holds the rows in reading order (newest first by
+        name); queue the rest if that is also the order shown, else refill it."""
+        visible, have = self.visible(), self._table_ids + [r.id for r in self._pending]
+        if [r.id for r in visible[:len(have)]] != have:
+            self.render_table()
+            return
+        self._shown = len(visible)
+        self._queue(visible[len(have):self._limit])
+        self.render_summary()
+
+    def _update_in_place(self, before: dict) -> bool:
+        """When the table still shows the top of the new order (a running run's epoch went
+        by), update the cells of the rows that changed instead of refilling the table."""
+        visible = self.visible()
+        if self._pending or [r.id for r in visible[:len(self._table_ids)]] != self._table_ids:
+            return False
+        keys = [key for _, key in COLUMNS[1:]]
+        for row in visible[:len(self._table_ids)]:
+            if before.get(row.id) is not row:
+                for key, value in zip(keys, row.texts()):
+                    self.table.update_cell(row.id, key, value)
+        self._shown = len(visible)
+        self._queue(visible[len(self._table_ids):self._limit])
+        self.render_summary()
+        return True
+
+    @property
+    def settled(self) -> bool:
+        """Every run read and every row due in the table is there."""
+        return not self.scanning and not self._pending
+
+    def render_table(self) -> None:
+        """Refill the table in the current order and filter: the top chunk at once, the rest a
+        chunk per turn of the event loop."""
+        current = self.current_row()
+        if current is not None:
+            self._keep_cursor = current.id
+        self.table.clear()
+        self._table_ids = []
+        visible = self.visible()
+        self._pending = visible[:self._limit]
+        self._shown = len(visible)
+        self._fill_gen += 1
+        self._fill_step(self._fill_gen)
+        self.render_summary()
+
+    def _fill_step(self, gen: int) -> None:
+        if gen != self._fill_gen:
+            return  # a newer fill took over
+        table = self.table
+        chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
+        for r in chunk:
+            table.add_row(self._mark(r), *r.texts(), key=r.id)
+            self._table_ids.append(r.id)
+        if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
+            table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)
+            self._keep_cursor = None
+        if self._pending:
+            self.set_timer(FILL_PAUSE, partial(self._fill_step, gen))
+        else:
+            self.render_summary()
+            self.show_highlighted()
+
+    def _mark(self, row: Row) -> Text:
+        return Text("●", style="bold") if row.id in self.selected else Text(" ")
+
+    def more_rows(self) -> None:
+        """Let the table hold TABLE_ROWS more of the rows that pass the filter."""
+        if len(self._table_ids) + len(self._pending) < self._shown:
+            self._limit += TABLE_ROWS
+            have = len(self._table_ids) + len(self._pending)
+            self._queue(self.visible()[have:self._limit])
+            self.render_summary()

@@ -1,0 +1,243 @@
+"""The sweep coordinator: runs a sweep directory's trials as worker processes.
+
+`python -m engine.processes.sweep_runner SWEEP_DIR [--workers N]` is the process the app
+launches for a sweep (its own session, stdin closed, output in the sweep's log); `--tune` and
+`--resume SWEEP_DIR` run the same Runner in the foreground.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import sys
+
+from engine.errors import InputError, one_line
+from engine.processes.cores import share
+from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
+from engine.errors import ExitCode
+from engine.records.runs import RunDir, discard_unstarted, pid_alive
+from engine.records.sweeps import (DONE, ENDED, SweepDir, SweepInfo, TrialInfo, fill_from_summary,
+                                   load_sweep)
+from engine.search.space import Space, same_config, trial_config
+
+
+@dataclass
+class _Slot:
+    trial: TrialInfo
+    run: RunDir
+    proc: Child
+    started: float
+    prior_seconds: float = 0.0
+    resumed: bool = False
+
+
+class Runner:
+    """Runs a sweep's unfinished trials, `workers` at a time, each in its own worker
+    process (`spawn(run_dir, resume=, env=)`, engine.processes.worker.spawn by default).
+
+    A failed trial is recorded and the sweep goes on. When `should_stop()` turns true no
+    trial starts, running workers get SIGINT (killed after `stop_grace` seconds) and are
+    recorded as stopped; running the Runner again (resume) skips finished and skipped
+    trials, continues stopped ones from their resume.pt, and re-runs the rest.
+
+    Trials that differ only in lines that cannot change a run (tuning.inert: w_min while
+    time-aware is off, a key of another model) would repeat one seeded run: one of them
+    runs, the others take its result (recorded with `same_as`) and never start a worker."""
+
+    def __init__(self, path: str | Path, workers: int, threads: int | None = None,
+                 spawn: Callable | None = None, poll_seconds: float = 0.2,
+                 stop_grace: float = STOP_GRACE_SECONDS):
+        if spawn is None:
+            from engine.processes.worker import spawn
+        self.sd = SweepDir(path)
+        self.workers, self.threads = max(1, workers), threads
+        self.spawn, self.poll_seconds, self.stop_grace = spawn, poll_seconds, stop_grace
+        self.running: dict[int, _Slot] = {}
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False,
+            on_update: Callable[[TrialInfo], None] = lambda t: None,
+            on_tick: Callable[[], None] = lambda: None) -> SweepInfo:
+        info = load_sweep(self.sd.path)
+        self.base, self.metric = info.meta["base"], info.metric
+        self.trials = {t.index: t for t in info.trials}
+        group, self.same_why = same_config(Space.from_list(info.meta.get("space", [])), self.base,
+                                           info.meta.get("plan", []))
+        self.twins: dict[int, list[int]] = {}
+        for index, first in group.items():
+            self.twins.setdefault(first, []).append(index)
+        self.group = group
+        self.sd.write_state(status="running", pid=os.getpid(), workers=self.workers, threads=self.threads)
+        self._settle(info)
+        self._adopt_orphans(info)
+        todo = [t for t in info.trials if t.status not in DONE and t.index not in self.running]
+        stop_at: float | None = None
+        try:
+            while self.running or (todo and stop_at is None):
+                if stop_at is None and should_stop():
+                    stop_at = time.monotonic()
+                    for slot in self.running.values():
+                        slot.proc.stop(signal.SIGINT)
+                while stop_at is None and len(self.running) < self.workers:
+                    t = self._next(todo)
+                    if t is None:
+                        break
+                    source = self._finished_twin(t)
+                    on_update(self._reuse(t, source) if source else self._start(t))
+                for index in [i for i, s in self.running.items() if s.proc.poll() is not None]:
+                    on_update(self._finish(self.running.pop(index)))
+                for slot in self.running.values():
+                    slot.proc.enforce(self.stop_grace)  # kill a worker that did not reach a batch boundary in time
+                on_tick()
+                if self.running:
+                    time.sleep(self.poll_seconds)
+        finally:
+            info = load_sweep(self.sd.path)
+            status = "stopped" if stop_at is not None or any(t.status not in ENDED for t in info.trials) \
+                else "finished"
+            self.sd.write_state(status=status, pid=os.getpid(), workers=self.workers, threads=self.threads)
+            self.sd.write_csv()
+            self.sd.write_best(info)
+        return load_sweep(self.sd.path)
+
+    def _members(self, t: TrialInfo) -> list[int]:
+        """The other trials with t's config."""
+        return [i for i in self.twins.get(self.group.get(t.index, t.index), []) if i != t.index]
+
+    def _next(self, todo: list[TrialInfo]) -> TrialInfo | None:
+        """The first trial to do whose twin is not running (it may give this one's result)."""
+        for i, t in enumerate(todo):
+            if not any(m in self.running for m in self._members(t)):
+                return todo.pop(i)
+        return None
+
+    def _finished_twin(self, t: TrialInfo) -> TrialInfo | None:
+        return next((self.trials[m] for m in self._members(t)
+                     if self.trials[m].status == "finished" and self.trials[m].same_as is None), None)
+
+    def _reuse(self, t: TrialInfo, source: TrialInfo) -> TrialInfo:
+        t.status, t.run, t.same_as = "finished", source.run, source.index
+        t.value, t.valid, t.test = source.value, dict(source.valid), dict(source.test)
+        t.best_epoch, t.epochs, t.seconds = source.best_epoch, source.epochs, 0.0
+        t.reason = f"same config as trial {source.index}: {self.same_why}"
+        self._record_end(t)
+        self.sd.write_csv()
+        return t
+
+    def _settle(self, info: SweepInfo) -> None:
+        """Trials whose worker ended after the previous coordinator died get their record now."""
+        last = {rec["trial"]: rec.get("status") for rec in self.sd.records()}
+        for t in info.trials:
+            if last.get(t.index) == "running" and t.status in ENDED:
+                self._record_end(t)
+
+    def _adopt_orphans(self, info: SweepInfo) -> None:
+        """Workers still alive from a coordinator that died (kill -9) are watched, not duplicated."""
+        for t in info.trials:
+            if t.status == "running" and t.run is not None:
+                run = RunDir(t.run)
+                rec = run.worker() or {}
+                pid = rec.get("pid") or next((e.get("pid") for e in run.events() if e["type"] == "started"), None)
+                if (run.worker_alive() if rec else pid_alive(pid)):
+                    self.running[t.index] = _Slot(t, run, Child(pid=pid), time.monotonic())
+
+    def _start(self, t: TrialInfo) -> TrialInfo:
+        resume = t.status == "stopped" and t.run is not None and RunDir(t.run).resume_file.is_file()
+        prior = (t.seconds or 0.0) if resume else 0.0
+        if resume:
+            run = RunDir(t.run)
+            threads = run.config().get("threads") or self.threads
+        else:
+            cfg = trial_config(self.base, t.params, self.threads)
+            run = RunDir.create(self.sd.path, cfg)
+            threads = cfg["threads"]
+        env = None
+        if threads:  # numpy/scipy/OpenMP pools follow the trial's share of the cores too
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+                   "OPENBLAS_NUM_THREADS": str(threads)}
+        proc = Child(self.spawn(run.path, resume=resume, env=env))
+        self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior, resume)
+        self.sd.record({"trial": t.index, "status": "running", "params": t.params, "run": run.path.name,
+                        "resumed": resume})
+        t.status, t.run, t.reason = "running", run.path, ""
+        return t
+
+    def _finish(self, slot: _Slot) -> TrialInfo:
+        t, run = slot.trial, slot.run
+        summary = run.summary() or {}
+        status = summary.get("status")
+        if status in ("finished", "stopped", "failed"):
+            fill_from_summary(t, summary, self.metric)
+            t.status = status
+            if status == "failed" and not slot.resumed and discard_unstarted(run):
+                t.run = None  # it failed on its input before training: no folder is kept
+        else:
+            t.status, t.valid, t.test, t.value, t.best_epoch = "failed", {}, {}, None, None
+            run.record_exit(slot.proc.poll())
+            t.reason = f"without a result: {run.gone_reason(slot.proc.poll())}"
+        t.seconds = round(slot.prior_seconds + time.monotonic() - slot.started, 2)
+        self._record_end(t)
+        self.sd.write_csv()
+        return t
+
+    def _record_end(self, t: TrialInfo) -> None:
+        self.sd.record({"trial": t.index, "status": t.status, "params": t.params,
+                        "run": t.run.name if t.run else None, "metric": self.metric, "value": t.value,
+                        "valid": t.valid, "test": t.test, "best_epoch": t.best_epoch, "epochs": t.epochs,
+                        "seconds": t.seconds, "reason": t.reason,
+                        **({"same_as": t.same_as} if t.same_as is not None else {})})
+
+
+def run_supervised(path: str | Path, workers: int, threads: int | None,
+                   on_update: Callable[[TrialInfo], None] = lambda t: None,
+                   on_tick: Callable[[], None] = lambda: None) -> tuple[SweepInfo, Signals]:
+    """Run the sweep's trials. SIGINT, SIGTERM or SIGHUP stop it like Ctrl-C: no new trial,
+    running workers stop at a batch boundary, a second signal kills them at once."""
+    runner = Runner(path, workers, threads)
+
+    def on_signal(signum):
+        if len(signals.received) > 1:
+            runner.stop_grace = 0.0  # a second signal: do not wait for the workers
+
+    signals = Signals(on_signal)
+    with signals:
+        info = runner.run(should_stop=lambda: bool(signals.received), on_update=on_update, on_tick=on_tick)
+    return info, signals
+
+
+def exit_code(info: SweepInfo, signals: Signals) -> int:
+    if signals.received:
+        return signals.exit_status
+    return ExitCode.OK if info.best else ExitCode.FAILED
+
+
+USAGE = "usage: python -m engine.processes.sweep_runner SWEEP_DIR [--workers N]"
+
+
+def main(argv: list[str]) -> int:
+    """The coordinator the app launches: one plain line per trial that starts or ends."""
+    if len(argv) not in (1, 3) or (len(argv) == 3 and argv[1] != "--workers") or not Path(argv[0]).is_absolute():
+        print(USAGE + " (SWEEP_DIR an absolute path)", file=sys.stderr)
+        return ExitCode.INPUT
+    try:
+        info = load_sweep(argv[0])
+        if info.status == "running":
+            raise InputError(f"sweep {info.path} is still running (pid {info.state.get('pid')})")
+        todo = sum(1 for t in info.trials if t.status not in DONE)
+        workers, threads = share(info.meta["base"], int(argv[2]) if len(argv) == 3 else None, max(1, todo))
+    except (InputError, ValueError) as exc:
+        print(one_line(str(exc)), file=sys.stderr)
+        return ExitCode.INPUT
+    print(f"sweep {info.path}: {todo} of {len(info.trials)} trials to run, {workers} workers", flush=True)
+    n = len(info.trials)
+    info, signals = run_supervised(info.path, workers, threads, on_update=lambda t: print(
+        f"trial {t.index}/{n} {t.status}" + (f": {t.reason}" if t.reason else ""), flush=True))
+    return exit_code(info, signals)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+

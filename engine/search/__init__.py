@@ -1,0 +1,1 @@
+"""Hyper-parameter search: RecBole's hyper.test format, the search space and its trials."""

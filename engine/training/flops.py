@@ -1,0 +1,112 @@
+"""The work each phase must do, counted from the model's layer sizes: the matrix products
+(GEMMs) of a training epoch and of an evaluation, so a benchmark can time exactly these
+products and call their sum the phase's floor.
+
+A GEMM (m, k, n) multiplies an (m x k) matrix by a (k x n) one: 2 m k n FLOPs. A linear
+layer k -> n over m rows costs, forward, (m, k, n); training adds the weight gradient
+(n, m, k) and the input gradient (m, n, k), the latter only where the layer's input
+depends on parameters (not for a layer that reads the data, whose input needs none).
+Everything else (activations, noise, losses, optimizer steps, top-K) is overhead on top
+of the floor. Closed-form models (Pop, ItemKNN, EASE) have no floor here.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from torch import nn
+
+FORWARD, WEIGHT_GRAD, INPUT_GRAD = "fwd", "dW", "dX"
+
+
+@dataclass(frozen=True)
+class Gemm:
+    m: int
+    k: int
+    n: int
+    kind: str = FORWARD  # which product of a linear layer it is (its operands' layout)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.m * self.k * self.n
+
+
+@dataclass(frozen=True)
+class Layer:
+    k: int  # inputs
+    n: int  # outputs
+    reads_data: bool = False  # its input is data (no input gradient in training)
+
+
+def linears(module: nn.Module, reads_data: bool = False) -> list[Layer]:
+    """The module's linear layers in order; the first one reads data if `reads_data`."""
+    found = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return [Layer(m.in_features, m.out_features, reads_data and i == 0) for i, m in enumerate(found)]
+
+
+def denoiser_layers(den, reads_data: bool = True) -> list[Layer]:
+    """DiffRec's MLP: the first layer reads x_t and the step embedding (n_items + emb inputs);
+    the tiny step-embedding layer (emb x emb) is left out."""
+    return [Layer(lin.in_features, lin.out_features, reads_data and i == 0)
+            for i, lin in enumerate([*den.encoder, *den.decoder])]
+
+
+def model_layers(method) -> tuple[list[Layer], list[tuple[Layer, int]]] | None:
+    """(layers of one training pass, [(layer, passes)] of one prediction), or None for a
+    model without a floor here."""
+    from engine.models.baselines import MultiVAEModule
+    from engine.models.ldiffrec import LDiffRecModule
+    from engine.models.denoiser import Denoiser
+
+    mod = method.module
+    steps = getattr(getattr(method, "diffusion", None), "steps", 1)
+    if isinstance(mod, Denoiser):
+        layers = denoiser_layers(mod)
+        return layers, [(layer, steps) for layer in layers]
+    if isinstance(mod, LDiffRecModule):
+        ae = mod.autoencoder
+        enc = [layer for e in ae.encoders for layer in linears(e, reads_data=True)]
+        den = denoiser_layers(mod.denoiser, reads_data=False)  # its input is the encoder's latent
+        dec = [layer for d in ae.decoders for layer in linears(d)]
+        return enc + den + dec, [(x, 1) for x in enc] + [(x, steps) for x in den] + [(x, 1) for x in dec]
+    if isinstance(mod, MultiVAEModule):
+        layers = linears(mod.encoder, reads_data=True) + linears(mod.decoder)
+        return layers, [(layer, 1) for layer in layers]
+    return None
+
+
+def batch_sizes(n_users: int, batch: int) -> Counter:
+    """How many batches of each size cover n_users."""
+    out = Counter({batch: n_users // batch})
+    if n_users % batch:
+        out[n_users % batch] += 1
+    return +out
+
+
+def train_gemms(layers: list[Layer], m: int) -> list[Gemm]:
+    out = []
+    for layer in layers:
+        out += [Gemm(m, layer.k, layer.n, FORWARD), Gemm(layer.n, m, layer.k, WEIGHT_GRAD)]
+        if not layer.reads_data:
+            out.append(Gemm(m, layer.n, layer.k, INPUT_GRAD))
+    return out
+
+
+def phase_gemms(method, n_users: int, train_batch: int, eval_batch: int) -> dict[str, Counter] | None:
+    """GEMM -> count for one training epoch ('train') and one evaluation ('eval')."""
+    found = model_layers(method)
+    if found is None:
+        return None
+    train_layers, eval_layers = found
+    train, evaluation = Counter(), Counter()
+    for m, batches in batch_sizes(n_users, train_batch).items():
+        for g in train_gemms(train_layers, m):
+            train[g] += batches
+    for m, batches in batch_sizes(n_users, eval_batch).items():
+        for layer, passes in eval_layers:
+            evaluation[Gemm(m, layer.k, layer.n)] += batches * passes
+    return {"train": train, "eval": evaluation}
+
+
+def total_flops(gemms: Counter) -> int:
+    return sum(g.flops * c for g, c in gemms.items())

@@ -1,0 +1,124 @@
+"""Issue 19: the Runs screen lists through the run index in a worker: rows show as they are
+read, keys are answered meanwhile, a reload follows runs added, deleted or changing status
+(re-reading only those), a broken run lists with its reason, and a long table holds the
+top rows of the sort and filter (m shows more)."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+from textual.widgets import Input, Static
+
+from tui_helpers import FAILED, FINISHED, MID_RUN, SIZE, make_app, wait_for
+
+import engine.records.run_index
+from diffrec_tui.screens import runs_loading
+from engine.records.run_index import RunIndex
+
+
+def ids(screen) -> list[str]:
+    t = screen.table
+    return [t.coordinate_to_cell_key((i, 0)).row_key.value for i in range(t.row_count)]
+
+
+def status_of(screen, run_id: str) -> str:
+    return str(screen.table.get_cell(run_id, "status"))
+
+
+def summary(screen) -> str:
+    return str(screen.query_one("#runs-summary", Static).render())
+
+
+def copies(runs_dir, n: int) -> list[str]:
+    """n more finished runs, copies of a fixture (named older than every fixture)."""
+    names = []
+    for i in range(n):
+        name = f"20240101-{i:06d}-DiffRec-synthetic"
+        shutil.copytree(runs_dir / FINISHED, runs_dir / name)
+        names.append(name)
+    return names
+
+
+async def test_rows_load_in_a_worker_and_keys_are_answered_meanwhile(runs_dir, monkeypatch):
+    copies(runs_dir, 35)
+    slow = engine.records.run_index.read_facts
+
+    def read_slowly(path):
+        time.sleep(0.06)  # a slow disk: 40 runs take over two seconds to read
+        return slow(path)
+    monkeypatch.setattr(engine.records.run_index, "read_facts", read_slowly)
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count > 0, what="first rows")
+        screen = app.screen
+        assert screen.scanning and screen.table.row_count < 40  # shown before the listing is done
+        assert "reading runs:" in summary(screen)
+        await pilot.press("o")  # answered while the worker reads
+        assert screen.sort_key == "epochs" and screen.scanning
+        await pilot.press("slash")
+        assert screen.query_one("#runs-filter", Input).has_focus and screen.scanning
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 40, what="every row")
+        assert "reading runs" not in summary(screen) and "40 of 40 runs" in summary(screen)
+        epochs = [int(str(screen.table.get_cell(i, "epochs"))) for i in ids(screen)]
+        assert epochs == sorted(epochs, reverse=True)  # the sort pressed while loading holds
+
+
+async def test_a_reload_follows_runs_added_deleted_and_changing_status(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
+                       and app.screen.table.row_count == 5, what="the runs table")
+        screen = app.screen
+        index = RunIndex.shared(runs_dir)
+        reads = index.reads
+        added = copies(runs_dir, 1)[0]  # a run added while the app is open
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="the added run")
+        assert status_of(screen, added) == "finished" and index.reads == reads + 1  # only it was read
+
+        assert status_of(screen, MID_RUN) == "running"
+        with open(runs_dir / MID_RUN / "events.jsonl", "a", encoding="utf-8") as fh:  # the run stops
+            fh.write(json.dumps({"type": "stopped", "time": 1740906000.0, "reason": "asked to stop"}) + "\n")
+        shutil.rmtree(runs_dir / FAILED)  # deleted by hand
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 5, what="the deletion")
+        assert FAILED not in ids(screen) and status_of(screen, MID_RUN) == "stopped"
+        assert index.reads == reads + 2  # and the run that changed
+
+
+async def test_a_run_with_unreadable_files_lists_as_broken_with_the_reason(runs_dir):
+    (runs_dir / FAILED / "config.yaml").write_bytes(b"\x00\x01 binary")
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
+                       and app.screen.table.row_count == 5, what="the runs table")
+        screen = app.screen
+        assert status_of(screen, FAILED) == "broken"
+        screen.table.move_cursor(row=screen.table.get_row_index(FAILED), animate=False)
+        await pilot.pause()
+        assert "broken: config.yaml is a binary file" in summary(screen)
+        await pilot.press("e")  # no config to edit: a message, the screen stays
+        await pilot.pause()
+        assert app.current_mode == "runs"
+
+
+async def test_a_long_table_holds_the_top_rows_and_m_shows_more(runs_dir, monkeypatch):
+    monkeypatch.setattr(runs_loading, "TABLE_ROWS", 2)
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
+                       and app.screen.table.row_count == 2, what="the top rows")
+        screen = app.screen
+        assert "5 of 5 runs" in summary(screen) and "the first 2 in the table: m shows 2 more" in summary(screen)
+        assert ids(screen)[0] == MID_RUN  # newest first
+        await pilot.press("m")
+        await wait_for(pilot, lambda: screen.table.row_count == 4, what="two more rows")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: screen.table.row_count == 5, what="the last row")
+        assert "m shows" not in summary(screen)
+        while screen.sort_key != "best":  # a new order keeps as many rows
+            await pilot.press("o")
+        await wait_for(pilot, lambda: screen.settled and ids(screen)[0] == FINISHED, what="the re-sorted table")
+        assert screen.table.row_count == 5
