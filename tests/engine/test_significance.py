@@ -1,4 +1,4 @@
-"""engine.significance against scipy and hand-computed values on known per-user vectors."""
+"""engine.analysis.significance against scipy and hand-computed values on known per-user vectors."""
 from __future__ import annotations
 
 import math
