@@ -23,6 +23,7 @@ from .commands import DiffRecCommands
 from .coordinators import Coordinators, ended_message
 from .live import LiveRun
 from .state import Draft
+from .widgets.panes import fit
 
 POLL_SECONDS = 0.1  # follow events and redraw at most this often (about 10 Hz)
 
@@ -112,6 +113,7 @@ class DiffRecApp(App):
             return None
 
     def on_mount(self) -> None:
+        fit(self, *self.size)
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()
         if self.draft.note:
@@ -122,6 +124,9 @@ class DiffRecApp(App):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.terminate)
+
+    def on_resize(self, event) -> None:
+        fit(self, *event.size)  # small terminals get compact layouts (widgets/panes.py)
 
     def terminate(self) -> None:
         """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
@@ -188,10 +193,31 @@ class DiffRecApp(App):
         self.notify(f"opened {path}" + (f"\n{self.draft.note}" if self.draft.note else ""), title="Config")
         return True
 
-    def edit_config(self, cfg: dict, origin: str) -> None:
-        """Put a run's config in the editor (unsaved) to start a variant of it."""
-        self.draft.replace(cfg, None, origin=origin, dirty=True)
-        self._config_screen().reload()
+    def edit_config(self, cfg: dict, origin: str, notice: str | None = None) -> None:
+        """Put a run's config in the editor (unsaved) to start a variant of it; unsaved
+        edits of the current draft are saved or discarded first (or nothing happens)."""
+        def replace() -> None:
+            self.draft.replace(cfg, None, origin=origin, dirty=True)
+            self._config_screen().reload()
+            if notice:
+                self.notify(notice, title="Config")
+
+        self.guard_draft(replace, f"opening {origin}")
+
+    def guard_draft(self, then, doing: str) -> None:
+        """Call `then()` now if the draft has no unsaved edits; else ask save / discard / cancel."""
+        if not self.draft.dirty:
+            then()
+            return
+        from .screens.dialogs import UnsavedEdits
+
+        def chosen(choice: str | None) -> None:
+            if choice == "discard":
+                then()
+            elif choice == "save":
+                self._config_screen().save_then(then)
+
+        self.push_screen(UnsavedEdits(self.draft.name, doing), chosen)
 
     # ------------------------------------------------------------ runs
 
@@ -343,6 +369,9 @@ class DiffRecApp(App):
     # ------------------------------------------------------------ quit
 
     async def action_quit(self) -> None:
+        self.guard_draft(self._quit_runs, "quitting")
+
+    def _quit_runs(self) -> None:
         active = self.active_runs()
         sweeping = self.sweeps.running()
         if not active and not sweeping:

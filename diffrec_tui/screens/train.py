@@ -14,9 +14,10 @@ from textual.screen import Screen
 from textual.widgets import Header, Log, Static
 
 from ..live import LiveRun, RunState, valid_key
-from ..widgets.charts import LineChart, Series
+from ..widgets.charts import SMOOTHING, LineChart, Series
 from ..widgets.keybar import KeyBar
 from ..widgets.nav import NavBar
+from ..widgets.panes import OFF, PANE_BINDING, Panes
 
 BAR_WIDTH = 30
 STATUS_STYLE = {"running": "$accent", "starting": "$accent", "finished": "$success",
@@ -57,11 +58,16 @@ def chart_metrics(st: RunState) -> list[str]:
     return list(dict.fromkeys(names + computed))[:2]
 
 
-class TrainScreen(Screen):
+class TrainScreen(Panes, Screen):
+    PANES = ("#loss-chart", "#recall-chart", "#ndcg-chart")  # one at a time on a short terminal
+    pane = 1  # the valid_metric's chart first
     BINDINGS = [
         Binding("s", "app.start_run", "Start", id="train.start"),
         Binding("x", "app.stop_run", "Stop", id="train.stop"),
         Binding("k", "next_k", "Next K", id="train.next_k"),
+        Binding("l", "log_y", "Log y", id="train.log_y"),
+        Binding("m", "smoothing", "Smooth", id="train.smoothing"),
+        PANE_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -76,10 +82,13 @@ class TrainScreen(Screen):
         yield Static(id="run-status")
         yield Static(id="run-progress")
         with Horizontal(id="train-charts"):
-            yield LineChart("training loss", "epoch", empty="waiting for the first epoch", id="loss-chart")
+            yield LineChart("training loss", "epoch", empty="waiting for the first epoch", integer_x=True,
+                            id="loss-chart")
             with Vertical(id="metric-charts"):  # ids kept: the valid_metric's chart, then the next metric's
-                yield LineChart("Recall@K", "epoch", empty="waiting for the first evaluation", id="recall-chart")
-                yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", id="ndcg-chart")
+                yield LineChart("Recall@K", "epoch", empty="waiting for the first evaluation", integer_x=True,
+                                id="recall-chart")
+                yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", integer_x=True,
+                                id="ndcg-chart")
         with Horizontal(id="train-bottom"):
             yield Log(id="event-log", max_lines=500, auto_scroll=True)
             yield Static(id="run-best")
@@ -87,6 +96,7 @@ class TrainScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.show_pane(self.pane)
         self._fit(self.app.size.height)
         self.redraw()
 
@@ -95,7 +105,11 @@ class TrainScreen(Screen):
 
     def _fit(self, height: int) -> None:
         # Charts first: on a short terminal the event log gives up rows (9 from 42 rows up).
-        self.query_one("#train-bottom").styles.height = max(4, min(9, (height - 6) // 4))
+        self.query_one("#train-bottom").styles.height = max(6, min(9, (height - 6) // 4))
+
+    def show_pane(self, index: int) -> None:
+        super().show_pane(index)
+        self.query_one("#metric-charts").set_class(self.pane == 0, OFF)
 
     def on_screen_resume(self) -> None:
         self.redraw()
@@ -106,6 +120,18 @@ class TrainScreen(Screen):
         cur = self.current_k(live.state) if live else 20
         self.k = ks[(ks.index(cur) + 1) % len(ks)] if cur in ks else ks[0]
         self.redraw()
+
+    def charts(self) -> list[LineChart]:
+        return [self.query_one(c, LineChart) for c in ("#loss-chart", "#recall-chart", "#ndcg-chart")]
+
+    def action_log_y(self) -> None:
+        for chart in self.charts():
+            chart.set_view(log_y=not chart.log_y)
+
+    def action_smoothing(self) -> None:
+        """Cycle the EMA weight (0, 0.6, 0.9) of every chart, as TensorBoard's slider."""
+        for chart in self.charts():
+            chart.set_view(smoothing=SMOOTHING[(SMOOTHING.index(chart.smoothing) + 1) % len(SMOOTHING)])
 
     def current_k(self, st: RunState) -> int:
         """The K chosen with `k`, else the valid_metric's K, else 20, else the first."""
@@ -177,9 +203,9 @@ class TrainScreen(Screen):
                 self.query_one(cid, LineChart).show([], title="", empty="no other metric computed")
                 continue
             metric = f"{names[i]}@{k}"
-            series = [Series(f"{split} {metric}", *st.series(metric, split), color)
-                      for split, color in (("valid", "green"), ("test", "orange"))]
-            self.query_one(cid, LineChart).show(series, title=f"{LABELS.get(names[i], names[i])}@{k} (k: next K)")
+            series = [Series(f"{split} {metric}", *st.series(metric, split), color, marker)  # markers: not colour alone
+                      for split, color, marker in (("valid", "green", "hd"), ("test", "orange", "x"))]
+            self.query_one(cid, LineChart).show(series, title=f"{LABELS.get(names[i], names[i])}@{k}")
 
     def _draw_log(self, st: RunState) -> None:
         log = self.query_one("#event-log", Log)

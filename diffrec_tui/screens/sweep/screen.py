@@ -22,6 +22,7 @@ from engine.sweep import DONE, SweepInfo, TrialInfo, load_sweep
 
 from ... import sweeps
 from ...widgets.keybar import KeyBar
+from ...widgets.panes import PANE_BINDING, Panes
 from ...widgets.nav import NavBar
 from .results import SweepStatus, TrialScatter, TrialTable, space_keys
 from .setup import SOURCE, SweepList, SweepSetup
@@ -30,8 +31,10 @@ POLL_SECONDS = 1.0  # re-read an active sweep this often
 ACTIVE = ("running", "starting")
 
 
-class SweepScreen(Screen):
+class SweepScreen(Panes, Screen):
     CSS_PATH = "sweep.tcss"
+    PANES = ("#sweep-setup", "#sweep-main")  # one at a time on a narrow terminal
+    pane = 1  # the results first
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", id="sweep.launch"),
         Binding("ctrl+t", "stop", "Stop", id="sweep.stop"),
@@ -44,6 +47,7 @@ class SweepScreen(Screen):
         Binding("o", "open_sweep", "Open sweep", id="sweep.open", show=False),
         Binding("f5", "reload", "Reload", id="sweep.reload", show=False),
         Binding("escape", "leave_field", "Leave field", id="sweep.leave_field", show=False),
+        PANE_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -95,6 +99,7 @@ class SweepScreen(Screen):
         return self.app.sweeps.exit_codes
 
     def on_mount(self) -> None:
+        self.show_pane(self.pane)
         self.setup.show_check()
         self.draw()
         self.reload_list()
@@ -313,8 +318,7 @@ class SweepScreen(Screen):
         except (ConfigError, InputError) as exc:
             self.notify(str(exc), title="No best config", severity="error")
             return
-        self.app.edit_config(cfg, origin=origin)
-        self.notify(f"{origin} is in the editor (unsaved)", title="Config")
+        self.app.edit_config(cfg, origin=origin, notice=f"{origin} is in the editor (unsaved)")
 
     def _trial_run(self) -> TrialInfo | None:
         t = self.current_trial()
