@@ -81,12 +81,13 @@ class DiffRecApp(App):
     def __init__(self, config: dict | None = None, config_path: str | Path | None = None,
                  runs_dir: str | Path = "runs", *, start: str | None = None,
                  poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS,
-                 note: str | None = None, runs_dir_fixed: bool = True):
+                 note: str | None = None, runs_dir_fixed: bool = True, draft: Draft | None = None):
         if start is not None:  # open on another page (its mode name) instead of Config
             self.DEFAULT_MODE = start
         super().__init__()
-        self.draft = Draft(config, config_path)
-        self.draft.note = note  # the opened file's note lines (ignored RecBole keys, how it is read)
+        self.draft = draft or Draft(config, config_path)  # a loaded Draft keeps its file's problems
+        if draft is None:
+            self.draft.note = note  # the opened file's note lines (ignored RecBole keys, how it is read)
         # Paths are made absolute once, here: workers and sweep coordinators run elsewhere.
         self.runs_dir = Path(runs_dir).expanduser().resolve()
         self.runs_dir_fixed = runs_dir_fixed  # --runs-dir given: a config's checkpoint_dir does not move runs
@@ -118,6 +119,9 @@ class DiffRecApp(App):
         self.refresh_title()
         if self.draft.note:
             self.notify(self.draft.note, title="Config notes", timeout=10)
+        if self.draft.problems:
+            self.notify(f"{self.draft.name} has {len(self.draft.problems)} problem(s): they are marked in the form",
+                        title="Config", severity="warning", timeout=10)
         if not self.is_headless:  # a real terminal: SIGTERM / SIGHUP (closed ssh) stop our runs first
             import asyncio
             import signal
@@ -190,7 +194,10 @@ class DiffRecApp(App):
             self.notify(str(exc), title="Not opened", severity="error")
             return False
         self._config_screen().reload()
-        self.notify(f"opened {path}" + (f"\n{self.draft.note}" if self.draft.note else ""), title="Config")
+        bad = len(self.draft.problems)
+        self.notify(f"opened {path}" + (f" with {bad} problem(s): fix them in the form" if bad else "")
+                    + (f"\n{self.draft.note}" if self.draft.note else ""),
+                    title="Config", severity="warning" if bad else "information")
         return True
 
     def edit_config(self, cfg: dict, origin: str, notice: str | None = None) -> None:

@@ -192,14 +192,12 @@ def load_config(path: str, args, show_note: bool = True) -> dict:
 def open_app(args) -> int:
     path = Path(args.config) if args.config else shipped.default()
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    cfg, note = config_mod.load_with_note(path, overrides)
-    try:
-        from .app import DiffRecApp
-    except ImportError:
-        print("diffrec-tui: the interactive app is not built yet; use diffrec-tui --run CONFIG", file=sys.stderr)
-        return EXIT_INPUT
-    app = DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
-                     runs_dir_fixed=bool(args.runs_dir))
+    from .app import DiffRecApp
+    from .state import Draft
+    draft = Draft()
+    draft.load(path, overrides)  # bad values open too, shown inline; a malformed file stops here (exit 2)
+    cfg = draft.resolved(unknown_ok=True) if not draft.problems else config_mod.defaults()
+    app = DiffRecApp(draft=draft, runs_dir=runs_root(args.runs_dir, cfg), runs_dir_fixed=bool(args.runs_dir))
     app.run()
     return app.return_code or EXIT_OK
 

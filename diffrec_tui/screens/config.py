@@ -114,7 +114,7 @@ class ConfigScreen(Screen):
             lines.append(f"[b $error]✗ {len(draft.problems)} problem(s): fix them to start a run (F8 jumps)[/]")
             model = draft.model
             for p in draft.problems[:6]:
-                hidden = "" if applies(SCHEMA[p.key], model) else " (hidden for this model)"
+                hidden = "" if p.key not in SCHEMA or applies(SCHEMA[p.key], model) else " (hidden for this model)"
                 lines.append(f"[$error]• {escape(clean(p.message))}{hidden}[/]")
         else:
             lines.append("[b $success]✓ valid[/]: ctrl+r starts a run")
@@ -131,8 +131,9 @@ class ConfigScreen(Screen):
 
     def action_next_problem(self) -> None:
         draft = self.app.draft
-        if draft.problems and self.query(ConfigForm):
-            self.form.focus_field(draft.problems[0].key)
+        keys = [p.key for p in draft.problems if p.key in SCHEMA]  # an unknown key has no field
+        if keys and self.query(ConfigForm):
+            self.form.focus_field(keys[0])
 
     def action_save(self) -> None:
         self.save_then(None)
