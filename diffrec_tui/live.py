@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.runs import TERMINAL, EventFollower, RunDir, pid_alive
 from engine.supervisor import Child
 
-LOG_LINES = 200  # event-log lines kept in memory
+LOG_LINES = 1000  # event-log lines kept in memory (the pane scrolls back through them)
 ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
 
 

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Header, Log, Static
+from textual.widgets import Header, Static
 
 from ..live import LiveRun, RunState, valid_key
 from ..widgets.charts import SMOOTHING, LineChart, Series
+from ..widgets.event_log import EventLog
 from ..widgets.keybar import KeyBar
 from ..widgets.nav import NavBar
 from ..widgets.panes import OFF, PANE_BINDING, Panes
@@ -67,6 +68,8 @@ class TrainScreen(Panes, Screen):
         Binding("k", "next_k", "Next K", id="train.next_k"),
         Binding("l", "log_y", "Log y", id="train.log_y"),
         Binding("m", "smoothing", "Smooth", id="train.smoothing"),
+        Binding("slash", "filter_log", "Filter log", id="train.filter_log"),
+        Binding("escape", "leave_filter", "Leave filter", id="train.leave_filter", show=False),
         PANE_BINDING,
     ]
 
@@ -90,7 +93,7 @@ class TrainScreen(Panes, Screen):
                 yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", integer_x=True,
                                 id="ndcg-chart")
         with Horizontal(id="train-bottom"):
-            yield Log(id="event-log", max_lines=500, auto_scroll=True)
+            yield EventLog(id="event-log")
             yield Static(id="run-best")
         yield Static(id="run-failure")
         yield KeyBar()
@@ -120,6 +123,12 @@ class TrainScreen(Panes, Screen):
         cur = self.current_k(live.state) if live else 20
         self.k = ks[(ks.index(cur) + 1) % len(ks)] if cur in ks else ks[0]
         self.redraw()
+
+    def action_filter_log(self) -> None:
+        self.query_one(EventLog).start_filter()
+
+    def action_leave_filter(self) -> None:
+        self.query_one(EventLog).end_filter()
 
     def charts(self) -> list[LineChart]:
         return [self.query_one(c, LineChart) for c in ("#loss-chart", "#recall-chart", "#ndcg-chart")]
@@ -175,7 +184,7 @@ class TrainScreen(Panes, Screen):
         self.query_one("#loss-chart", LineChart).show([], empty="waiting for the first epoch")
         for cid in ("#recall-chart", "#ndcg-chart"):
             self.query_one(cid, LineChart).show([])
-        self.query_one("#event-log", Log).clear()
+        self.query_one(EventLog).clear()
         self._logged = (None, 0)
         self.query_one("#run-best", Static).update("")
         self.query_one("#run-failure", Static).display = False
@@ -208,7 +217,7 @@ class TrainScreen(Panes, Screen):
             self.query_one(cid, LineChart).show(series, title=f"{LABELS.get(names[i], names[i])}@{k}")
 
     def _draw_log(self, st: RunState) -> None:
-        log = self.query_one("#event-log", Log)
+        log = self.query_one(EventLog)
         run_id, shown = self._logged
         total = st.version  # one log line per applied event (plus mark_dead)
         if run_id != st.run_id:
