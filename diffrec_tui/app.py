@@ -20,6 +20,7 @@ from engine.errors import ConfigError, InputError, classify
 from engine.supervisor import STOP_GRACE_SECONDS, ExitCode
 
 from .commands import DiffRecCommands
+from .editor_actions import EditorActions
 from .coordinators import Coordinators, ended_message
 from .live import LiveRun
 from .state import Draft
@@ -64,7 +65,7 @@ def load_page(page: Page) -> type[Screen]:
     return getattr(importlib.import_module(module), name)
 
 
-class DiffRecApp(App):
+class DiffRecApp(EditorActions, App):
     CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "diffrec-tui"
     COMMANDS = App.COMMANDS | {DiffRecCommands}
@@ -171,60 +172,6 @@ class DiffRecApp(App):
         title = "  ·  ".join(parts)
         if title != self.sub_title:  # the header re-lays out on every change
             self.sub_title = title
-
-    # ------------------------------------------------------------ config
-
-    def _config_screen(self):
-        self.action_page("config")
-        return self.screen_for("config")
-
-    def action_open_config(self) -> None:
-        self._config_screen().action_open()
-
-    def action_save_config(self) -> None:
-        self._config_screen().action_save()
-
-    def action_save_config_as(self) -> None:
-        self._config_screen().action_save_as()
-
-    def load_config(self, path: Path) -> bool:
-        try:
-            self.draft.load(path)
-        except (ConfigError, InputError) as exc:
-            self.notify(str(exc), title="Not opened", severity="error")
-            return False
-        self._config_screen().reload()
-        bad = len(self.draft.problems)
-        self.notify(f"opened {path}" + (f" with {bad} problem(s): fix them in the form" if bad else "")
-                    + (f"\n{self.draft.note}" if self.draft.note else ""),
-                    title="Config", severity="warning" if bad else "information")
-        return True
-
-    def edit_config(self, cfg: dict, origin: str, notice: str | None = None) -> None:
-        """Put a run's config in the editor (unsaved) to start a variant of it; unsaved
-        edits of the current draft are saved or discarded first (or nothing happens)."""
-        def replace() -> None:
-            self.draft.replace(cfg, None, origin=origin, dirty=True)
-            self._config_screen().reload()
-            if notice:
-                self.notify(notice, title="Config")
-
-        self.guard_draft(replace, f"opening {origin}")
-
-    def guard_draft(self, then, doing: str) -> None:
-        """Call `then()` now if the draft has no unsaved edits; else ask save / discard / cancel."""
-        if not self.draft.dirty:
-            then()
-            return
-        from .screens.dialogs import UnsavedEdits
-
-        def chosen(choice: str | None) -> None:
-            if choice == "discard":
-                then()
-            elif choice == "save":
-                self._config_screen().save_then(then)
-
-        self.push_screen(UnsavedEdits(self.draft.name, doing), chosen)
 
     # ------------------------------------------------------------ runs
 
