@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key (repeatable), e.g. --set steps=40 --set dims_dnn=[200,600]")
     p.add_argument("--runs-dir", metavar="DIR", help="where runs are recorded (default ./runs or $DIFFREC_RUNS_DIR)")
     p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps (same as --set device=D)")
+    g = p.add_argument_group("browser")
+    g.add_argument("--serve", action="store_true", help="serve the app in a browser (extra: diffrec-tui[serve])")
+    g.add_argument("--port", type=int, metavar="N", help="port for --serve (default 8000)")
     g = p.add_argument_group("baselines")
     g.add_argument("--compare", metavar="CONFIG", help="run several models on CONFIG's dataset, print one table")
     g.add_argument("--models", metavar="LIST", help="comma-separated models for --compare")
@@ -72,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Headless commands beyond --run live in their own modules: name -> (module, function).
 COMMANDS = {"configs": ("shipped", "main"), "compare": ("compare", "main"), "tune": ("tune", "main"),
             "inspect": ("inspect_cmd", "main"), "export_recs": ("inspect_cmd", "export_main"),
-            "export_tensorboard": ("tensorboard_cmd", "main")}
+            "export_tensorboard": ("tensorboard_cmd", "main"), "serve": ("serve_cmd", "main")}
 
 # The options each command reads (argparse dest names). Any other option given is refused:
 # a flag that would be silently ignored is a mistake the user should hear about.
@@ -87,6 +90,7 @@ OPTIONS = {
     "export_recs": {"export_recs", "topk"},
     "export_tensorboard": {"export_tensorboard"},
     "configs": {"configs"},
+    "serve": {"serve", "port", "config", "overrides", "runs_dir", "device"},
 }
 FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
          "base_config": "--config", "export_recs": "--export-recs"}

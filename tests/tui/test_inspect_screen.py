@@ -266,6 +266,45 @@ async def test_step_through_the_trajectory(inspect_runs):
         assert rows(screen.query_one("#insp-topk", DataTable)) == [str(i) for i in order]
 
 
+async def test_topk_and_metrics_follow_the_step(inspect_runs):
+    """Issue 17: stepping back changes the top-K list and the per-user metrics to that
+    step's ranking; the numpy metrics agree with the engine's at the final vector."""
+    from dataclasses import replace
+
+    from diffrec_tui.screens.inspect.state import Shown
+    app = make_app(inspect_runs, start="inspect")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pick_user(pilot, USER)
+        screen = app.screen
+        screen.query_one("#insp-history").focus()
+        view = screen.view
+        final_rows = rows(screen.query_one("#insp-topk", DataTable))
+        for _ in range(view.steps):
+            await pilot.press("comma")
+        await pilot.pause()
+        assert screen.step == 0
+        top = screen.query_one("#insp-topk", DataTable)
+        vec = view.input.astype(np.float64).copy()
+        vec[[h.item for h in view.history]] = -np.inf
+        vec[view.valid_items] = -np.inf
+        expected = [str(i) for i in np.argsort(-vec, kind="stable")[:view.topk] if np.isfinite(vec[i])]
+        assert rows(top) == expected and rows(top) != final_rows
+        assert "at step 0/5" in str(top.border_title)
+        assert f"(step 0/{view.steps})" in text(screen, "#insp-info")
+        await pilot.press("f")
+        await pilot.pause()
+        assert rows(screen.query_one("#insp-topk", DataTable)) == final_rows
+
+        # the same formulas as engine.metrics at the final vector (one extra step that repeats it)
+        longer = replace(view, trajectory=view.trajectory + [view.trajectory[-1]])
+        again = Shown(screen.insp, longer, step=view.steps).stepped()
+        assert [r.item for r in again.top] == [r.item for r in view.top]
+        for split in ("test", "valid"):
+            for key in (f"recall@{view.topk}", f"ndcg@{view.topk}"):
+                assert again.metrics[split][key] == pytest.approx(view.metrics[split][key], abs=1e-6)
+
+
 async def test_whatif_remove_add_and_reset(inspect_runs):
     app = make_app(inspect_runs, start="inspect")
     async with app.run_test(size=SIZE) as pilot:

@@ -8,7 +8,7 @@ from textual.widgets.option_list import Option
 
 from engine.errors import InputError
 
-from .panels import HistoryPanel
+from .panels import HistoryPanel, MetricsPanel, ScorePanel, TopKTable
 from .pickers import RunPicker, UserField, UserList
 
 SEARCH_LIMIT = 20
@@ -32,7 +32,7 @@ class InspectActions:
     def _show_step(self, step: int) -> None:
         if step != self.step:
             self.step = step
-            self._draw_chart()
+            self._publish(ScorePanel, TopKTable, MetricsPanel)  # the list and metrics follow the step
 
     def action_step(self, delta: int) -> None:
         v = self.shown
