@@ -361,3 +361,24 @@ async def test_quit_while_a_launched_sweep_runs_asks_and_stops_it(sweep_dir):
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
+
+
+async def test_focus_starts_at_the_top_and_list_counts_agree_with_trials(runs_dir, sweep_dir):
+    """Issue 17: with no sweep, focus starts on the base field (above the editor); with
+    running trials, the list says running and how many, as the trial table does."""
+    from dataclasses import replace
+    empty = runs_dir.parent / "empty-runs"
+    empty.mkdir()
+    app = make_app(empty, start="sweep")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "sweep" and app.screen.is_mounted, what="the screen")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "sweep-base"
+
+    app = make_app(sweep_dir.parent, start="sweep")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_sweep_screen(pilot)
+        info = screen.info
+        trials = [replace(t, status="running") if t.status == "pending" else t for t in info.trials]
+        live = replace(info, state={}, trials=trials)  # no coordinator state yet: "pending"
+        assert live.status == "pending" and screen._status(live) == "running"

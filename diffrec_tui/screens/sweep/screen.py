@@ -105,7 +105,9 @@ class SweepScreen(Panes, Screen):
         self.reload_list()
         self.set_interval(POLL_SECONDS, self._poll)
         self.app.sweep_ended.subscribe(self, self._ended)
-        self.setup.area.focus()
+        # no sweep yet: the setup's first field (base, then file, then the space, top to
+        # bottom); a listed sweep moves focus to its trial table once loaded
+        self.query_one("#sweep-base").focus()
 
     def on_screen_resume(self) -> None:
         self.call_after_refresh(self.action_reload)
@@ -158,6 +160,8 @@ class SweepScreen(Panes, Screen):
     def _status(self, info: SweepInfo) -> str:
         """The sweep's status, knowing the processes the app started."""
         coordinators = self.app.sweeps
+        if info.status in ("pending", "running") and any(t.status == "running" for t in info.trials):
+            return "running"  # the trials say so: the list and the table agree
         if info.status == "pending" and coordinators.starting(info.path):
             return "starting"
         if info.status in ("pending", "stopped") and coordinators.refused(info.path):
