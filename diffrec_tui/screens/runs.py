@@ -68,10 +68,13 @@ def make_row(info: RunInfo) -> Row:
     vkey = valid_key(cfg)
     started = datetime.fromtimestamp(info.started_at).strftime("%m-%d %H:%M") if info.started_at else "-"
     best = valid.get(vkey)
-    run = f"↳ {short_id(info.id)}" if in_sweep(info.path) else short_id(info.id)  # a sweep's trial
-    cells = (run, info.status, _short(cfg.get("model")), _short(cfg.get("dataset")), started, str(info.epochs),
-             f"{vkey} {_num(best)}" if best is not None else "-", _num(test.get("recall@20")),
-             _num(test.get("ndcg@20")), _short(cfg.get("steps")), _short(cfg.get("noise_scale")),
+    # a sweep's trial carries its sweep's name; a model without diffusion (EASE) no epochs or diffusion keys
+    run = f"↳ {info.path.parent.name.split('-', 3)[-1]} {short_id(info.id)}" if in_sweep(info.path) else short_id(info.id)
+    diff = cfg.get("model") in config_mod.DIFFUSION_MODELS
+    cells = (run, info.status, _short(cfg.get("model")), _short(cfg.get("dataset")), started,
+             str(info.epochs) if info.epochs or diff else "-", f"{vkey} {_num(best)}" if best is not None else "-",
+             _num(test.get("recall@20")), _num(test.get("ndcg@20")), _short(cfg.get("steps") if diff else None),
+             _short(cfg.get("noise_scale") if diff else None),
              _short(cfg.get("learning_rate")), _short(cfg.get("dims_dnn")))
     sort = {"run": info.id, "status": info.status, "model": str(cfg.get("model")), "dataset": str(cfg.get("dataset")),
             "started": info.started_at or 0.0, "epochs": info.epochs, "best": best if best is not None else -1.0,
