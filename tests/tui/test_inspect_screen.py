@@ -354,9 +354,12 @@ async def test_whatif_remove_add_and_reset(inspect_runs):
         assert rows(table)[0] == str(extra)
         assert "what-if −1 +1" in text(screen, "#insp-info")
 
-        # adding an item already in the history is refused inline
+        # adding an item already in the history is refused inline, under the add field (issue 17)
         screen.add(hist[0])
-        assert "already in user 7's history" in text(screen, "#insp-message")
+        await pilot.pause()
+        assert "already in user 7's history" in text(screen, "#insp-add-error")
+        assert screen.query_one("#insp-add-error").display
+        assert "already in" not in text(screen, "#insp-message")  # not at the top, far from the input
 
         # z resets: the original top-K is back
         await pilot.press("escape", "z")

@@ -98,11 +98,18 @@ class HistoryPanel(Vertical):
         add = Input(placeholder="what-if: add an item (name or id)", id="insp-add", compact=True)
         add.cursor_blink = self.blink
         yield add
+        yield Static(id="insp-add-error")  # a refused add, right under the field (issue 17)
         yield OptionList(id="insp-found")
         yield DataTable(id="insp-history", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.found.display = False
+        self.add_error(None)
+
+    def add_error(self, text: str | None) -> None:
+        box = self.query_one("#insp-add-error", Static)
+        box.update(f"[$error]✗ {escape(text)}[/]" if text else "")
+        box.display = bool(text)
 
     @property
     def table(self) -> DataTable:
