@@ -19,7 +19,8 @@ from engine import config as config_mod
 from engine.runs import RunInfo, load_run
 
 from ..live import valid_key
-from ..widgets.charts import LineChart, Series
+from ..overlay import next_key, overlay
+from ..widgets.charts import LineChart
 from ..widgets.keybar import KeyBar
 from ..widgets.nav import NavBar
 from .dialogs import Confirm
@@ -144,6 +145,7 @@ class RunsScreen(Screen):
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("o", "sort", "Sort", id="runs.sort"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
+        Binding("m", "overlay_metric", "Metric", id="runs.overlay_metric"),
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("c", "clear_selection", "Clear sel.", id="runs.clear"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
@@ -155,6 +157,7 @@ class RunsScreen(Screen):
         self.rows: list[Row] = []
         self.selected: list[str] = []  # run ids, in the order they were selected
         self.sort_key = "started"
+        self.overlay_key: str | None = None  # the overlay's metric@K (m), else the valid_metric
         self.descending = True
         self.query_text = ""
         self._shown = 0  # rows that pass the filter
@@ -171,7 +174,7 @@ class RunsScreen(Screen):
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="runs-compare"):
             yield LineChart("valid metric per run", "epoch", empty="select runs with space to overlay them",
-                            id="overlay-chart")
+                            integer_x=True, id="overlay-chart")
             yield Static(id="runs-diff")
         yield KeyBar()
 
@@ -260,13 +263,8 @@ class RunsScreen(Screen):
 
     def render_compare(self) -> None:
         chosen = [r for i in self.selected for r in self.rows if r.id == i]
-        chart = self.query_one("#overlay-chart", LineChart)
-        key = valid_key(chosen[0].info.config) if chosen else "recall@20"
-        series = []
-        for r in chosen:
-            evals = [e for e in r.info.events if e["type"] == "eval" and key in (e.get("valid") or {})]
-            series.append(Series(_label(r.info.id), [e["epoch"] for e in evals], [e["valid"][key] for e in evals]))
-        chart.show(series, title=f"valid {key} per run")
+        key, series = overlay([r.info for r in chosen], self.overlay_key, short_id)
+        self.query_one("#overlay-chart", LineChart).show(series, title=f"valid {key} per run")
         self.query_one("#runs-diff", Static).update(self.diff_text(chosen))
 
     def diff_text(self, chosen: list[Row]) -> str:
@@ -274,7 +272,7 @@ class RunsScreen(Screen):
             return "[dim]select exactly two runs (space) to see how their configs differ[/]"
         a, b = chosen
         d = config_mod.diff(a.info.config, b.info.config)
-        lines = [f"[b]config diff[/b]  A = {escape(_label(a.info.id))}   B = {escape(_label(b.info.id))}"]
+        lines = [f"[b]config diff[/b]  A = {escape(short_id(a.info.id))}   B = {escape(short_id(b.info.id))}"]
         if not d:
             lines.append("identical configs")
         for k, (va, vb) in list(d.items())[:DIFF_ROWS]:
@@ -322,6 +320,10 @@ class RunsScreen(Screen):
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
         self.render_table()
+
+    def action_overlay_metric(self) -> None:
+        self.overlay_key = next_key([r.info for i in self.selected for r in self.rows if r.id == i], self.overlay_key)
+        self.render_compare()
 
     def action_reverse(self) -> None:
         self.descending = not self.descending
@@ -404,6 +406,3 @@ def short_id(run_id: str) -> str:
     if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
         return "-".join(parts[:2] + ([parts[-1]] if parts[-1].isdigit() and len(parts) > 4 else []))
     return run_id
-
-
-_label = short_id

@@ -44,3 +44,9 @@ async def test_chart_markers_legend_single_point_log_and_smooth():
         chart.set_view(log_y=True, smoothing=0.6)
         await pilot.pause()
         assert "log y" in str(chart.render()).splitlines()[0] and "smoothed 0.6" in str(chart.render())
+
+
+def test_close_sweep_points_are_spread_across_their_category():
+    from diffrec_tui.widgets.scatter import spread
+    assert spread([0.0, 1.0, 0.0, 0.0]) == [-0.25, 1.0, 0.0, 0.25]  # three on category 0, one alone
+    assert spread([2.0]) == [2.0]

@@ -156,3 +156,20 @@ async def test_sweep_trials_named_ease_without_epochs_and_header_sort(runs_dir):
             await wait_for(pilot, lambda: screen.sort_key == key, what=f"sorted by {key}")
             shown = [r.sort[key] for r in screen.visible()]
             assert shown == sorted(shown, reverse=True)
+
+
+async def test_overlay_metric_is_the_users_choice(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        await select(pilot, screen, FINISHED)
+        await select(pilot, screen, FINISHED_2)
+        chart = screen.query_one("#overlay-chart")
+        assert chart.title_text == "valid recall@20 per run"
+        seen = set()
+        for _ in range(4):
+            await pilot.press("m")
+            await pilot.pause()
+            seen.add(chart.title_text)
+        assert "valid ndcg@20 per run" in seen and len(seen) == 4  # every recorded metric@K in turn
+        assert {s.marker for s in chart.series} == {"hd", "x"}  # two runs, two markers
