@@ -20,9 +20,11 @@ from engine.errors import ConfigError, ExitCode, InputError, classify
 from engine.processes.supervisor import STOP_GRACE_SECONDS
 
 from diffrec_tui.commands import DiffRecCommands
+from diffrec_tui.editor_actions import EditorActions
 from diffrec_tui.coordinators import Coordinators, ended_message
 from diffrec_tui.live import LiveRun
 from diffrec_tui.state import Draft
+from diffrec_tui.widgets.panes import fit
 
 POLL_SECONDS = 0.1  # follow events and redraw at most this often (about 10 Hz)
 
@@ -55,7 +57,7 @@ def load_page(page: Page) -> type[Screen]:
     return getattr(importlib.import_module(module), name)
 
 
-class DiffRecApp(App):
+class DiffRecApp(EditorActions, App):
     CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "diffrec-tui"
     COMMANDS = App.COMMANDS | {DiffRecCommands}
@@ -72,12 +74,13 @@ class DiffRecApp(App):
     def __init__(self, config: dict | None = None, config_path: str | Path | None = None,
                  runs_dir: str | Path = "runs", *, start: str | None = None,
                  poll_seconds: float = POLL_SECONDS, stop_grace: float = STOP_GRACE_SECONDS,
-                 note: str | None = None, runs_dir_fixed: bool = True):
+                 note: str | None = None, runs_dir_fixed: bool = True, draft: Draft | None = None):
         if start is not None:  # open on another page (its mode name) instead of Config
             self.DEFAULT_MODE = start
         super().__init__()
-        self.draft = Draft(config, config_path)
-        self.draft.note = note  # the opened file's note lines (ignored RecBole keys, how it is read)
+        self.draft = draft or Draft(config, config_path)  # a loaded Draft keeps its file's problems
+        if draft is None:
+            self.draft.note = note  # the opened file's note lines (ignored RecBole keys, how it is read)
         # Paths are made absolute once, here: workers and sweep coordinators run elsewhere.
         self.runs_dir = Path(runs_dir).expanduser().resolve()
         self.runs_dir_fixed = runs_dir_fixed  # --runs-dir given: a config's checkpoint_dir does not move runs
@@ -104,16 +107,23 @@ class DiffRecApp(App):
             return None
 
     def on_mount(self) -> None:
+        fit(self, *self.size)
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()
         if self.draft.note:
             self.notify(self.draft.note, title="Config notes", timeout=10)
+        if self.draft.problems:
+            self.notify(f"{self.draft.name} has {len(self.draft.problems)} problem(s): they are marked in the form",
+                        title="Config", severity="warning", timeout=10)
         if not self.is_headless:  # a real terminal: SIGTERM / SIGHUP (closed ssh) stop our runs first
             import asyncio
             import signal
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.terminate)
+
+    def on_resize(self, event) -> None:
+        fit(self, *event.size)  # small terminals get compact layouts (widgets/panes.py)
 
     def terminate(self) -> None:
         """Killed or hung up: stop what this app started (nothing was chosen to leave running), quit."""
@@ -163,36 +173,6 @@ class DiffRecApp(App):
         title = "  ·  ".join(parts)
         if title != self.sub_title:  # the header re-lays out on every change
             self.sub_title = title
-
-    # ------------------------------------------------------------ config
-
-    def _config_screen(self):
-        self.action_page("config")
-        return self.screen_for("config")
-
-    def action_open_config(self) -> None:
-        self._config_screen().action_open()
-
-    def action_save_config(self) -> None:
-        self._config_screen().action_save()
-
-    def action_save_config_as(self) -> None:
-        self._config_screen().action_save_as()
-
-    def load_config(self, path: Path) -> bool:
-        try:
-            self.draft.load(path)
-        except (ConfigError, InputError) as exc:
-            self.notify(str(exc), title="Not opened", severity="error")
-            return False
-        self._config_screen().reload()
-        self.notify(f"opened {path}" + (f"\n{self.draft.note}" if self.draft.note else ""), title="Config")
-        return True
-
-    def edit_config(self, cfg: dict, origin: str) -> None:
-        """Put a run's config in the editor (unsaved) to start a variant of it."""
-        self.draft.replace(cfg, None, origin=origin, dirty=True)
-        self._config_screen().reload()
 
     # ------------------------------------------------------------ runs
 
@@ -344,6 +324,9 @@ class DiffRecApp(App):
     # ------------------------------------------------------------ quit
 
     async def action_quit(self) -> None:
+        self.guard_draft(self._quit_runs, "quitting")
+
+    def _quit_runs(self) -> None:
         active = self.active_runs()
         sweeping = self.sweeps.running()
         if not active and not sweeping:

@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from engine.config import fields as config_fields
-from engine.config import files as config_files
+from engine.config import schema as config_schema
 from engine.errors import InputError, classify
 from engine.records.runs import runs_root
 from engine.errors import ExitCode
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps (same as --set device=D)")
     p.add_argument("--seeds", metavar="LIST", help="--run / --compare once per seed (e.g. 1,2,3 or 1-5): "
                    "a group directory, mean ± sample SD")
+    g = p.add_argument_group("browser")
+    g.add_argument("--serve", action="store_true", help="serve the app in a browser (extra: diffrec-tui[serve])")
+    g.add_argument("--port", type=int, metavar="N", help="port for --serve (default 8000)")
     g = p.add_argument_group("baselines")
     g.add_argument("--compare", metavar="CONFIG", help="run several models on CONFIG's dataset, print one table")
     g.add_argument("--models", metavar="LIST", help="comma-separated models for --compare")
@@ -88,6 +91,7 @@ OPTIONS = {
     "export_tensorboard": {"export_tensorboard"},
     "configs": {"configs"},
     "significance": {"significance"},
+    "serve": {"serve", "port", "config", "overrides", "runs_dir", "device"},
 }
 VARIANTS = {"resume_sweep": "resume", "run_seeds": "run"}  # commands chosen by what a flag names or adds
 FLAGS = {"config": "CONFIG (the app's config)", "overrides": "--set", "runs_dir": "--runs-dir",
@@ -169,10 +173,12 @@ def absolute_paths(args):
 def open_app(args) -> int:
     path = Path(args.config) if args.config else shipped.default()
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    cfg, note = config_files.load_with_note(path, overrides)
     from diffrec_tui.app import DiffRecApp
-    app = DiffRecApp(config=cfg, config_path=path, runs_dir=runs_root(args.runs_dir, cfg), note=note,
-                     runs_dir_fixed=bool(args.runs_dir))
+    from diffrec_tui.state import Draft
+    draft = Draft()
+    draft.load(path, overrides)  # bad values open too, shown inline; a malformed file stops here (exit 2)
+    cfg = draft.resolved(unknown_ok=True) if not draft.problems else config_schema.defaults()
+    app = DiffRecApp(draft=draft, runs_dir=runs_root(args.runs_dir, cfg), runs_dir_fixed=bool(args.runs_dir))
     app.run()
     return app.return_code or ExitCode.OK
 
@@ -225,9 +231,15 @@ def _export_tensorboard(args) -> int:
     return tensorboard.main(args)
 
 
+def _serve(args) -> int:
+    from diffrec_tui.headless import serve
+    return serve.main(args)
+
+
 COMMANDS = {"app": open_app, "run": _run, "run_seeds": _run_seeds, "resume": _resume, "resume_sweep": _tune,
             "tune": _tune, "compare": _compare, "significance": _significance, "inspect": _inspect,
-            "export_recs": _export_recs, "export_tensorboard": _export_tensorboard, "configs": shipped.main}
+            "export_recs": _export_recs, "export_tensorboard": _export_tensorboard, "configs": shipped.main,
+            "serve": _serve}
 
 
 if __name__ == "__main__":

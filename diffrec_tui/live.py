@@ -15,7 +15,7 @@ from engine.records.runs import TERMINAL, RunDir, pid_alive
 from engine.records.events import EventFollower
 from engine.processes.supervisor import Child
 
-LOG_LINES = 200  # event-log lines kept in memory
+LOG_LINES = 1000  # event-log lines kept in memory (the pane scrolls back through them)
 ENDED = (*TERMINAL, "dead")  # dead: the worker vanished without a final event
 
 

@@ -13,11 +13,14 @@ from typing import Any
 import yaml
 
 from engine.config import coerce as coercion
-from engine.config import schema as config_mod
 from engine.config import files as config_files
-from engine.config.schema import SCHEMA
+from engine.config import recbole_keys
+from engine.config import schema as config_mod
 from engine.config.fields import Field, Problem
+from engine.config.schema import SCHEMA
+from engine.config.text import flow, update_text
 from engine.errors import ConfigError
+from engine.untrusted import read_text, read_yaml
 
 TEXT_KINDS = ("int", "float", "str", "int_list", "float_list", "str_list", "mapping")
 LIST_KINDS = ("int_list", "float_list", "str_list")
@@ -58,7 +61,10 @@ class Draft:
         self.note: str | None = None  # its file's note lines: ignored RecBole keys, how it is read
         self.raw: dict[str, Any] = {}
         self._saved: dict[str, Any] = {}
+        self.sticky: dict[str, Problem] = {}  # a file's bad bool/choice values, until the key is set
+        self.unknown: dict[str, Any] = {}  # a file's unknown keys: problems, dropped when saved
         self.replace(cfg or config_mod.defaults(), path)
+        self._remember_file(self.path)
 
     # ------------------------------------------------------------ state
 
@@ -69,11 +75,32 @@ class Draft:
         self.path = Path(path) if path else None
         self.origin = origin
         self.note = None
+        self.sticky, self.unknown = {}, {}
+        self.file_text: str | None = None  # the YAML it came from: save keeps its comments
+        self.file_keys: set[str] = set()  # the keys that file set: save writes them again
+        self._file_values: dict[str, Any] = {}  # their values as read: unchanged lines stay as written
         self._saved = {} if dirty else self._normalized()
         self._check()
 
+    def _remember_file(self, path: Path | None) -> None:
+        """The text and values of the file the draft came from (save edits only changed lines)."""
+        self.file_text, self.file_keys, self._file_values = None, set(), {}
+        if path is None:
+            return
+        try:
+            text, given = read_text(Path(path)), recbole_keys.translate(read_yaml(path))
+        except ConfigError:
+            return
+        self.file_text, self.file_keys = text, set(given) & set(SCHEMA)
+        for key in self.file_keys:
+            try:
+                self._file_values[key] = config_files.absolute_paths({key: config_mod.coerce(key, given[key])})[key]
+            except ConfigError:
+                pass  # a bad value: its line is rewritten on save
+
     def set(self, key: str, value: Any) -> None:
         self.raw[key] = value
+        self.sticky.pop(key, None)
         self._check()
 
     @property
@@ -95,6 +122,9 @@ class Draft:
     def _check(self) -> None:
         values, own = self._parsed()
         found = own + config_mod.problems(values)
+        found += [p for k, p in self.sticky.items() if all(q.key != k for q in found)]
+        found += [Problem(k, f"config: unknown key `{k}`{config_mod.suggest(k)} (dropped when saved)")
+                  for k in self.unknown]
         self.problems: list[Problem] = found
         self.errors: dict[str, str] = {}
         for p in found:
@@ -116,10 +146,12 @@ class Draft:
                 out[key] = value
         return out, own
 
-    def resolved(self) -> dict:
-        """The full config (data paths made absolute); ConfigError with the first problem."""
-        if self.problems:
-            raise ConfigError(self.problems[0].message)
+    def resolved(self, unknown_ok: bool = False) -> dict:
+        """The full config (data paths made absolute); ConfigError with the first problem
+        (unknown keys aside when `unknown_ok`: saving drops them)."""
+        found = [p for p in self.problems if not (unknown_ok and p.key in self.unknown)]
+        if found:
+            raise ConfigError(found[0].message)
         values, _ = self._parsed()
         return config_files.absolute_paths(config_mod.resolve(values))
 
@@ -150,23 +182,54 @@ class Draft:
 
     # ------------------------------------------------------------ files
 
-    def load(self, path: str | Path) -> None:
-        """Read a YAML config (ConfigError for a missing, malformed or invalid file)."""
-        cfg, note = config_files.load_with_note(path)
-        self.replace(cfg, path)
-        self.note = note
+    def load(self, path: str | Path, overrides: list[str] | None = None) -> None:
+        """Read a YAML config into the editor. Bad values and unknown keys open too, each
+        shown as a problem; ConfigError only for a missing, unreadable or malformed file."""
+        raw = read_yaml(path)
+        for item in overrides or []:
+            key, value = config_files.parse_override(item)
+            raw[key] = value
+        given = recbole_keys.translate(raw)
+        cfg, texts, sticky = config_mod.defaults(), {}, {}
+        for key, value in given.items():
+            if key not in SCHEMA:
+                continue
+            try:
+                cfg[key] = config_mod.coerce(key, value)
+            except ConfigError as exc:  # shown as typed in a text field; else a problem until set
+                if SCHEMA[key].kind in TEXT_KINDS:
+                    texts[key] = value if isinstance(value, str) else flow(value)
+                else:
+                    sticky[key] = Problem(key, str(exc))
+        self.replace(config_files.absolute_paths(cfg), path)
+        self.raw.update(texts)
+        self.sticky, self.unknown = sticky, {k: v for k, v in given.items() if k not in SCHEMA}
+        self._remember_file(self.path)
+        self._saved = self._normalized()  # as the file is: not modified
+        self._check()
+        notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)),
+                 None if self.problems else recbole_keys.layout_note(raw, cfg))
+        self.note = "\n".join(n for n in notes if n) or None
 
     def save(self, path: str | Path | None = None) -> Path:
+        """Write the keys its file had or the user changed (values that differ from the
+        defaults) into that file's text, comments kept; unknown keys are dropped."""
         target = Path(path) if path else self.path
         if target is None:
             raise ConfigError("config: this config has no file yet; use Save as")
-        cfg = self.resolved()
+        cfg, defaults = self.resolved(unknown_ok=True), config_mod.defaults()
+        keep = {k: v for k, v in cfg.items() if k in self.file_keys or v != defaults.get(k)}
+        changed = {k: v for k, v in keep.items() if k not in self._file_values or self._file_values[k] != v}
+        text = update_text(self.file_text or "", changed, drop=set(self.unknown))
         try:
-            config_files.save(cfg, target)
+            Path(target).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"config: cannot write {target}: {exc.strerror or exc}") from None
         self.path = target
         self.origin = ""
+        self.unknown = {}
+        self._remember_file(target)
+        self._check()
         self._saved = self._normalized()
         return target
 

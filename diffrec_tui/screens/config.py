@@ -54,8 +54,10 @@ class ConfigScreen(Screen):
     async def _mount_preview(self) -> None:
         from diffrec_tui.widgets.charts import LineChart
         await self.query_one("#preview").mount_all([
-            LineChart("beta_t", "step t", empty="fix the diffusion keys", id="beta-chart"),
-            LineChart("1 - alpha_bar_t", "step t", empty="fix the diffusion keys", id="abar-chart")])
+            LineChart("beta_t", "step t", empty="fix the diffusion keys", integer_x=True, yfmt=".3g",
+                      id="beta-chart"),
+            LineChart("1 - alpha_bar_t", "step t", empty="fix the diffusion keys", integer_x=True, yfmt=".3g",
+                      id="abar-chart")])
         self.draw_preview()
 
     @property
@@ -92,9 +94,10 @@ class ConfigScreen(Screen):
         beta, abar = self.query_one("#beta-chart"), self.query_one("#abar-chart")
         model = self.app.draft.model
         if cfg is None or model not in DIFFUSION_MODELS:
-            why = "" if cfg is None else f" (no diffusion in {model})"
-            beta.show([], title="beta_t" + why)
-            abar.show([], title="1 - alpha_bar_t" + why)
+            why, empty = ("", "fix the diffusion keys") if cfg is None else \
+                (f" (no diffusion in {model})", "nothing to preview")
+            beta.show([], title="beta_t" + why, empty=empty)
+            abar.show([], title="1 - alpha_bar_t" + why, empty=empty)
             return
         b, one_minus_abar = schedule.preview(cfg)
         steps = list(range(1, len(b) + 1))
@@ -112,7 +115,7 @@ class ConfigScreen(Screen):
             lines.append(f"[b $error]✗ {len(draft.problems)} problem(s): fix them to start a run (F8 jumps)[/]")
             model = draft.model
             for p in draft.problems[:6]:
-                hidden = "" if applies(SCHEMA[p.key], model) else " (hidden for this model)"
+                hidden = "" if p.key not in SCHEMA or applies(SCHEMA[p.key], model) else " (hidden for this model)"
                 lines.append(f"[$error]• {escape(clean(p.message))}{hidden}[/]")
         else:
             lines.append("[b $success]✓ valid[/]: ctrl+r starts a run")
@@ -129,18 +132,27 @@ class ConfigScreen(Screen):
 
     def action_next_problem(self) -> None:
         draft = self.app.draft
-        if draft.problems and self.query(ConfigForm):
-            self.form.focus_field(draft.problems[0].key)
+        keys = [p.key for p in draft.problems if p.key in SCHEMA]  # an unknown key has no field
+        if keys and self.query(ConfigForm):
+            self.form.focus_field(keys[0])
 
     def action_save(self) -> None:
-        if self.app.draft.path is None:
-            self.action_save_as()
-            return
-        self._save(self.app.draft.path)
+        self.save_then(None)
 
-    def action_save_as(self) -> None:
+    def save_then(self, then) -> None:
+        """Save (asking for a file when the draft has none), then call `then()` if it was written."""
+        if self.app.draft.path is None:
+            self.action_save_as(then)
+        elif self._save(self.app.draft.path) and then is not None:
+            then()
+
+    def action_save_as(self, then=None) -> None:
         draft = self.app.draft
         current = str(draft.path) if draft.path else "configs/my_config.yaml"
+
+        def save(target: Path) -> None:
+            if self._save(target) and then is not None:
+                then()
 
         def chosen(text: str | None) -> None:
             if not text:
@@ -148,33 +160,26 @@ class ConfigScreen(Screen):
             target = Path(text).expanduser()
             if target.exists() and target.resolve() != (draft.path.resolve() if draft.path else None):
                 self.app.push_screen(Confirm(f"{target} exists. Overwrite it?", yes="Overwrite", no="Cancel"),
-                                     lambda ok: self._save(target) if ok else None)
+                                     lambda ok: save(target) if ok else None)
             else:
-                self._save(target)
+                save(target)
 
         self.app.push_screen(PathPrompt("Save config as", current), chosen)
 
-    def _save(self, target: Path) -> None:
+    def _save(self, target: Path) -> bool:
         try:
             written = self.app.draft.save(target)
         except ConfigError as exc:
             self.notify(clean(str(exc)), title="Not saved", severity="error")
-            return
+            return False
         self.notify(f"saved {written}", title="Config")
         self.show_status()
+        return True
 
     def action_open(self) -> None:
-        draft = self.app.draft
-
         def chosen(text: str | None) -> None:
             if text:
                 self.app.load_config(Path(text).expanduser())
 
-        if draft.dirty:
-            def confirmed(ok: bool | None) -> None:
-                if ok:
-                    self.app.push_screen(PathPrompt("Open config", "configs/"), chosen)
-            self.app.push_screen(Confirm("The config has unsaved edits. Discard them and open another?",
-                                         yes="Discard", no="Cancel"), confirmed)
-        else:
-            self.app.push_screen(PathPrompt("Open config", "configs/"), chosen)
+        self.app.guard_draft(lambda: self.app.push_screen(PathPrompt("Open config", "configs/"), chosen),
+                             "opening another file")

@@ -1,4 +1,4 @@
-"""Small modal dialogs: yes/no confirmation, a path prompt, and quit-with-a-run-active."""
+"""Small modal dialogs: yes/no confirmation, a path prompt, quit-with-a-run-active, unsaved edits."""
 from __future__ import annotations
 
 from rich.markup import escape
@@ -83,6 +83,36 @@ class QuitWithRun(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Stop and quit (s)", id="stop", variant="error")
                 yield Button("Leave running (l)", id="leave", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_choose(self, choice: str | None) -> None:
+        self.dismiss(choice)
+
+
+class UnsavedEdits(ModalScreen[str | None]):
+    """The editor's config has unsaved edits and something is about to replace it (quit,
+    open another file, a run's config, a sweep's best): save, discard, or cancel."""
+
+    BINDINGS = [
+        Binding("s", "choose('save')", "Save", id="unsaved.save"),
+        Binding("d", "choose('discard')", "Discard", id="unsaved.discard"),
+        Binding("escape,c", "choose(None)", "Cancel", id="unsaved.cancel"),
+    ]
+
+    def __init__(self, name: str, doing: str):
+        super().__init__(classes="dialog-screen")
+        self.name_text, self.doing = name, doing  # e.g. "default.yaml", "quitting"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"[b]{escape(self.name_text)}[/b] has unsaved edits.\n"
+                         f"Save them before {escape(self.doing)}, or discard them?", classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (s)", id="save", variant="primary")
+                yield Button("Discard (d)", id="discard", variant="error")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from rich.text import Text
 
+from engine.config.fields import DIFFUSION_MODELS
 from engine.records.run_index import IndexedRun
 
 from diffrec_tui.live import valid_key
@@ -61,10 +62,13 @@ def make_row(info: IndexedRun) -> Row:
     status = info.status
     started = datetime.fromtimestamp(info.started_at).strftime("%m-%d %H:%M") if info.started_at else "-"
     best = valid.get(vkey)
-    run = f"↳ {short_id(info.id)}" if info.sweep else short_id(info.id)  # a sweep's trial
-    cells = (run, status, _short(cfg.get("model")), _short(cfg.get("dataset")), started, str(info.epochs),
-             f"{vkey} {_num(best)}" if best is not None else "-", _num(test.get("recall@20")),
-             _num(test.get("ndcg@20")), _short(cfg.get("steps")), _short(cfg.get("noise_scale")),
+    # a sweep's trial carries its sweep's name; a model without diffusion (EASE) no epochs or diffusion keys
+    run = f"↳ {info.sweep.split('-', 3)[-1]} {short_id(info.id)}" if info.sweep else short_id(info.id)
+    diff = cfg.get("model") in DIFFUSION_MODELS
+    cells = (run, status, _short(cfg.get("model")), _short(cfg.get("dataset")), started,
+             str(info.epochs) if info.epochs or diff else "-", f"{vkey} {_num(best)}" if best is not None else "-",
+             _num(test.get("recall@20")), _num(test.get("ndcg@20")), _short(cfg.get("steps") if diff else None),
+             _short(cfg.get("noise_scale") if diff else None),
              _short(cfg.get("learning_rate")), _short(cfg.get("dims_dnn")))
     sort = {"run": info.id, "status": status, "model": str(cfg.get("model")), "dataset": str(cfg.get("dataset")),
             "started": info.started_at or 0.0, "epochs": info.epochs, "best": best if best is not None else -1.0,

@@ -19,7 +19,8 @@ from textual.widgets import DataTable, Header, Input, Static
 from engine.config import files as config_files
 
 from diffrec_tui.live import valid_key
-from diffrec_tui.widgets.charts import LineChart, Series
+from diffrec_tui.overlay import next_key, overlay
+from diffrec_tui.widgets.charts import LineChart
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
@@ -41,10 +42,11 @@ class RunsScreen(RunsLoading, Screen):
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("o", "sort", "Sort", id="runs.sort"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
+        Binding("m", "overlay_metric", "Metric", id="runs.overlay_metric"),
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("c", "clear_selection", "Clear sel.", id="runs.clear"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
-        Binding("m", "more", "More rows", id="runs.more", show=False),
+        Binding("n", "more", "More rows", id="runs.more", show=False),
         Binding("escape", "leave_filter", "Leave filter", show=False, id="runs.leave_filter"),
     ]
 
@@ -53,6 +55,7 @@ class RunsScreen(RunsLoading, Screen):
         self.rows: list[Row] = []
         self.selected: list[str] = []  # run ids, in the order they were selected
         self.sort_key = "started"
+        self.overlay_key: str | None = None  # the overlay's metric@K (m), else the valid_metric
         self.descending = True
         self.query_text = ""
         self._shown = 0  # rows that pass the filter
@@ -70,7 +73,7 @@ class RunsScreen(RunsLoading, Screen):
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="runs-compare"):
             yield LineChart("valid metric per run", "epoch", empty="select runs with space to overlay them",
-                            id="overlay-chart")
+                            integer_x=True, id="overlay-chart")
             yield Static(id="runs-diff")
         yield KeyBar()
 
@@ -129,7 +132,7 @@ class RunsScreen(RunsLoading, Screen):
         elif self._pending:
             text += f"  ·  [$accent]showing {len(self._table_ids)} so far[/]"
         elif len(self._table_ids) < self._shown:
-            text += f"  ·  the first {len(self._table_ids)} in the table: m shows {runs_loading.TABLE_ROWS} more"
+            text += f"  ·  the first {len(self._table_ids)} in the table: n shows {runs_loading.TABLE_ROWS} more"
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
@@ -147,13 +150,8 @@ class RunsScreen(RunsLoading, Screen):
 
     def render_compare(self) -> None:
         chosen = [self._by_id[i] for i in self.selected if i in self._by_id]
-        chart = self.query_one("#overlay-chart", LineChart)
-        key = valid_key(chosen[0].info.keys) if chosen else "recall@20"
-        series = []
-        for r in chosen:
-            evals = [e for e in r.info.events if e["type"] == "eval" and key in (e.get("valid") or {})]
-            series.append(Series(_label(r.info.id), [e["epoch"] for e in evals], [e["valid"][key] for e in evals]))
-        chart.show(series, title=f"valid {key} per run")
+        key, series = overlay([r.info for r in chosen], self.overlay_key, short_id)
+        self.query_one("#overlay-chart", LineChart).show(series, title=f"valid {key} per run")
         self.query_one("#runs-diff", Static).update(self.diff_text(chosen))
 
     def diff_text(self, chosen: list[Row]) -> str:
@@ -161,7 +159,7 @@ class RunsScreen(RunsLoading, Screen):
             return "[dim]select exactly two runs (space) to see how their configs differ[/]"
         a, b = chosen
         d = config_files.diff(a.info.config, b.info.config)
-        lines = [f"[b]config diff[/b]  A = {escape(_label(a.info.id))}   B = {escape(_label(b.info.id))}"]
+        lines = [f"[b]config diff[/b]  A = {escape(short_id(a.info.id))}   B = {escape(short_id(b.info.id))}"]
         if not d:
             lines.append("identical configs")
         for k, (va, vb) in list(d.items())[:DIFF_ROWS]:
@@ -212,6 +210,10 @@ class RunsScreen(RunsLoading, Screen):
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
         self.render_table()
+
+    def action_overlay_metric(self) -> None:
+        self.overlay_key = next_key([self._by_id[i].info for i in self.selected if i in self._by_id], self.overlay_key)
+        self.render_compare()
 
     def action_reverse(self) -> None:
         self.descending = not self.descending
@@ -291,4 +293,3 @@ class RunsScreen(RunsLoading, Screen):
         self.reload()
 
 
-_label = short_id

@@ -24,7 +24,7 @@ from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_fo
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
 FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
 FILL_PAUSE = 0.002
-TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `m` adds as many
+TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `n` adds as many
 
 
 def scan(root: Path, cache: dict) -> list[Row]:

@@ -11,12 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Header, Log, Static
+from textual.widgets import Header, Static
 
 from diffrec_tui.live import LiveRun, RunState, valid_key
-from diffrec_tui.widgets.charts import LineChart, Series
+from diffrec_tui.widgets.charts import SMOOTHING, LineChart, Series
+from diffrec_tui.widgets.event_log import EventLog
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.widgets.panes import OFF, PANE_BINDING, Panes
 
 BAR_WIDTH = 30
 STATUS_STYLE = {"running": "$accent", "starting": "$accent", "finished": "$success",
@@ -57,11 +59,18 @@ def chart_metrics(st: RunState) -> list[str]:
     return list(dict.fromkeys(names + computed))[:2]
 
 
-class TrainScreen(Screen):
+class TrainScreen(Panes, Screen):
+    PANES = ("#loss-chart", "#recall-chart", "#ndcg-chart")  # one at a time on a short terminal
+    pane = 1  # the valid_metric's chart first
     BINDINGS = [
         Binding("s", "app.start_run", "Start", id="train.start"),
         Binding("x", "app.stop_run", "Stop", id="train.stop"),
         Binding("k", "next_k", "Next K", id="train.next_k"),
+        Binding("l", "log_y", "Log y", id="train.log_y"),
+        Binding("m", "smoothing", "Smooth", id="train.smoothing"),
+        Binding("slash", "filter_log", "Filter log", id="train.filter_log"),
+        Binding("escape", "leave_filter", "Leave filter", id="train.leave_filter", show=False),
+        PANE_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -76,17 +85,21 @@ class TrainScreen(Screen):
         yield Static(id="run-status")
         yield Static(id="run-progress")
         with Horizontal(id="train-charts"):
-            yield LineChart("training loss", "epoch", empty="waiting for the first epoch", id="loss-chart")
+            yield LineChart("training loss", "epoch", empty="waiting for the first epoch", integer_x=True,
+                            id="loss-chart")
             with Vertical(id="metric-charts"):  # ids kept: the valid_metric's chart, then the next metric's
-                yield LineChart("Recall@K", "epoch", empty="waiting for the first evaluation", id="recall-chart")
-                yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", id="ndcg-chart")
+                yield LineChart("Recall@K", "epoch", empty="waiting for the first evaluation", integer_x=True,
+                                id="recall-chart")
+                yield LineChart("NDCG@K", "epoch", empty="waiting for the first evaluation", integer_x=True,
+                                id="ndcg-chart")
         with Horizontal(id="train-bottom"):
-            yield Log(id="event-log", max_lines=500, auto_scroll=True)
+            yield EventLog(id="event-log")
             yield Static(id="run-best")
         yield Static(id="run-failure")
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.show_pane(self.pane)
         self._fit(self.app.size.height)
         self.redraw()
 
@@ -95,7 +108,11 @@ class TrainScreen(Screen):
 
     def _fit(self, height: int) -> None:
         # Charts first: on a short terminal the event log gives up rows (9 from 42 rows up).
-        self.query_one("#train-bottom").styles.height = max(4, min(9, (height - 6) // 4))
+        self.query_one("#train-bottom").styles.height = max(6, min(9, (height - 6) // 4))
+
+    def show_pane(self, index: int) -> None:
+        super().show_pane(index)
+        self.query_one("#metric-charts").set_class(self.pane == 0, OFF)
 
     def on_screen_resume(self) -> None:
         self.redraw()
@@ -106,6 +123,24 @@ class TrainScreen(Screen):
         cur = self.current_k(live.state) if live else 20
         self.k = ks[(ks.index(cur) + 1) % len(ks)] if cur in ks else ks[0]
         self.redraw()
+
+    def action_filter_log(self) -> None:
+        self.query_one(EventLog).start_filter()
+
+    def action_leave_filter(self) -> None:
+        self.query_one(EventLog).end_filter()
+
+    def charts(self) -> list[LineChart]:
+        return [self.query_one(c, LineChart) for c in ("#loss-chart", "#recall-chart", "#ndcg-chart")]
+
+    def action_log_y(self) -> None:
+        for chart in self.charts():
+            chart.set_view(log_y=not chart.log_y)
+
+    def action_smoothing(self) -> None:
+        """Cycle the EMA weight (0, 0.6, 0.9) of every chart, as TensorBoard's slider."""
+        for chart in self.charts():
+            chart.set_view(smoothing=SMOOTHING[(SMOOTHING.index(chart.smoothing) + 1) % len(SMOOTHING)])
 
     def current_k(self, st: RunState) -> int:
         """The K chosen with `k`, else the valid_metric's K, else 20, else the first."""
@@ -149,7 +184,7 @@ class TrainScreen(Screen):
         self.query_one("#loss-chart", LineChart).show([], empty="waiting for the first epoch")
         for cid in ("#recall-chart", "#ndcg-chart"):
             self.query_one(cid, LineChart).show([])
-        self.query_one("#event-log", Log).clear()
+        self.query_one(EventLog).clear()
         self._logged = (None, 0)
         self.query_one("#run-best", Static).update("")
         self.query_one("#run-failure", Static).display = False
@@ -177,12 +212,12 @@ class TrainScreen(Screen):
                 self.query_one(cid, LineChart).show([], title="", empty="no other metric computed")
                 continue
             metric = f"{names[i]}@{k}"
-            series = [Series(f"{split} {metric}", *st.series(metric, split), color)
-                      for split, color in (("valid", "green"), ("test", "orange"))]
-            self.query_one(cid, LineChart).show(series, title=f"{LABELS.get(names[i], names[i])}@{k} (k: next K)")
+            series = [Series(f"{split} {metric}", *st.series(metric, split), color, marker)  # markers: not colour alone
+                      for split, color, marker in (("valid", "green", "hd"), ("test", "orange", "x"))]
+            self.query_one(cid, LineChart).show(series, title=f"{LABELS.get(names[i], names[i])}@{k}")
 
     def _draw_log(self, st: RunState) -> None:
-        log = self.query_one("#event-log", Log)
+        log = self.query_one(EventLog)
         run_id, shown = self._logged
         total = st.version  # one log line per applied event (plus mark_dead)
         if run_id != st.run_id:

@@ -1,6 +1,7 @@
 """Line charts drawn with plotext (textual-plotext), fed whole series at a time."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -16,6 +17,31 @@ class Series:
     xs: Sequence[float]
     ys: Sequence[float]
     color: str | None = None
+    marker: str = "hd"  # plotext marker: series a reader must tell apart get different ones
+
+
+LEGEND_MARK = {"hd": "━", "braille": "⠒", "dot": "·", "sd": "█", "fhd": "▀"}  # else the marker itself
+SMOOTHING = (0.0, 0.6, 0.9)  # the EMA weights the `smooth` keys cycle through (as TensorBoard's slider)
+
+
+def smooth(ys: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased at the start."""
+    if weight <= 0:
+        return list(ys)
+    out, last = [], 0.0
+    for i, y in enumerate(ys):
+        last = last * weight + (1 - weight) * y
+        out.append(last / (1 - weight ** (i + 1)))
+    return out
+
+
+def integer_ticks(lo: float, hi: float, most: int = 8) -> list[int]:
+    """Whole-number ticks from lo to hi, at most `most` of them (epochs are never 1.25)."""
+    first, last = math.ceil(lo), math.floor(hi)
+    if last < first:
+        return [round(lo)]
+    step = max(1, math.ceil((last - first) / max(1, most - 1)))
+    return list(range(first, last + 1, step))
 
 
 def downsample(xs: Sequence[float], ys: Sequence[float], n: int = MAX_POINTS) -> tuple[list, list]:
@@ -51,28 +77,76 @@ class CachedPlot(PlotextPlot):
 
 
 class LineChart(CachedPlot):
-    """A titled line chart; `show()` replaces every series and redraws once."""
+    """A titled line chart; `show()` replaces every series and redraws once. The legend
+    sits in the title row, outside the data; `integer_x` puts ticks on whole numbers
+    (epochs); `log_y` and `smoothing` are the reader's choices."""
 
     def __init__(self, title: str = "", xlabel: str = "", *, empty: str = "no data yet",
-                 id: str | None = None, classes: str | None = None):
+                 integer_x: bool = False, yfmt: str | None = None, id: str | None = None,
+                 classes: str | None = None):
         super().__init__(id=id, classes=classes)
         self.title_text = title
         self.xlabel = xlabel
         self.empty = empty
+        self.integer_x = integer_x
+        self.yfmt = yfmt  # e.g. ".3g": short y labels (plotext writes 0.00001000)
+        self.log_y = False
+        self.smoothing = 0.0
         self.series: list[Series] = []
         self._configure()
 
+    def legend(self) -> str:
+        shown = [s for s in self.series if len(s.xs)]
+        if len(shown) < 2:  # one series: the title names it
+            return ""
+        return "   ".join(f"{LEGEND_MARK.get(s.marker, s.marker)} {s.label}" for s in shown)
+
     def _configure(self) -> None:
         plt = self.plt
-        plt.clear_data()
-        has_data = any(len(s.xs) for s in self.series)
-        plt.title(self.title_text if has_data else f"{self.title_text}: {self.empty}")
+        plt.clear_figure()  # ticks, limits and scale go too (render sets size and theme)
+        shown = [(i, s) for i, s in enumerate(self.series) if len(s.xs)]
+        if not shown:
+            plt.title(f"{self.title_text}: {self.empty}")
+            plt.xlabel(self.xlabel)
+            return
+        extras = [x for x in ("log y" if self.log_y else "", f"smoothed {self.smoothing:g}" if self.smoothing else "") if x]
+        plt.title("  ".join([self.title_text + (f" ({', '.join(extras)})" if extras else ""), self.legend()]).strip())
         plt.xlabel(self.xlabel)
-        for i, s in enumerate(self.series):
-            if not len(s.xs):
-                continue
-            xs, ys = downsample(s.xs, s.ys)
-            plt.plot(xs, ys, label=s.label, color=s.color or COLORS[i % len(COLORS)], marker="hd")
+        all_x, all_y = [], []
+        for i, s in shown:
+            xs, ys = downsample(s.xs, smooth(s.ys, self.smoothing))
+            if self.log_y:
+                xs, ys = [x for x, y in zip(xs, ys) if y > 0], [y for y in ys if y > 0]
+            color = s.color or COLORS[i % len(COLORS)]
+            if len(xs) == 1:  # one evaluation: a visible point, not a quarter block on the axis
+                plt.scatter(xs, ys, color=color, marker="●" if s.marker == "hd" else s.marker)
+            elif xs:
+                plt.plot(xs, ys, color=color, marker=s.marker)
+            all_x += xs
+            all_y += ys
+        self._limits(all_x, all_y)
+
+    def _limits(self, xs: list[float], ys: list[float]) -> None:
+        plt = self.plt
+        if not xs:
+            return
+        lo, hi = min(xs), max(xs)
+        if lo == hi:  # a single x: room either side, so the point is not on the frame
+            lo, hi = lo - 1, hi + 1
+            plt.xlim(lo, hi)
+        if self.integer_x:
+            plt.xticks(integer_ticks(lo, hi))
+        if self.log_y:
+            plt.yscale("log")
+            return
+        ylo, yhi = min(ys), max(ys)
+        if ylo == yhi:  # a flat series: centred, not on the title row
+            pad = abs(ylo) * 0.1 or 1.0
+            ylo, yhi = ylo - pad, yhi + pad
+            plt.ylim(ylo, yhi)
+        if self.yfmt:
+            ticks = [ylo + (yhi - ylo) * i / 4 for i in range(5)]
+            plt.yticks(ticks, [format(t, self.yfmt) for t in ticks])
 
     def show(self, series: list[Series], title: str | None = None, empty: str | None = None) -> None:
         self.series = list(series)
@@ -80,5 +154,13 @@ class LineChart(CachedPlot):
             self.title_text = title
         if empty is not None:
             self.empty = empty
+        self._configure()
+        self.redraw()
+
+    def set_view(self, *, log_y: bool | None = None, smoothing: float | None = None) -> None:
+        if log_y is not None:
+            self.log_y = log_y
+        if smoothing is not None:
+            self.smoothing = smoothing
         self._configure()
         self.redraw()

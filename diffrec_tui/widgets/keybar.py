@@ -46,7 +46,11 @@ class KeyBar(Static):
             desc = escape(binding.description)
             if not enabled:
                 shown, desc = f"[dim]{shown}[/dim]", f"[dim]{desc}[/dim]"
-            parts.append(f"[@click=app.simulate_key('{key}')][b $footer-key-foreground]{shown}[/] {desc}[/]")
+            part = f"[@click=app.simulate_key('{key}')][b $footer-key-foreground]{shown}[/] {desc}[/]"
+            if binding.action == "help":  # first: a narrow terminal cuts the bar's end, never help
+                parts.insert(0, part)
+            else:
+                parts.append(part)
         text = " " + "  ".join(parts)
         if self.app.ENABLE_COMMAND_PALETTE:
             text += f"  [@click=app.simulate_key('{palette}')][b $footer-key-foreground]^p[/] palette[/]"

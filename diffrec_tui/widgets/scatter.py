@@ -34,6 +34,18 @@ def positions(xs: Sequence[Any], categories: Sequence[Any]) -> tuple[list[float]
     return [float(keys.index(format_value(x))) for x in xs], keys
 
 
+def spread(xs: list[float], width: float = 0.5) -> list[float]:
+    """Points on the same category side by side across its band (two close trials would
+    otherwise share one terminal cell and draw as one)."""
+    out = list(xs)
+    for x in set(xs):
+        idx = [i for i, v in enumerate(xs) if v == x]
+        for j, i in enumerate(idx):
+            if len(idx) > 1:
+                out[i] = x - width / 2 + width * j / (len(idx) - 1)
+    return out
+
+
 class ScatterChart(CachedPlot):
     """`show()` replaces the points and redraws once; the plot is rebuilt only when its
     data, size or theme changed (a plotext build takes tens of milliseconds)."""
@@ -60,6 +72,7 @@ class ScatterChart(CachedPlot):
         plt.xlabel(d.xlabel)
         if d.categories is not None:
             xs, ticks = positions(d.xs, d.categories)
+            xs = spread(xs)
             plt.xticks(list(range(len(ticks))), ticks)
             plt.xlim(-0.5, len(ticks) - 0.5)
         else:

@@ -209,8 +209,8 @@ def resolve(raw: dict | None = None) -> dict:
     """Defaults + `raw`, fully validated. Raises ConfigError with the first problem."""
     raw = raw or {}
     found = problems(raw)
-    if found:
-        raise ConfigError(found[0].message)
+    if found:  # every problem on the one line: a user fixes them all in one go
+        raise ConfigError("; also ".join([found[0].message] + [p.message.removeprefix("config: ") for p in found[1:]]))
     cfg = defaults()
     for key, value in recbole_keys.translate(raw).items():
         cfg[key] = coerce(key, value)

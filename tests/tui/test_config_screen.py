@@ -161,8 +161,8 @@ async def test_save_as_overwrite_confirmation_and_load(runs_dir, tmp_path):
         # Load: edits are discarded only after a confirmation, then the file's values show.
         await set_value(pilot, "steps", "9")
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: app.screen.query("#yes"), what="the discard question")
-        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen.query("#discard"), what="the save/discard question")
+        await pilot.press("d")
         await wait_for(pilot, lambda: app.screen.query("#path"), what="the path prompt")
         app.screen.query_one("#path", Input).value = str(target)
         await pilot.press("enter")

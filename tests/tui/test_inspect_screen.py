@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from tui_helpers import HERE, REPO, SIZE, make_app, wait_for
+from tui_helpers import HERE, REPO, SIZE, SMALL, make_app, wait_for
 
 RUN_ID = "20250303-120000-DiffRec-synthetic"
 NO_CKPT = "20250303-110000-DiffRec-synthetic"  # same config, never evaluated: no checkpoint.pt
@@ -110,6 +110,27 @@ def test_snapshot_user(snap_compare, inspect_runs):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(inspect_runs, start="inspect"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_user_80x24(snap_compare, inspect_runs):
+    """80x24: the pickers and a score chart of full height; f6 then shows history, top-K
+    and metrics side by side (each wide enough to read)."""
+    async def run_before(pilot):
+        await loaded(pilot)
+        await pick_user(pilot, USER)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(inspect_runs, start="inspect"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_snapshot_user_80x24_lists(snap_compare, inspect_runs):
+    async def run_before(pilot):
+        await loaded(pilot)
+        await pick_user(pilot, USER)
+        await pilot.press("f6")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(inspect_runs, start="inspect"), terminal_size=SMALL, run_before=run_before)
 
 
 def test_snapshot_whatif(snap_compare, inspect_runs):
@@ -245,6 +266,45 @@ async def test_step_through_the_trajectory(inspect_runs):
         assert rows(screen.query_one("#insp-topk", DataTable)) == [str(i) for i in order]
 
 
+async def test_topk_and_metrics_follow_the_step(inspect_runs):
+    """Issue 17: stepping back changes the top-K list and the per-user metrics to that
+    step's ranking; the numpy metrics agree with the engine's at the final vector."""
+    from dataclasses import replace
+
+    from diffrec_tui.screens.inspect.state import Shown
+    app = make_app(inspect_runs, start="inspect")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pick_user(pilot, USER)
+        screen = app.screen
+        screen.query_one("#insp-history").focus()
+        view = screen.view
+        final_rows = rows(screen.query_one("#insp-topk", DataTable))
+        for _ in range(view.steps):
+            await pilot.press("comma")
+        await pilot.pause()
+        assert screen.step == 0
+        top = screen.query_one("#insp-topk", DataTable)
+        vec = view.input.astype(np.float64).copy()
+        vec[[h.item for h in view.history]] = -np.inf
+        vec[view.valid_items] = -np.inf
+        expected = [str(i) for i in np.argsort(-vec, kind="stable")[:view.topk] if np.isfinite(vec[i])]
+        assert rows(top) == expected and rows(top) != final_rows
+        assert "at step 0/5" in str(top.border_title)
+        assert f"(step 0/{view.steps})" in text(screen, "#insp-info")
+        await pilot.press("f")
+        await pilot.pause()
+        assert rows(screen.query_one("#insp-topk", DataTable)) == final_rows
+
+        # the same formulas as engine.metrics at the final vector (one extra step that repeats it)
+        longer = replace(view, trajectory=view.trajectory + [view.trajectory[-1]])
+        again = Shown(screen.insp, longer, step=view.steps).stepped()
+        assert [r.item for r in again.top] == [r.item for r in view.top]
+        for split in ("test", "valid"):
+            for key in (f"recall@{view.topk}", f"ndcg@{view.topk}"):
+                assert again.metrics[split][key] == pytest.approx(view.metrics[split][key], abs=1e-6)
+
+
 async def test_whatif_remove_add_and_reset(inspect_runs):
     app = make_app(inspect_runs, start="inspect")
     async with app.run_test(size=SIZE) as pilot:
@@ -294,9 +354,12 @@ async def test_whatif_remove_add_and_reset(inspect_runs):
         assert rows(table)[0] == str(extra)
         assert "what-if −1 +1" in text(screen, "#insp-info")
 
-        # adding an item already in the history is refused inline
+        # adding an item already in the history is refused inline, under the add field (issue 17)
         screen.add(hist[0])
-        assert "already in user 7's history" in text(screen, "#insp-message")
+        await pilot.pause()
+        assert "already in user 7's history" in text(screen, "#insp-add-error")
+        assert screen.query_one("#insp-add-error").display
+        assert "already in" not in text(screen, "#insp-message")  # not at the top, far from the input
 
         # z resets: the original top-K is back
         await pilot.press("escape", "z")

@@ -1,7 +1,7 @@
 """Issue 19: the Runs screen lists through the run index in a worker: rows show as they are
 read, keys are answered meanwhile, a reload follows runs added, deleted or changing status
 (re-reading only those), a broken run lists with its reason, and a long table holds the
-top rows of the sort and filter (m shows more)."""
+top rows of the sort and filter (n shows more)."""
 from __future__ import annotations
 
 import json
@@ -111,11 +111,11 @@ async def test_a_long_table_holds_the_top_rows_and_m_shows_more(runs_dir, monkey
         await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
                        and app.screen.table.row_count == 2, what="the top rows")
         screen = app.screen
-        assert "5 of 5 runs" in summary(screen) and "the first 2 in the table: m shows 2 more" in summary(screen)
+        assert "5 of 5 runs" in summary(screen) and "the first 2 in the table: n shows 2 more" in summary(screen)
         assert ids(screen)[0] == MID_RUN  # newest first
-        await pilot.press("m")
+        await pilot.press("n")
         await wait_for(pilot, lambda: screen.table.row_count == 4, what="two more rows")
-        await pilot.press("m")
+        await pilot.press("n")
         await wait_for(pilot, lambda: screen.table.row_count == 5, what="the last row")
         assert "m shows" not in summary(screen)
         while screen.sort_key != "best":  # a new order keeps as many rows

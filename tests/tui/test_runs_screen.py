@@ -113,3 +113,63 @@ async def test_enter_opens_a_finished_run_on_the_train_screen(runs_dir):
         await pilot.press("3")
         await wait_for(pilot, lambda: app.current_mode == "runs", what="the runs screen")
         assert screen.selected == []  # the runs screen kept its state
+
+
+async def test_sweep_trials_named_ease_without_epochs_and_header_sort(runs_dir):
+    """Issue 17: a sweep's trials carry the sweep's name; an EASE run shows no epochs and no
+    diffusion columns; a click on a column's header sorts by it (status, model...)."""
+    import json
+    import shutil
+
+    import yaml
+    from textual.widgets import DataTable
+
+    from tui_helpers import HERE
+    shutil.copytree(HERE / "fixtures" / "sweeps" / "sweep-20250303-100000-hyper",
+                    runs_dir / "sweep-20250303-100000-hyper")
+    ease = runs_dir / "20250301-090000-EASE-synthetic"
+    shutil.copytree(runs_dir / FINISHED, ease)
+    cfg = yaml.safe_load((ease / "config.yaml").read_text(encoding="utf-8"))
+    cfg["model"] = "EASE"
+    (ease / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    events = (ease / "events.jsonl").read_text(encoding="utf-8").splitlines()  # fitted in one pass
+    (ease / "events.jsonl").write_text("\n".join(e for e in events if '"type": "epoch"' not in e) + "\n",
+                                       encoding="utf-8")
+    summary = json.loads((ease / "summary.json").read_text(encoding="utf-8"))
+    summary.update(epochs_run=0, best_epoch=0)
+    (ease / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count > 6, what="the table")
+        screen = app.screen
+        trials = [r for r in screen.rows if r.cells[0].startswith("↳")]
+        assert trials and all(r.cells[0].startswith("↳ hyper ") for r in trials)
+        row = next(r for r in screen.rows if r.info.path == ease)
+        cols = [key for _, key in __import__("diffrec_tui.screens.runs", fromlist=["COLUMNS"]).COLUMNS][1:]
+        cell = dict(zip(cols, row.cells))
+        assert cell["epochs"] == "-" and cell["steps"] == "-" and cell["noise"] == "-"
+        for key in ("status", "model"):
+            table = screen.table
+            index = [c.key.value for c in table.ordered_columns].index(key)
+            table.post_message(DataTable.HeaderSelected(table, table.ordered_columns[index].key, index,
+                                                        table.ordered_columns[index].label))
+            await wait_for(pilot, lambda: screen.sort_key == key, what=f"sorted by {key}")
+            shown = [r.sort[key] for r in screen.visible()]
+            assert shown == sorted(shown, reverse=True)
+
+
+async def test_overlay_metric_is_the_users_choice(runs_dir):
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        await select(pilot, screen, FINISHED)
+        await select(pilot, screen, FINISHED_2)
+        chart = screen.query_one("#overlay-chart")
+        assert chart.title_text == "valid recall@20 per run"
+        seen = set()
+        for _ in range(4):
+            await pilot.press("m")
+            await pilot.pause()
+            seen.add(chart.title_text)
+        assert "valid ndcg@20 per run" in seen and len(seen) == 4  # every recorded metric@K in turn
+        assert {s.marker for s in chart.series} == {"hd", "x"}  # two runs, two markers

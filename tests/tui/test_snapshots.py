@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select
 
-from tui_helpers import FINISHED, FINISHED_2, MID_RUN, SIZE, config_ready, make_app, wait_for
+from tui_helpers import FINISHED, FINISHED_2, MID_RUN, SIZE, SMALL, config_ready, make_app, wait_for
 
 
 def test_config_with_validation_error(snap_compare, runs_dir):
@@ -82,3 +82,66 @@ def test_help(snap_compare, runs_dir):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SIZE, run_before=run_before)
+
+
+# ---------------------------------------------------------------- 80x24: every panel readable
+
+async def test_config_80x24_layout(runs_dir):
+    """80x24: the form and both preview charts (at least 8 rows each) fit, with integer step
+    ticks and short y labels. (A Pilot check, not a snapshot: the lazily mounted form splits
+    its line segments differently from run to run at this size, same text and colours.)"""
+    from textual.widgets import Input
+    app = make_app(runs_dir)
+    async with app.run_test(size=SMALL) as pilot:
+        await config_ready(pilot)
+        app.screen.query_one("#field-steps", Input).value = "10"
+        await wait_for(pilot, lambda: app.draft.raw["steps"] == "10", what="the edit")
+        await pilot.pause(0.3)
+        screen = app.screen
+        for cid in ("#beta-chart", "#abar-chart"):
+            chart = screen.query_one(cid)
+            assert chart.size.height >= 8 and chart.region.bottom <= 23, (cid, chart.region)
+        assert screen.query_one("#form").size.width >= 40
+        text = str(screen.query_one("#beta-chart").render())
+        labels = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+        assert labels and all(len(x) <= 8 and "e-0" in x for x in labels), labels  # not 0.00001000
+        ticks = text.splitlines()[-2].split()  # the x axis's numbers, above its label
+        assert ticks and all(t.isdigit() for t in ticks), ticks  # whole steps, never 2.25
+
+
+def test_train_80x24(snap_compare, runs_dir):
+    """One chart at a time (the valid metric's; f6 shows the next), legend above the data,
+    integer epoch ticks, the log and the best table; help is first in the key bar."""
+    async def run_before(pilot):
+        await show_train(pilot, runs_dir / FINISHED)
+
+    assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_train_80x24_loss_pane(snap_compare, runs_dir):
+    """f6 twice from the metric chart: past the second metric, round to the loss chart."""
+    async def run_before(pilot):
+        await show_train(pilot, runs_dir / FINISHED)
+        await pilot.press("f6", "f6")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_runs_80x24(snap_compare, runs_dir):
+    """Every run's row visible above a compare panel of 10 rows."""
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5, what="the runs table")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_help_80x24(snap_compare, runs_dir):
+    """The help fills the width and scrolls."""
+    async def run_before(pilot):
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen", what="help")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SMALL, run_before=run_before)

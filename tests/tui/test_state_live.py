@@ -61,9 +61,12 @@ def test_draft_save_and_load(tmp_path):
     other.load(path)
     assert other.raw["steps"] == "7" and other.path == path and not other.dirty
     (tmp_path / "bad.yaml").write_text("noice_scale: 0.1\n")
-    with pytest.raises(config_mod.ConfigError, match="noise_scale"):
-        other.load(tmp_path / "bad.yaml")
-    assert other.path == path  # a failed load leaves the editor as it was
+    other.load(tmp_path / "bad.yaml")  # issue 17: a config with errors opens, its problems shown
+    assert "noise_scale" in other.errors["noice_scale"] and other.path == tmp_path / "bad.yaml"
+    (tmp_path / "broken.yaml").write_text("steps: [1\n")
+    with pytest.raises(config_mod.ConfigError, match="not valid YAML"):
+        other.load(tmp_path / "broken.yaml")
+    assert other.path == tmp_path / "bad.yaml"  # a failed load leaves the editor as it was
 
 
 def test_preview_config_only_with_valid_schedule_keys():

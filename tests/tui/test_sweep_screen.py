@@ -16,7 +16,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from engine.config import files as config_files
 from engine.records.sweeps import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
-from tui_helpers import HERE, REPO, SIZE, answer_quit, make_app, sleeper, tiny_config, wait_for
+from tui_helpers import HERE, REPO, SIZE, SMALL, answer_quit, make_app, sleeper, tiny_config, wait_for
 
 SWEEP = "sweep-20250303-100000-hyper"  # tests/tui/fixtures/make_sweep.py
 FIXTURE_SWEEP = HERE / "fixtures" / "sweeps" / SWEEP
@@ -118,6 +118,28 @@ def test_sweep_screen_snapshot(snap_compare, sweep_dir):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_sweep_screen_80x24(snap_compare, sweep_dir):
+    """80x24: the results pane first (status, at least 5 trial rows, a 9-row scatter)."""
+    async def run_before(pilot):
+        screen = await open_sweep_screen(pilot)
+        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_sweep_screen_80x24_setup(snap_compare, sweep_dir):
+    """f6: the setup pane (base, file, the space, its check, the sweeps list) at full width."""
+    async def run_before(pilot):
+        screen = await open_sweep_screen(pilot)
+        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
+        screen.table.focus()
+        await pilot.press("f6")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SMALL, run_before=run_before)
 
 
 # ---------------------------------------------------------------- Pilot flows
@@ -339,3 +361,24 @@ async def test_quit_while_a_launched_sweep_runs_asks_and_stops_it(sweep_dir):
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
+
+
+async def test_focus_starts_at_the_top_and_list_counts_agree_with_trials(runs_dir, sweep_dir):
+    """Issue 17: with no sweep, focus starts on the base field (above the editor); with
+    running trials, the list says running and how many, as the trial table does."""
+    from dataclasses import replace
+    empty = runs_dir.parent / "empty-runs"
+    empty.mkdir()
+    app = make_app(empty, start="sweep")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "sweep" and app.screen.is_mounted, what="the screen")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "sweep-base"
+
+    app = make_app(sweep_dir.parent, start="sweep")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_sweep_screen(pilot)
+        info = screen.info
+        trials = [replace(t, status="running") if t.status == "pending" else t for t in info.trials]
+        live = replace(info, state={}, trials=trials)  # no coordinator state yet: "pending"
+        assert live.status == "pending" and screen._status(live) == "running"

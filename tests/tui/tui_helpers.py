@@ -16,7 +16,8 @@ MID_RUN = "20250302-090000-DiffRec-synthetic"
 FINISHED = "20250301-100000-DiffRec-synthetic"
 FINISHED_2 = "20250301-113000-DiffRec-synthetic"
 FAILED = "20250301-140000-DiffRec-synthetic"
-SIZE = (140, 42)  # every snapshot uses this terminal size
+SIZE = (140, 42)  # the main snapshot size
+SMALL = (80, 24)  # the smallest terminal every screen must be usable in
 
 
 def default_config() -> dict:

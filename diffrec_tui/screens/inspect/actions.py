@@ -8,7 +8,7 @@ from textual.widgets.option_list import Option
 
 from engine.errors import InputError
 
-from diffrec_tui.screens.inspect.panels import HistoryPanel
+from diffrec_tui.screens.inspect.panels import HistoryPanel, MetricsPanel, ScorePanel, TopKTable
 from diffrec_tui.screens.inspect.pickers import RunPicker, UserField, UserList
 
 SEARCH_LIMIT = 20
@@ -32,7 +32,7 @@ class InspectActions:
     def _show_step(self, step: int) -> None:
         if step != self.step:
             self.step = step
-            self._draw_chart()
+            self._publish(ScorePanel, TopKTable, MetricsPanel)  # the list and metrics follow the step
 
     def action_step(self, delta: int) -> None:
         v = self.shown
@@ -83,8 +83,8 @@ class InspectActions:
             if found.option_count:
                 self.add(int(found.get_option_at_index(found.highlighted or 0).id))
             elif event.value.strip():
-                self.show_error(f"what-if: no item outside the history matches {event.value.strip()!r}; "
-                                "type part of a name or an id")
+                self.query_one(HistoryPanel).add_error(
+                    f"no item outside the history matches {event.value.strip()!r}; type part of a name or an id")
 
     def _user_typed(self, text: str) -> None:
         if not text:
@@ -104,6 +104,7 @@ class InspectActions:
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input is self.query_one(HistoryPanel).add_field:
+            self.query_one(HistoryPanel).add_error(None)
             self.search(event.value)
 
     def search(self, text: str) -> None:
@@ -144,8 +145,8 @@ class InspectActions:
         if view is None:
             return
         if item in self.added or (item in {h.item for h in view.history} and item not in self.removed):
-            self.show_error(f"what-if: item {self.insp.item_id(item)} is already in user "
-                            f"{self.insp.user_id(view.user)}'s history")
+            self.query_one(HistoryPanel).add_error(f"item {self.insp.item_id(item)} is already in user "
+                                                   f"{self.insp.user_id(view.user)}'s history")
             return
         if item in self.removed:  # adding a removed item back restores it at its own place
             self.removed.remove(item)

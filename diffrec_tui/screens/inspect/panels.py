@@ -98,11 +98,18 @@ class HistoryPanel(Vertical):
         add = Input(placeholder="what-if: add an item (name or id)", id="insp-add", compact=True)
         add.cursor_blink = self.blink
         yield add
+        yield Static(id="insp-add-error")  # a refused add, right under the field (issue 17)
         yield OptionList(id="insp-found")
         yield DataTable(id="insp-history", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.found.display = False
+        self.add_error(None)
+
+    def add_error(self, text: str | None) -> None:
+        box = self.query_one("#insp-add-error", Static)
+        box.update(f"[$error]✗ {escape(text)}[/]" if text else "")
+        box.display = bool(text)
 
     @property
     def table(self) -> DataTable:
@@ -163,7 +170,7 @@ class TopKTable(DataTable):
 
     def watch_shown(self, s: Shown | None) -> None:
         self.clear(columns=True)
-        v = s.current if s is not None else None
+        v = s.stepped() if s is not None else None
         if v is None or s.insp is None:
             self.border_title = "top-K"
             return
@@ -180,8 +187,9 @@ class TopKTable(DataTable):
             hit = Text(r.hit, style="bold red" if r.hit == "test" else "green") if r.hit else Text("")
             cells = [str(r.rank), str(insp.item_id(r.item))] + ([r.name] if names else []) + [f"{r.score:.4f}"]
             self.add_row(*cells, hit, delta.get(r.item, Text("")), key=str(r.item))
+        at = f", at step {s.step}/{v.steps}" if not v.latent and s.step < v.steps else ""
         self.border_title = f"top-{v.topk} of user {insp.user_id(v.user)}" + \
-            (", what-if" if s.whatif is not None else " (history, valid excluded)")
+            (", what-if" if s.whatif is not None else " (history, valid excluded)") + at
 
     @staticmethod
     def _deltas(w) -> dict[int, Text]:
@@ -205,16 +213,17 @@ class MetricsPanel(Static):
             self.update("[dim]pick a user: type an id (u) or choose one from the list (l cycles best, "
                         "worst, random)[/]")
             return
-        view, w = s.view, s.whatif
+        view, w = s.stepped(s.view), s.whatif
         k = view.topk
         lines = [f"[b]user {escape(str(s.insp.user_id(view.user)))}[/b]: {len(view.history)} history, "
                  f"{len(view.valid_items)} valid, {len(view.test_items)} test",
-                 f"{'':6}{'R@' + str(k):>7}{'N@' + str(k):>7}" + ("   what-if" if w is not None else "")]
+                 f"{'':6}{'R@' + str(k):>7}{'N@' + str(k):>7}" + ("   what-if" if w is not None else "")
+                 + (f"  (step {s.step}/{view.steps})" if not view.latent and s.step < view.steps else "")]
         for split in ("test", "valid"):
             m = view.metrics[split]
             line = f"{split:<6}{m.get(f'recall@{k}', 0.0):>7.4f}{m.get(f'ndcg@{k}', 0.0):>7.4f}"
             if w is not None:
-                a = w.after.metrics[split]
+                a = s.stepped(w.after).metrics[split]
                 line += f" →{a.get(f'recall@{k}', 0.0):>7.4f}{a.get(f'ndcg@{k}', 0.0):>7.4f}"
             lines.append(line)
         if w is None and not (s.removed or s.added):

@@ -25,6 +25,7 @@ from textual.widgets import Header, OptionList
 from engine.errors import InputError
 
 from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.panes import PANE_BINDING, Panes
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens.inspect.actions import InspectActions
 from diffrec_tui.screens.inspect.loading import InspectorCache, inspectable
@@ -41,7 +42,8 @@ RANK_BATCH_SCORES = 1 << 20  # users per all-users batch: about this many scores
 KINDS = ("run", "user", "whatif", "list")  # the kinds of request, one worker group each
 
 
-class InspectScreen(InspectActions, InspectWorkers, Screen):
+class InspectScreen(InspectActions, InspectWorkers, Panes, Screen):
+    PANES = ("#insp-top", "#insp-bottom")  # one at a time on a short terminal
     LIST_MODES = LIST_MODES
     CSS_PATH = Path(__file__).resolve().parent / "inspect.tcss"
     BINDINGS = [
@@ -57,6 +59,7 @@ class InspectScreen(InspectActions, InspectWorkers, Screen):
         Binding("k", "next_k", "Next K", id="inspect.next_k"),
         Binding("g", "toggle_log", "Log x", id="inspect.log_x", show=False),
         Binding("escape", "leave_input", "Leave field", id="inspect.leave", show=False),
+        PANE_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -111,6 +114,7 @@ class InspectScreen(InspectActions, InspectWorkers, Screen):
         return self.query_one(HistoryPanel).table
 
     def on_mount(self) -> None:
+        self.show_pane(self.pane)
         self._draw_all()
         self.history_table.focus()
 

@@ -2,7 +2,8 @@
 every change and handed to each panel's reactive `shown`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,3 +41,49 @@ class Shown:
 
     def log(self, vec: np.ndarray) -> bool:
         return self.log_x if self.log_x is not None else len(vec) > LOG_X_ITEMS
+
+    def stepped(self, view=None):
+        """`view` (the shown one by default) as if the reverse diffusion stopped at the step
+        shown: its top-K and per-user Recall/NDCG@K from that step's vector, history and
+        valid items excluded as in the final list. The final step is the view itself."""
+        view = self.current if view is None else view
+        if view is None or view.latent or self.step >= view.steps:
+            return view
+        vec = np.array(view.input if self.step == 0 else view.trajectory[self.step - 1], dtype=np.float64)
+        k = view.topk
+        vec[[h.item for h in view.history]] = -np.inf
+        m_valid = _metrics(_top(vec, k), view.valid_items, k)
+        vec[view.valid_items] = -np.inf
+        top = _top(vec, k)
+        tset, vset = set(view.test_items.tolist()), set(view.valid_items.tolist())
+        recs = [StepRec(r + 1, int(i), self.insp.name(int(i)), float(vec[i]), int(i) in tset, int(i) in vset)
+                for r, i in enumerate(top) if math.isfinite(vec[i])]
+        return replace(view, top=recs, metrics={"test": _metrics(top, view.test_items, k), "valid": m_valid})
+
+
+@dataclass
+class StepRec:
+    """A top-K row at an intermediate step (the fields of engine.inspect.Rec, without torch)."""
+    rank: int
+    item: int
+    name: str
+    score: float
+    in_test: bool
+    in_valid: bool
+
+    @property
+    def hit(self) -> str:
+        return "test" if self.in_test else ("valid" if self.in_valid else "")
+
+
+def _top(vec: np.ndarray, k: int) -> np.ndarray:
+    return np.argsort(-vec, kind="stable")[:k]
+
+
+def _metrics(top: np.ndarray, held: np.ndarray, k: int) -> dict[str, float]:
+    """Recall@K and NDCG@K of one ranked list, as engine.metrics.per_user computes them."""
+    hits = np.isin(top, held).astype(np.float64)
+    discount = 1.0 / np.log2(np.arange(len(top)) + 2.0)
+    ideal = discount[:min(len(held), k)].sum()
+    return {f"recall@{k}": hits.sum() / max(1, len(held)),
+            f"ndcg@{k}": float((hits * discount).sum() / ideal) if ideal > 0 else 0.0}

@@ -22,6 +22,7 @@ from engine.records.sweeps import DONE, SweepInfo, TrialInfo, load_sweep
 
 from diffrec_tui import sweeps
 from diffrec_tui.widgets.keybar import KeyBar
+from diffrec_tui.widgets.panes import PANE_BINDING, Panes
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens.sweep.results import SweepStatus, TrialScatter, TrialTable, space_keys
 from diffrec_tui.screens.sweep.setup import SOURCE, SweepList, SweepSetup
@@ -30,8 +31,10 @@ POLL_SECONDS = 1.0  # re-read an active sweep this often
 ACTIVE = ("running", "starting")
 
 
-class SweepScreen(Screen):
+class SweepScreen(Panes, Screen):
     CSS_PATH = "sweep.tcss"
+    PANES = ("#sweep-setup", "#sweep-main")  # one at a time on a narrow terminal
+    pane = 1  # the results first
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", id="sweep.launch"),
         Binding("ctrl+t", "stop", "Stop", id="sweep.stop"),
@@ -44,6 +47,7 @@ class SweepScreen(Screen):
         Binding("o", "open_sweep", "Open sweep", id="sweep.open", show=False),
         Binding("f5", "reload", "Reload", id="sweep.reload", show=False),
         Binding("escape", "leave_field", "Leave field", id="sweep.leave_field", show=False),
+        PANE_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -95,12 +99,15 @@ class SweepScreen(Screen):
         return self.app.sweeps.exit_codes
 
     def on_mount(self) -> None:
+        self.show_pane(self.pane)
         self.setup.show_check()
         self.draw()
         self.reload_list()
         self.set_interval(POLL_SECONDS, self._poll)
         self.app.sweep_ended.subscribe(self, self._ended)
-        self.setup.area.focus()
+        # no sweep yet: the setup's first field (base, then file, then the space, top to
+        # bottom); a listed sweep moves focus to its trial table once loaded
+        self.query_one("#sweep-base").focus()
 
     def on_screen_resume(self) -> None:
         self.call_after_refresh(self.action_reload)
@@ -153,6 +160,8 @@ class SweepScreen(Screen):
     def _status(self, info: SweepInfo) -> str:
         """The sweep's status, knowing the processes the app started."""
         coordinators = self.app.sweeps
+        if info.status in ("pending", "running") and any(t.status == "running" for t in info.trials):
+            return "running"  # the trials say so: the list and the table agree
         if info.status == "pending" and coordinators.starting(info.path):
             return "starting"
         if info.status in ("pending", "stopped") and coordinators.refused(info.path):
@@ -313,8 +322,7 @@ class SweepScreen(Screen):
         except (ConfigError, InputError) as exc:
             self.notify(str(exc), title="No best config", severity="error")
             return
-        self.app.edit_config(cfg, origin=origin)
-        self.notify(f"{origin} is in the editor (unsaved)", title="Config")
+        self.app.edit_config(cfg, origin=origin, notice=f"{origin} is in the editor (unsaved)")
 
     def _trial_run(self) -> TrialInfo | None:
         t = self.current_trial()

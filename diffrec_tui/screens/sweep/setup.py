@@ -190,7 +190,9 @@ class SweepList(DataTable):
         self.clear()
         for info in listed:
             done = sum(1 for t in info.trials if t.status in COUNTED)
-            self.add_row(sweeps.label(info.path), f"{status(info)} {done}/{len(info.trials)}",
+            running = sum(1 for t in info.trials if t.status == "running")
+            self.add_row(sweeps.label(info.path), f"{status(info)} {done}/{len(info.trials)}"
+                         + (f", {running} running" if running else ""),
                          num(info.best.value) if info.best else "-", key=str(info.path))
         if key is not None and any(str(i.path) == key for i in listed):
             self.move_cursor(row=self.get_row_index(key), animate=False)
