@@ -123,6 +123,7 @@ class RunsLoading:
         self.selected = [i for i in self.selected if i in self._by_id]
         if msg.streamed:
             self._streamed_tail()
+            self.render_compare()  # the selection (none yet) and its hint
         elif changed:
             if not self._update_in_place(before):
                 self.render_table()
