@@ -6,7 +6,7 @@ runs/compare-<YYYYmmdd-HHMMSS>-<dataset>/
                  tuning sweep and the values chosen on validation, and the analysis below
   summary.csv    one row per model: mean +- SD, difference to the best, p-values, mark
   sweep-*-tune-<model>/   the tuning sweep of a baseline (engine.records.sweeps)
-  sweep-*-seeds-<model>/  the model's seed group (engine.records.seeds)
+  sweep-<stamp>-seeds_<model>/  the model's seed group (engine.records.seeds)
 
 The reference model ("best") is the one with the best mean validation metric: test
 metrics never choose. Every other model is tested against it per user (engine.analysis.significance).
