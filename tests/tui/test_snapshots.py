@@ -63,7 +63,8 @@ def test_train_finished(snap_compare, runs_dir):
 def test_runs_table_compare_and_diff(snap_compare, runs_dir):
     """Two finished runs selected: their validation curves overlaid and their config diff."""
     async def run_before(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5, what="the runs table")
+        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5 and pilot.app.screen.settled,
+                       what="the runs table, listed to the end")
         screen = pilot.app.screen
         for run_id in (FINISHED, FINISHED_2):
             screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
@@ -131,7 +132,8 @@ def test_train_80x24_loss_pane(snap_compare, runs_dir):
 def test_runs_80x24(snap_compare, runs_dir):
     """Every run's row visible above a compare panel of 10 rows."""
     async def run_before(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5, what="the runs table")
+        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5 and pilot.app.screen.settled,
+                       what="the runs table, listed to the end")
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=SMALL, run_before=run_before)
