@@ -85,6 +85,7 @@ class RunsScreen(RunsLoading, Screen):
         for title, key in COLUMNS:
             self.table.add_column(title, key=key or "mark")
         self.set_interval(REFRESH_SECONDS, self._auto_reload)
+        self.render_compare()  # the panel's hint before the first listing is in
         self.table.focus()
 
     def on_screen_resume(self) -> None:

@@ -44,6 +44,13 @@ def integer_ticks(lo: float, hi: float, most: int = 8) -> list[int]:
     return list(range(first, last + 1, step))
 
 
+def y_tick_count(height: int) -> int:
+    """How many y ticks fit a chart `height` rows tall (title, frame and x axis take 5),
+    at least two rows apart: more would share a row and one label would hide another."""
+    rows = height - 5
+    return min(5, max(2, (rows - 1) // 2 + 1))
+
+
 def downsample(xs: Sequence[float], ys: Sequence[float], n: int = MAX_POINTS) -> tuple[list, list]:
     """At most `n` evenly spaced points, always keeping the first and the last."""
     m = len(xs)
@@ -68,9 +75,15 @@ class CachedPlot(PlotextPlot):
         self._version += 1
         self.refresh()
 
+    def refigure(self) -> None:
+        """Set the figure up afresh before a build: plotext's build changes the figure's
+        state (a second build, or one at another size, places ticks differently), so a
+        chart built from its history would differ from run to run (unstable snapshots)."""
+
     def render(self):
         key = (self.size, self.app.theme, self.theme, self._version)
         if key != self._cached_key:
+            self.refigure()
             self._cached = super().render()
             self._cached_key = key
         return self._cached
@@ -93,6 +106,9 @@ class LineChart(CachedPlot):
         self.log_y = False
         self.smoothing = 0.0
         self.series: list[Series] = []
+        self._configure()
+
+    def refigure(self) -> None:
         self._configure()
 
     def legend(self) -> str:
@@ -145,7 +161,8 @@ class LineChart(CachedPlot):
             ylo, yhi = ylo - pad, yhi + pad
             plt.ylim(ylo, yhi)
         if self.yfmt:
-            ticks = [ylo + (yhi - ylo) * i / 4 for i in range(5)]
+            n = y_tick_count(self.size.height)
+            ticks = [ylo + (yhi - ylo) * i / (n - 1) for i in range(n)]
             plt.yticks(ticks, [format(t, self.yfmt) for t in ticks])
 
     def show(self, series: list[Series], title: str | None = None, empty: str | None = None) -> None:

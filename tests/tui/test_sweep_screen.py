@@ -16,7 +16,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from engine.config import files as config_files
 from engine.records.sweeps import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
-from tui_helpers import HERE, REPO, SIZE, SMALL, answer_quit, make_app, sleeper, tiny_config, wait_for
+from tui_helpers import HERE, LARGE, REPO, SIZE, SMALL, answer_quit, make_app, sleeper, tiny_config, wait_for
 
 SWEEP = "sweep-20250303-100000-hyper"  # tests/tui/fixtures/make_sweep.py
 FIXTURE_SWEEP = HERE / "fixtures" / "sweeps" / SWEEP
@@ -118,6 +118,16 @@ def test_sweep_screen_snapshot(snap_compare, sweep_dir):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_sweep_screen_200x60(snap_compare, sweep_dir):
+    """200x60: every trial row and a taller scatter."""
+    async def run_before(pilot):
+        screen = await open_sweep_screen(pilot)
+        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=LARGE, run_before=run_before)
 
 
 def test_sweep_screen_80x24(snap_compare, sweep_dir):
