@@ -25,6 +25,7 @@ from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
 from diffrec_tui.screens.dialogs import Confirm
+from diffrec_tui.screens.run_notes import RunNotes
 from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
 from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
@@ -32,7 +33,7 @@ REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed ru
 DIFF_ROWS = 14
 
 
-class RunsScreen(RunsLoading, Screen):
+class RunsScreen(RunNotes, RunsLoading, Screen):
     BINDINGS = [
         Binding("space", "toggle_select", "Select", id="runs.select"),
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
@@ -41,6 +42,9 @@ class RunsScreen(RunsLoading, Screen):
         Binding("u", "resume_run", "Resume", id="runs.resume", show=False),
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("o", "sort", "Sort", id="runs.sort"),
+        Binding("greater_than_sign", "sort(1)", "Sort next column", show=False, id="runs.sort_next"),
+        Binding("less_than_sign", "sort(-1)", "Sort previous column", show=False, id="runs.sort_prev"),
+        Binding("N", "name_run", "Name/note", id="runs.name"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
         Binding("m", "overlay_metric", "Metric", id="runs.overlay_metric"),
         Binding("slash", "filter", "Filter", id="runs.filter"),
@@ -137,6 +141,8 @@ class RunsScreen(RunsLoading, Screen):
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
+        if row is not None and row.note:
+            text += f"  ·  note: {escape(row.note)}"
         self.query_one("#runs-summary", Static).update(text, layout=False)  # one line, fixed size: no reflow
 
     def current_row(self) -> Row | None:
@@ -208,8 +214,9 @@ class RunsScreen(RunsLoading, Screen):
     def action_more(self) -> None:
         self.more_rows()
 
-    def action_sort(self) -> None:
-        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+    def action_sort(self, step: int = 1) -> None:
+        """Sort by the next (step 1: o, >) or previous (<) column, left to right."""
+        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + step) % len(SORT_KEYS)]
         self.render_table()
 
     def action_overlay_metric(self) -> None:

@@ -173,3 +173,55 @@ async def test_overlay_metric_is_the_users_choice(runs_dir):
             seen.add(chart.title_text)
         assert "valid ndcg@20 per run" in seen and len(seen) == 4  # every recorded metric@K in turn
         assert {s.marker for s in chart.series} == {"hd", "x"}  # two runs, two markers
+
+
+async def test_sort_column_moves_with_keys(runs_dir):
+    """Issue 17: > and < move the sort to the next and previous column (wrapping), besides
+    header clicks and o; the table follows."""
+    from diffrec_tui.screens.run_rows import SORT_KEYS
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        assert screen.sort_key == "started"
+        await pilot.press("greater_than_sign")
+        assert screen.sort_key == SORT_KEYS[SORT_KEYS.index("started") + 1]
+        await pilot.press("less_than_sign", "less_than_sign")
+        assert screen.sort_key == SORT_KEYS[SORT_KEYS.index("started") - 1] == "dataset"
+        while screen.sort_key != "run":
+            await pilot.press("less_than_sign")
+        await pilot.press("less_than_sign")
+        assert screen.sort_key == SORT_KEYS[-1]  # wraps round to the last column
+        while screen.sort_key != "status":
+            await pilot.press("greater_than_sign")
+        shown = [r.sort["status"] for r in screen.visible()]
+        assert shown == sorted(shown, reverse=True)
+        assert [r.id for r in screen.visible()] == ids(screen)
+        assert "sorted by status" in str(screen.query_one("#runs-summary", Static).render())
+
+
+async def test_name_and_note_a_run(runs_dir):
+    """Issue 17: N names a run and notes it; the name replaces the stamp in the run cell,
+    the note shows in the summary and matches the filter, both survive a new app."""
+    from engine.records.notes import read_notes
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        screen.table.move_cursor(row=screen.table.get_row_index(FINISHED), animate=False)
+        await pilot.press("N")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PathPrompt", what="the name prompt")
+        await pilot.press(*"baseline lr", "enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PathPrompt"
+                       and "Note" in app.screen.title_text, what="the note prompt")
+        await pilot.press(*"kept for the paper", "enter")
+        await wait_for(pilot, lambda: app.screen is screen and read_notes(runs_dir / FINISHED).note, what="saved")
+        assert read_notes(runs_dir / FINISHED).name == "baseline lr"
+        assert str(screen.table.get_cell(FINISHED, "run")) == "baseline lr"
+        assert "note: kept for the paper" in str(screen.query_one("#runs-summary", Static).render())
+        screen.query_one("#runs-filter", Input).value = "paper"
+        await wait_for(pilot, lambda: screen.table.row_count == 1, what="the filter on the note")
+        assert ids(screen) == [FINISHED]
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        row = next(r for r in screen.rows if r.id == FINISHED)
+        assert row.cells[0] == "baseline lr" and row.note == "kept for the paper"
