@@ -25,6 +25,7 @@ from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
 from diffrec_tui.screens.dialogs import Confirm
+from diffrec_tui.screens.run_groups import RunGroups, grouped
 from diffrec_tui.screens.run_notes import RunNotes
 from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
 from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
@@ -33,7 +34,7 @@ REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed ru
 DIFF_ROWS = 14
 
 
-class RunsScreen(RunNotes, RunsLoading, Screen):
+class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
     BINDINGS = [
         Binding("space", "toggle_select", "Select", id="runs.select"),
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
@@ -59,6 +60,8 @@ class RunsScreen(RunNotes, RunsLoading, Screen):
         self.rows: list[Row] = []
         self.selected: list[str] = []  # run ids, in the order they were selected
         self.sort_key = "started"
+        self.folded: set[str] = set()  # sweeps whose trials are folded under their group row
+        self._groups: dict = {}  # the group rows shown, by table key
         self.overlay_key: str | None = None  # the overlay's metric@K (m), else the valid_metric
         self.descending = True
         self.query_text = ""
@@ -109,6 +112,10 @@ class RunsScreen(RunNotes, RunsLoading, Screen):
         target = Path(self._target).resolve()
         root = Path(self.app.runs_dir).resolve()
         row = self._by_id.get(target.name if target.parent == root else f"{target.parent.name}/{target.name}")
+        if row is not None and row.info.sweep in self.folded:  # a folded sweep's trial: unfold it
+            self.folded.discard(row.info.sweep)
+            self.render_table()  # its fill calls this again
+            return
         if row is None or row.id not in self._table_ids:
             return
         self._target = None
@@ -122,9 +129,10 @@ class RunsScreen(RunNotes, RunsLoading, Screen):
     # ------------------------------------------------------------ data
 
     def visible(self) -> list[Row]:
+        """The rows that pass the filter in the sort's order, sweeps grouped (run_groups)."""
         rows = [r for r in self.rows if matches(r, self.query_text)]
-        key = self.sort_key
-        return sorted(rows, key=lambda r: (isinstance(r.sort[key], str), r.sort[key]), reverse=self.descending)
+        out, self._groups = grouped(rows, self.sort_key, self.descending, self.folded)
+        return out
 
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
@@ -146,14 +154,9 @@ class RunsScreen(RunNotes, RunsLoading, Screen):
         self.query_one("#runs-summary", Static).update(text, layout=False)  # one line, fixed size: no reflow
 
     def current_row(self) -> Row | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
-        return self._by_id.get(key)
+        """The run under the cursor (None on a sweep's group row)."""
+        key = self.cursor_key()
+        return None if key is None else self._by_id.get(key)
 
     def render_compare(self) -> None:
         chosen = [self._by_id[i] for i in self.selected if i in self._by_id]
@@ -228,6 +231,8 @@ class RunsScreen(RunNotes, RunsLoading, Screen):
         self.render_table()
 
     def action_toggle_select(self) -> None:
+        if self.toggle_group():
+            return
         row = self.current_row()
         if row is None:
             return
@@ -248,6 +253,8 @@ class RunsScreen(RunNotes, RunsLoading, Screen):
         self.render_compare()
 
     def action_open_run(self) -> None:
+        if self.toggle_group():
+            return
         row = self.current_row()
         if row is not None:
             self.app.open_run(row.info.path)

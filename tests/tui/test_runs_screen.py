@@ -154,7 +154,8 @@ async def test_sweep_trials_named_ease_without_epochs_and_header_sort(runs_dir):
             table.post_message(DataTable.HeaderSelected(table, table.ordered_columns[index].key, index,
                                                         table.ordered_columns[index].label))
             await wait_for(pilot, lambda: screen.sort_key == key, what=f"sorted by {key}")
-            shown = [r.sort[key] for r in screen.visible()]
+            # runs outside sweeps in the column's order (a sweep's trials go under its group row)
+            shown = [r.sort[key] for r in screen.visible() if hasattr(r, "sort") and not r.info.sweep]
             assert shown == sorted(shown, reverse=True)
 
 
@@ -225,3 +226,40 @@ async def test_name_and_note_a_run(runs_dir):
         screen = await open_runs(pilot)
         row = next(r for r in screen.rows if r.id == FINISHED)
         assert row.cells[0] == "baseline lr" and row.note == "kept for the paper"
+
+
+async def test_sweeps_are_groups_that_fold(runs_dir):
+    """Issue 17: a sweep is a group row named after it with its trials under it, in every
+    sort; enter or space on the group row folds and unfolds them; runs still select."""
+    import shutil
+
+    from tui_helpers import HERE
+    shutil.copytree(HERE / "fixtures" / "sweeps" / "sweep-20250303-100000-hyper",
+                    runs_dir / "sweep-20250303-100000-hyper")
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
+                       and app.screen.table.row_count > 6, what="the table")
+        screen = app.screen
+        group = "sweep:sweep-20250303-100000-hyper"
+        trials = [r.id for r in screen.rows if r.info.sweep]
+        assert trials
+        for key in ("started", "status", "best"):
+            screen.sort_key = key
+            screen.render_table()
+            await wait_for(pilot, lambda: screen.settled, what="the refill")
+            shown = ids(screen)
+            at = shown.index(group)
+            assert shown[at + 1:at + 1 + len(trials)] == [r.id for r in screen._groups[group].trials]
+            assert set(shown[at + 1:at + 1 + len(trials)]) == set(trials)
+        assert str(screen.table.get_cell(group, "run")).startswith("▾ sweep hyper")
+        screen.table.move_cursor(row=screen.table.get_row_index(group), animate=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="folded")
+        assert str(screen.table.get_cell(group, "run")).startswith("▸ sweep hyper")
+        assert ids(screen)[screen.table.cursor_row] == group and not screen.selected
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6 + len(trials), what="unfolded")
+        assert not screen.selected and app.current_mode == "runs"
+        await select(pilot, screen, trials[0])
+        assert screen.selected == [trials[0]]

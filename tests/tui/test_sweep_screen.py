@@ -267,7 +267,8 @@ async def test_open_a_trial_in_runs_and_inspect(sweep_dir):
                        and app.screen.current_row().info.path == trial3.run, what="the trial in Runs")
         assert app.highlighted_run == trial3.run
         runs = app.screen
-        assert runs.table.row_count == 5 + 9  # the canned runs and the sweep's 9 trial directories
+        # the canned runs, the sweep's group row and its 9 trial directories
+        assert runs.table.row_count == 5 + 1 + 9
 
         await pilot.press("5")
         await wait_for(pilot, lambda: app.current_mode == "sweep", what="back to the sweep")
