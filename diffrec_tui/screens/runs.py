@@ -20,7 +20,7 @@ from engine.config import files as config_files
 
 from diffrec_tui.live import valid_key
 from diffrec_tui.overlay import next_key, overlay
-from diffrec_tui.widgets.charts import LineChart
+from diffrec_tui.widgets.charts import LineChart, step_cursor, values_text
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
@@ -48,6 +48,8 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
         Binding("N", "name_run", "Name/note", id="runs.name"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
         Binding("m", "overlay_metric", "Metric", id="runs.overlay_metric"),
+        Binding("comma", "cursor(-1)", "Cursor ←", show=False, id="runs.cursor_prev"),
+        Binding("full_stop", "cursor(1)", "Cursor →", show=False, id="runs.cursor_next"),
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("c", "clear_selection", "Clear sel.", id="runs.clear"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
@@ -161,8 +163,15 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
     def render_compare(self) -> None:
         chosen = [self._by_id[i] for i in self.selected if i in self._by_id]
         key, series = overlay([r.info for r in chosen], self.overlay_key, short_id)
-        self.query_one("#overlay-chart", LineChart).show(series, title=f"valid {key} per run")
-        self.query_one("#runs-diff", Static).update(self.diff_text(chosen))
+        chart = self.query_one("#overlay-chart", LineChart)
+        chart.show(series, title=f"valid {key} per run")
+        at = values_text([chart], chart.cursor)  # the exact values at the cursor (, .), above the diff
+        self.query_one("#runs-diff", Static).update("\n\n".join(x for x in (at, self.diff_text(chosen)) if x))
+
+    def action_cursor(self, step: int) -> None:
+        chart = self.query_one("#overlay-chart", LineChart)
+        chart.set_cursor(step_cursor(chart.cursor_xs(), chart.cursor, step))
+        self.render_compare()
 
     def diff_text(self, chosen: list[Row]) -> str:
         if len(chosen) != 2:

@@ -263,3 +263,24 @@ async def test_sweeps_are_groups_that_fold(runs_dir):
         assert not screen.selected and app.current_mode == "runs"
         await select(pilot, screen, trials[0])
         assert screen.selected == [trials[0]]
+
+
+async def test_overlay_cursor_shows_each_runs_value(runs_dir):
+    """Issue 17: on the overlay, , and . move a cursor over the epochs and the panel beside
+    it lists each selected run's exact valid value there."""
+    from diffrec_tui.widgets.charts import LineChart
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        for run_id in (FINISHED, FINISHED_2):
+            await select(pilot, screen, run_id)
+        await wait_for(pilot, lambda: len(screen.selected) == 2, what="two runs")
+        chart = screen.query_one("#overlay-chart", LineChart)
+        await pilot.press("full_stop", "comma")
+        xs = chart.cursor_xs()
+        assert chart.cursor == xs[-2]
+        text = str(screen.query_one("#runs-diff", Static).render())
+        assert f"at epoch {xs[-2]:g}" in text and "config diff" in text
+        for s in chart.series:
+            y = [y for x, y in zip(s.xs, s.ys) if x <= chart.cursor][-1]
+            assert f"{y:.4f}" in text and s.label in text
