@@ -261,6 +261,12 @@ async def test_sweeps_are_groups_that_fold(runs_dir):
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6 + len(trials), what="unfolded")
         assert not screen.selected and app.current_mode == "runs"
+        await pilot.press("enter")  # folded again; then another screen shows one of its trials
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="folded again")
+        screen._target = next(r for r in screen.rows if r.id == trials[1]).info.path
+        screen.show_highlighted()
+        await wait_for(pilot, lambda: screen.settled and screen.current_row() is not None
+                       and screen.current_row().id == trials[1], what="the trial, unfolded")
         await select(pilot, screen, trials[0])
         assert screen.selected == [trials[0]]
 

@@ -60,18 +60,19 @@ def test_train_finished(snap_compare, runs_dir):
     assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SIZE, run_before=run_before)
 
 
+async def select_two_runs(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5, what="the runs table")
+    screen = pilot.app.screen
+    for run_id in (FINISHED, FINISHED_2):
+        screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
+        await pilot.press("space")
+    await wait_for(pilot, lambda: len(screen.selected) == 2, what="two selected runs")
+    await pilot.pause(0.3)
+
+
 def test_runs_table_compare_and_diff(snap_compare, runs_dir):
     """Two finished runs selected: their validation curves overlaid and their config diff."""
-    async def run_before(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5, what="the runs table")
-        screen = pilot.app.screen
-        for run_id in (FINISHED, FINISHED_2):
-            screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
-            await pilot.press("space")
-        await wait_for(pilot, lambda: len(screen.selected) == 2, what="two selected runs")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=SIZE, run_before=select_two_runs)
 
 
 def test_help(snap_compare, runs_dir):
@@ -173,16 +174,7 @@ def test_train_200x60(snap_compare, runs_dir):
 
 
 def test_runs_200x60(snap_compare, runs_dir):
-    async def run_before(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5, what="the runs table")
-        screen = pilot.app.screen
-        for run_id in (FINISHED, FINISHED_2):
-            screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
-            await pilot.press("space")
-        await wait_for(pilot, lambda: len(screen.selected) == 2, what="two selected runs")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=LARGE, run_before=run_before)
+    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=LARGE, run_before=select_two_runs)
 
 
 async def chart_sizes(runs_dir, size, start, ids, prepare) -> dict:

@@ -109,35 +109,26 @@ def test_screen_modules_do_not_load_torch():
 
 # ---------------------------------------------------------------- snapshot
 
+async def trials_shown(pilot) -> None:
+    screen = await open_sweep_screen(pilot)
+    await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
+    await pilot.pause(0.3)
+
+
 def test_sweep_screen_snapshot(snap_compare, sweep_dir):
     """The canned stopped sweep: status with the best trial, trials ranked by validation
     recall@20, the scatter against learning_rate, the space it ran, the sweeps list."""
-    async def run_before(pilot):
-        screen = await open_sweep_screen(pilot)
-        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SIZE, run_before=trials_shown)
 
 
 def test_sweep_screen_200x60(snap_compare, sweep_dir):
     """200x60: every trial row and a taller scatter."""
-    async def run_before(pilot):
-        screen = await open_sweep_screen(pilot)
-        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=LARGE, run_before=run_before)
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=LARGE, run_before=trials_shown)
 
 
 def test_sweep_screen_80x24(snap_compare, sweep_dir):
     """80x24: the results pane first (status, at least 5 trial rows, a 9-row scatter)."""
-    async def run_before(pilot):
-        screen = await open_sweep_screen(pilot)
-        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SMALL, run_before=trials_shown)
 
 
 def test_sweep_screen_80x24_setup(snap_compare, sweep_dir):
