@@ -77,6 +77,11 @@ class RunGroups:
         except Exception:
             return None
 
+    def shown_runs(self, shown: int) -> int:
+        """Runs passing the filter, of `shown` table rows due: group rows out, folded trials in."""
+        groups = self._groups.values()
+        return shown - len(groups) + sum(len(g.trials) for g in groups if g.folded)
+
     def group_under_cursor(self) -> GroupRow | None:
         key = self.cursor_key()
         return None if key is None else self._groups.get(key)

@@ -139,7 +139,7 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
         arrow = "↓" if self.descending else "↑"
-        text = (f"{self._shown} of {len(self.rows)} runs in "
+        text = (f"{self.shown_runs(self._shown)} of {len(self.rows)} runs in "
                 f"[b]{escape(self.app.runs_dir.name or str(self.app.runs_dir))}[/b]"
                 f"  ·  sorted by {self.sort_key} {arrow}  ·  {len(self.selected)} selected")
         if self.scanning and self._progress[1]:

@@ -257,9 +257,12 @@ async def test_sweeps_are_groups_that_fold(runs_dir):
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="folded")
         assert str(screen.table.get_cell(group, "run")).startswith("▸ sweep hyper")
+        count = f"{len(screen.rows)} of {len(screen.rows)} runs"  # group rows are not runs; folded trials are
+        assert count in str(screen.query_one("#runs-summary", Static).render())
         assert ids(screen)[screen.table.cursor_row] == group and not screen.selected
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6 + len(trials), what="unfolded")
+        assert count in str(screen.query_one("#runs-summary", Static).render())
         assert not screen.selected and app.current_mode == "runs"
         await pilot.press("enter")  # folded again; then another screen shows one of its trials
         await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="folded again")
