@@ -18,6 +18,7 @@ from diffrec_tui.state import SCHEDULE_KEYS
 from diffrec_tui.widgets.form import ConfigForm, clean
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
+from diffrec_tui.widgets.path_suggester import PathSuggester
 from diffrec_tui.widgets.paint import after_paint
 from diffrec_tui.screens.dialogs import Confirm, PathPrompt
 
@@ -164,7 +165,7 @@ class ConfigScreen(Screen):
             else:
                 save(target)
 
-        self.app.push_screen(PathPrompt("Save config as", current), chosen)
+        self.app.push_screen(PathPrompt("Save config as (→ completes)", current, suggester=PathSuggester()), chosen)
 
     def _save(self, target: Path) -> bool:
         try:
@@ -181,5 +182,6 @@ class ConfigScreen(Screen):
             if text:
                 self.app.load_config(Path(text).expanduser())
 
-        self.app.guard_draft(lambda: self.app.push_screen(PathPrompt("Open config", "configs/"), chosen),
+        prompt = PathPrompt("Open config (→ completes)", "configs/", suggester=PathSuggester())
+        self.app.guard_draft(lambda: self.app.push_screen(prompt, chosen),
                              "opening another file")

@@ -40,14 +40,16 @@ class PathPrompt(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "path/to/config.yaml"):
+    def __init__(self, title: str, value: str = "", placeholder: str = "path/to/config.yaml", suggester=None):
         super().__init__(classes="dialog-screen")
         self.title_text, self.value, self.placeholder = title, value, placeholder
+        self.suggester = suggester  # e.g. widgets.path_suggester.PathSuggester: completion (right arrow takes it)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            inp = Input(value=self.value, placeholder=self.placeholder, id="path")
+            inp = Input(value=self.value, placeholder=self.placeholder, id="path", suggester=self.suggester,
+                        select_on_focus=self.suggester is None)  # a path to complete: typing extends it
             inp.cursor_blink = not self.app.is_headless
             yield inp
             yield Static("enter to confirm, escape to cancel", classes="dialog-hint")

@@ -31,7 +31,8 @@ def _key_markup(label: str) -> str:
 
 
 KEY_NAMES = {"slash": "/", "question_mark": "?", "space": "space", "comma": ",", "full_stop": ".",
-             "left_square_bracket": "[", "right_square_bracket": "]", "left": "←", "right": "→"}
+             "left_square_bracket": "[", "right_square_bracket": "]", "left": "←", "right": "→",
+             "less_than_sign": "<", "greater_than_sign": ">"}
 
 
 def _key_name(key: str) -> str:

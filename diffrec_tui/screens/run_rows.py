@@ -10,6 +10,7 @@ from functools import lru_cache
 from rich.text import Text
 
 from engine.config.fields import DIFFUSION_MODELS
+from engine.records.notes import read_notes
 from engine.records.run_index import IndexedRun
 
 from diffrec_tui.live import valid_key
@@ -32,6 +33,7 @@ class Row:
     info: IndexedRun
     cells: tuple
     sort: dict
+    note: str = ""  # the user's note on the run (engine.records.notes); its name is in the run cell
 
     @property
     def id(self) -> str:
@@ -63,7 +65,9 @@ def make_row(info: IndexedRun) -> Row:
     started = datetime.fromtimestamp(info.started_at).strftime("%m-%d %H:%M") if info.started_at else "-"
     best = valid.get(vkey)
     # a sweep's trial carries its sweep's name; a model without diffusion (EASE) no epochs or diffusion keys
-    run = f"↳ {info.sweep.split('-', 3)[-1]} {short_id(info.id)}" if info.sweep else short_id(info.id)
+    notes = read_notes(info.path)
+    run = notes.name or short_id(info.id)  # the user's name for it, else the stamp
+    run = f"↳ {info.sweep.split('-', 3)[-1]} {run}" if info.sweep else run
     diff = cfg.get("model") in DIFFUSION_MODELS
     cells = (run, status, _short(cfg.get("model")), _short(cfg.get("dataset")), started,
              str(info.epochs) if info.epochs or diff else "-", f"{vkey} {_num(best)}" if best is not None else "-",
@@ -75,7 +79,7 @@ def make_row(info: IndexedRun) -> Row:
             "recall": test.get("recall@20", -1.0), "ndcg": test.get("ndcg@20", -1.0),
             "steps": _sortable(cfg.get("steps")), "noise": _sortable(cfg.get("noise_scale")),
             "lr": _sortable(cfg.get("learning_rate")), "dims": str(cfg.get("dims_dnn"))}
-    return Row(info, cells, sort)
+    return Row(info, cells, sort, notes.note)
 
 
 @lru_cache(maxsize=64)
@@ -113,7 +117,7 @@ def matches(row: Row, query: str) -> bool:
     words = query.lower().split()
     if not words:  # no filter: a sort of ten thousand rows pays no text joins on the UI thread
         return True
-    text = " ".join((row.id, *row.cells)).lower()
+    text = " ".join((row.id, *row.cells, row.note)).lower()
     return all(word in text for word in words)
 
 

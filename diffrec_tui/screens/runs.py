@@ -20,11 +20,13 @@ from engine.config import files as config_files
 
 from diffrec_tui.live import valid_key
 from diffrec_tui.overlay import next_key, overlay
-from diffrec_tui.widgets.charts import LineChart
+from diffrec_tui.widgets.charts import LineChart, step_cursor, values_text
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
 from diffrec_tui.screens.dialogs import Confirm
+from diffrec_tui.screens.run_groups import RunGroups, grouped
+from diffrec_tui.screens.run_notes import RunNotes
 from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
 from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
@@ -32,7 +34,7 @@ REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed ru
 DIFF_ROWS = 14
 
 
-class RunsScreen(RunsLoading, Screen):
+class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
     BINDINGS = [
         Binding("space", "toggle_select", "Select", id="runs.select"),
         Binding("enter", "open_run", "Open", id="runs.open", show=False),
@@ -41,8 +43,13 @@ class RunsScreen(RunsLoading, Screen):
         Binding("u", "resume_run", "Resume", id="runs.resume", show=False),
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("o", "sort", "Sort", id="runs.sort"),
+        Binding("greater_than_sign", "sort(1)", "Sort next column", show=False, id="runs.sort_next"),
+        Binding("less_than_sign", "sort(-1)", "Sort previous column", show=False, id="runs.sort_prev"),
+        Binding("N", "name_run", "Name/note", id="runs.name"),
         Binding("r", "reverse", "Reverse", id="runs.reverse"),
         Binding("m", "overlay_metric", "Metric", id="runs.overlay_metric"),
+        Binding("comma", "cursor(-1)", "Cursor ←", show=False, id="runs.cursor_prev"),
+        Binding("full_stop", "cursor(1)", "Cursor →", show=False, id="runs.cursor_next"),
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("c", "clear_selection", "Clear sel.", id="runs.clear"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
@@ -55,6 +62,8 @@ class RunsScreen(RunsLoading, Screen):
         self.rows: list[Row] = []
         self.selected: list[str] = []  # run ids, in the order they were selected
         self.sort_key = "started"
+        self.folded: set[str] = set()  # sweeps whose trials are folded under their group row
+        self._groups: dict = {}  # the group rows shown, by table key
         self.overlay_key: str | None = None  # the overlay's metric@K (m), else the valid_metric
         self.descending = True
         self.query_text = ""
@@ -85,6 +94,7 @@ class RunsScreen(RunsLoading, Screen):
         for title, key in COLUMNS:
             self.table.add_column(title, key=key or "mark")
         self.set_interval(REFRESH_SECONDS, self._auto_reload)
+        self.render_compare()  # the panel's hint before the first listing is in
         self.table.focus()
 
     def on_screen_resume(self) -> None:
@@ -104,6 +114,10 @@ class RunsScreen(RunsLoading, Screen):
         target = Path(self._target).resolve()
         root = Path(self.app.runs_dir).resolve()
         row = self._by_id.get(target.name if target.parent == root else f"{target.parent.name}/{target.name}")
+        if row is not None and row.info.sweep in self.folded:  # a folded sweep's trial: unfold it
+            self.folded.discard(row.info.sweep)
+            self.render_table()  # its fill calls this again
+            return
         if row is None or row.id not in self._table_ids:
             return
         self._target = None
@@ -117,14 +131,15 @@ class RunsScreen(RunsLoading, Screen):
     # ------------------------------------------------------------ data
 
     def visible(self) -> list[Row]:
+        """The rows that pass the filter in the sort's order, sweeps grouped (run_groups)."""
         rows = [r for r in self.rows if matches(r, self.query_text)]
-        key = self.sort_key
-        return sorted(rows, key=lambda r: (isinstance(r.sort[key], str), r.sort[key]), reverse=self.descending)
+        out, self._groups = grouped(rows, self.sort_key, self.descending, self.folded)
+        return out
 
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
         arrow = "↓" if self.descending else "↑"
-        text = (f"{self._shown} of {len(self.rows)} runs in "
+        text = (f"{self.shown_runs(self._shown)} of {len(self.rows)} runs in "
                 f"[b]{escape(self.app.runs_dir.name or str(self.app.runs_dir))}[/b]"
                 f"  ·  sorted by {self.sort_key} {arrow}  ·  {len(self.selected)} selected")
         if self.scanning and self._progress[1]:
@@ -136,23 +151,27 @@ class RunsScreen(RunsLoading, Screen):
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
+        if row is not None and row.note:
+            text += f"  ·  note: {escape(row.note)}"
         self.query_one("#runs-summary", Static).update(text, layout=False)  # one line, fixed size: no reflow
 
     def current_row(self) -> Row | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
-        return self._by_id.get(key)
+        """The run under the cursor (None on a sweep's group row)."""
+        key = self.cursor_key()
+        return None if key is None else self._by_id.get(key)
 
     def render_compare(self) -> None:
         chosen = [self._by_id[i] for i in self.selected if i in self._by_id]
         key, series = overlay([r.info for r in chosen], self.overlay_key, short_id)
-        self.query_one("#overlay-chart", LineChart).show(series, title=f"valid {key} per run")
-        self.query_one("#runs-diff", Static).update(self.diff_text(chosen))
+        chart = self.query_one("#overlay-chart", LineChart)
+        chart.show(series, title=f"valid {key} per run")
+        at = values_text([chart], chart.cursor)  # the exact values at the cursor (, .), above the diff
+        self.query_one("#runs-diff", Static).update("\n\n".join(x for x in (at, self.diff_text(chosen)) if x))
+
+    def action_cursor(self, step: int) -> None:
+        chart = self.query_one("#overlay-chart", LineChart)
+        chart.set_cursor(step_cursor(chart.cursor_xs(), chart.cursor, step))
+        self.render_compare()
 
     def diff_text(self, chosen: list[Row]) -> str:
         if len(chosen) != 2:
@@ -207,8 +226,9 @@ class RunsScreen(RunsLoading, Screen):
     def action_more(self) -> None:
         self.more_rows()
 
-    def action_sort(self) -> None:
-        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+    def action_sort(self, step: int = 1) -> None:
+        """Sort by the next (step 1: o, >) or previous (<) column, left to right."""
+        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + step) % len(SORT_KEYS)]
         self.render_table()
 
     def action_overlay_metric(self) -> None:
@@ -220,6 +240,8 @@ class RunsScreen(RunsLoading, Screen):
         self.render_table()
 
     def action_toggle_select(self) -> None:
+        if self.toggle_group():
+            return
         row = self.current_row()
         if row is None:
             return
@@ -240,6 +262,8 @@ class RunsScreen(RunsLoading, Screen):
         self.render_compare()
 
     def action_open_run(self) -> None:
+        if self.toggle_group():
+            return
         row = self.current_row()
         if row is not None:
             self.app.open_run(row.info.path)

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from diffrec_tui.live import LiveRun, RunState, valid_key
-from diffrec_tui.widgets.charts import SMOOTHING, LineChart, Series
+from diffrec_tui.widgets.charts import SMOOTHING, LineChart, Series, step_cursor, values_text
 from diffrec_tui.widgets.event_log import EventLog
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
@@ -69,6 +69,8 @@ class TrainScreen(Panes, Screen):
         Binding("l", "log_y", "Log y", id="train.log_y"),
         Binding("m", "smoothing", "Smooth", id="train.smoothing"),
         Binding("slash", "filter_log", "Filter log", id="train.filter_log"),
+        Binding("comma", "cursor(-1)", "Cursor ←", show=False, id="train.cursor_prev"),
+        Binding("full_stop", "cursor(1)", "Cursor →", show=False, id="train.cursor_next"),
         Binding("escape", "leave_filter", "Leave filter", id="train.leave_filter", show=False),
         PANE_BINDING,
     ]
@@ -78,6 +80,7 @@ class TrainScreen(Panes, Screen):
         self.k: int | None = None
         self._drawn: tuple | None = None  # (run id, version, k) on screen
         self._logged = (None, 0)
+        self.cursor: float | None = None  # the epoch whose exact values the side table shows
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -141,6 +144,14 @@ class TrainScreen(Panes, Screen):
         """Cycle the EMA weight (0, 0.6, 0.9) of every chart, as TensorBoard's slider."""
         for chart in self.charts():
             chart.set_view(smoothing=SMOOTHING[(SMOOTHING.index(chart.smoothing) + 1) % len(SMOOTHING)])
+
+    def action_cursor(self, step: int) -> None:
+        """Move the value cursor an epoch on every chart; the side table shows its values."""
+        charts = self.charts()
+        self.cursor = step_cursor([x for c in charts for x in c.cursor_xs()], self.cursor, step)
+        for chart in charts:
+            chart.set_cursor(self.cursor)
+        self.redraw(force=True)
 
     def current_k(self, st: RunState) -> int:
         """The K chosen with `k`, else the valid_metric's K, else 20, else the first."""
@@ -238,7 +249,8 @@ class TrainScreen(Panes, Screen):
         for key in valid:
             if key.endswith(f"@{k}"):
                 rows.append(f"{key:<12} {valid[key]:.4f}  {test.get(key, float('nan')):.4f}")
-        self.query_one("#run-best", Static).update("\n".join(rows))
+        at = values_text(self.charts(), self.cursor, note=f"best epoch {epoch}")  # the cursor's, in the same box
+        self.query_one("#run-best", Static).update(at or "\n".join(rows))
 
     def _draw_failure(self, live: LiveRun, st: RunState) -> None:
         box = self.query_one("#run-failure", Static)

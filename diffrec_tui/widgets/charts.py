@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from rich.markup import escape
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 240  # more points than a terminal chart has columns only costs time
@@ -44,6 +45,13 @@ def integer_ticks(lo: float, hi: float, most: int = 8) -> list[int]:
     return list(range(first, last + 1, step))
 
 
+def y_tick_count(height: int) -> int:
+    """How many y ticks fit a chart `height` rows tall (title, frame and x axis take 5),
+    at least two rows apart: more would share a row and one label would hide another."""
+    rows = height - 5
+    return min(5, max(2, (rows - 1) // 2 + 1))
+
+
 def downsample(xs: Sequence[float], ys: Sequence[float], n: int = MAX_POINTS) -> tuple[list, list]:
     """At most `n` evenly spaced points, always keeping the first and the last."""
     m = len(xs)
@@ -68,9 +76,15 @@ class CachedPlot(PlotextPlot):
         self._version += 1
         self.refresh()
 
+    def refigure(self) -> None:
+        """Set the figure up afresh before a build: plotext's build changes the figure's
+        state (a second build, or one at another size, places ticks differently), so a
+        chart built from its history would differ from run to run (unstable snapshots)."""
+
     def render(self):
         key = (self.size, self.app.theme, self.theme, self._version)
         if key != self._cached_key:
+            self.refigure()
             self._cached = super().render()
             self._cached_key = key
         return self._cached
@@ -93,6 +107,10 @@ class LineChart(CachedPlot):
         self.log_y = False
         self.smoothing = 0.0
         self.series: list[Series] = []
+        self.cursor: float | None = None  # the x whose exact values the reader asked for
+        self._configure()
+
+    def refigure(self) -> None:
         self._configure()
 
     def legend(self) -> str:
@@ -125,6 +143,8 @@ class LineChart(CachedPlot):
             all_x += xs
             all_y += ys
         self._limits(all_x, all_y)
+        if self.cursor is not None:
+            plt.vline(self.cursor, "gray")
 
     def _limits(self, xs: list[float], ys: list[float]) -> None:
         plt = self.plt
@@ -145,7 +165,8 @@ class LineChart(CachedPlot):
             ylo, yhi = ylo - pad, yhi + pad
             plt.ylim(ylo, yhi)
         if self.yfmt:
-            ticks = [ylo + (yhi - ylo) * i / 4 for i in range(5)]
+            n = y_tick_count(self.size.height)
+            ticks = [ylo + (yhi - ylo) * i / (n - 1) for i in range(n)]
             plt.yticks(ticks, [format(t, self.yfmt) for t in ticks])
 
     def show(self, series: list[Series], title: str | None = None, empty: str | None = None) -> None:
@@ -164,3 +185,43 @@ class LineChart(CachedPlot):
             self.smoothing = smoothing
         self._configure()
         self.redraw()
+
+    # ------------------------------------------------------------ the value cursor
+
+    def cursor_xs(self) -> list[float]:
+        return sorted({x for s in self.series for x in s.xs})
+
+    def set_cursor(self, x: float | None) -> None:
+        self.cursor = x
+        self._configure()
+        self.redraw()
+
+    def values_at(self, x: float) -> list[tuple[str, float, float]]:
+        """Each series' recorded (unsmoothed) value at x, or at its last x before it."""
+        out = []
+        for s in self.series:
+            before = [(sx, sy) for sx, sy in zip(s.xs, s.ys) if sx <= x]
+            if before:
+                out.append((s.label, *before[-1]))
+        return out
+
+
+def step_cursor(xs: Sequence[float], current: float | None, step: int) -> float | None:
+    """The cursor `step` recorded x values on from `current` (a new one starts on the last)."""
+    xs = sorted(set(xs))
+    if not xs:
+        return None
+    if current not in xs:
+        return xs[-1]
+    return xs[max(0, min(len(xs) - 1, xs.index(current) + step))]
+
+
+def values_text(charts: Sequence[LineChart], x: float | None, what: str = "epoch", note: str = "") -> str:
+    """The exact values of the charts' series at the cursor, one line each (markup)."""
+    if x is None:
+        return ""
+    lines = [f"[b]at {what} {x:g}[/b]  , . move" + (f"  ·  {note}" if note else "")]
+    for chart in charts:
+        for label, sx, sy in chart.values_at(x):
+            lines.append(f"{escape(label):<20} {sy:.4f}" + (f" ({what} {sx:g})" if sx != x else ""))
+    return "\n".join(lines)

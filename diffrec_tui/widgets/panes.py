@@ -1,11 +1,11 @@
 """Layouts that adapt to the terminal: the app carries `-short` (fewer than SHORT rows) and
-`-narrow` (fewer than NARROW columns) classes, and a screen with more panes than a small
+`-narrow` (fewer than NARROW columns) and `-tall` (TALL rows or more) classes, and a screen with more panes than a small
 terminal holds shows one of them at a time (f6 shows the next; CSS hides the others)."""
 from __future__ import annotations
 
 from textual.binding import Binding
 
-SHORT, NARROW = 32, 110  # 80x24 is both; 140x42 neither
+SHORT, NARROW, TALL = 32, 110, 50  # 80x24 is short and narrow; 140x42 neither; 200x60 tall
 PANE_BINDING = Binding("f6", "next_pane", "Next pane", id="app.next_pane")
 OFF = "-pane-off"  # the class of a pane not shown (hidden only while the terminal is small)
 
@@ -13,6 +13,7 @@ OFF = "-pane-off"  # the class of a pane not shown (hidden only while the termin
 def fit(app, width: int, height: int) -> None:
     app.set_class(height < SHORT, "-short")
     app.set_class(width < NARROW, "-narrow")
+    app.set_class(height >= TALL, "-tall")
 
 
 class Panes:

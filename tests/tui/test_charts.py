@@ -50,3 +50,34 @@ def test_close_sweep_points_are_spread_across_their_category():
     from diffrec_tui.widgets.scatter import spread
     assert spread([0.0, 1.0, 0.0, 0.0]) == [-0.25, 1.0, 0.0, 0.25]  # three on category 0, one alone
     assert spread([2.0]) == [2.0]
+
+
+async def test_train_cursor_shows_exact_values(runs_dir):
+    """Issue 17: , and . move a value cursor over the epochs; the side box shows each
+    series' recorded value there (the events' own numbers), and the charts mark it."""
+    from textual.widgets import Static
+
+    from diffrec_tui.live import LiveRun
+    from diffrec_tui.widgets.charts import LineChart
+    from tui_helpers import FINISHED, SIZE, make_app, wait_for
+    app = make_app(runs_dir, start="train")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(runs_dir / FINISHED)
+        await wait_for(pilot, lambda: app.live is not None and app.live.state.evals
+                       and app.screen.query("#run-best"), what="the run")
+        await pilot.pause(0.2)
+        st = app.live.state
+        await pilot.press("full_stop")  # the first press: the last epoch
+        assert app.screen.cursor == st.epochs[-1]
+        await pilot.press("comma", "comma")
+        epoch = app.screen.cursor
+        assert epoch == st.epochs[-3]
+        box = str(app.screen.query_one("#run-best", Static).render())
+        assert f"at epoch {epoch:g}" in box
+        loss = st.losses[st.epochs.index(epoch)]
+        assert f"loss" in box and f"{loss:.4f}" in box
+        xs, ys = st.series("recall@20", "valid")
+        before = [y for x, y in zip(xs, ys) if x <= epoch]
+        assert f"{before[-1]:.4f}" in box  # the latest evaluation at or before the cursor
+        chart = app.screen.query_one("#loss-chart", LineChart)
+        assert chart.cursor == epoch

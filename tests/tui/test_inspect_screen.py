@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from tui_helpers import HERE, REPO, SIZE, SMALL, make_app, wait_for
+from tui_helpers import HERE, LARGE, REPO, SIZE, SMALL, make_app, wait_for
 
 RUN_ID = "20250303-120000-DiffRec-synthetic"
 NO_CKPT = "20250303-110000-DiffRec-synthetic"  # same config, never evaluated: no checkpoint.pt
@@ -131,6 +131,16 @@ def test_snapshot_user_80x24_lists(snap_compare, inspect_runs):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(inspect_runs, start="inspect"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_snapshot_user_200x60(snap_compare, inspect_runs):
+    """200x60: the score chart, history and top-K grow into the room."""
+    async def run_before(pilot):
+        await loaded(pilot)
+        await pick_user(pilot, USER)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(inspect_runs, start="inspect"), terminal_size=LARGE, run_before=run_before)
 
 
 def test_snapshot_whatif(snap_compare, inspect_runs):

@@ -154,7 +154,8 @@ async def test_sweep_trials_named_ease_without_epochs_and_header_sort(runs_dir):
             table.post_message(DataTable.HeaderSelected(table, table.ordered_columns[index].key, index,
                                                         table.ordered_columns[index].label))
             await wait_for(pilot, lambda: screen.sort_key == key, what=f"sorted by {key}")
-            shown = [r.sort[key] for r in screen.visible()]
+            # runs outside sweeps in the column's order (a sweep's trials go under its group row)
+            shown = [r.sort[key] for r in screen.visible() if hasattr(r, "sort") and not r.info.sweep]
             assert shown == sorted(shown, reverse=True)
 
 
@@ -173,3 +174,122 @@ async def test_overlay_metric_is_the_users_choice(runs_dir):
             seen.add(chart.title_text)
         assert "valid ndcg@20 per run" in seen and len(seen) == 4  # every recorded metric@K in turn
         assert {s.marker for s in chart.series} == {"hd", "x"}  # two runs, two markers
+
+
+async def test_sort_column_moves_with_keys(runs_dir):
+    """Issue 17: > and < move the sort to the next and previous column (wrapping), besides
+    header clicks and o; the table follows."""
+    from diffrec_tui.screens.run_rows import SORT_KEYS
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        assert screen.sort_key == "started"
+        await pilot.press("greater_than_sign")
+        assert screen.sort_key == SORT_KEYS[SORT_KEYS.index("started") + 1]
+        await pilot.press("less_than_sign", "less_than_sign")
+        assert screen.sort_key == SORT_KEYS[SORT_KEYS.index("started") - 1] == "dataset"
+        while screen.sort_key != "run":
+            await pilot.press("less_than_sign")
+        await pilot.press("less_than_sign")
+        assert screen.sort_key == SORT_KEYS[-1]  # wraps round to the last column
+        while screen.sort_key != "status":
+            await pilot.press("greater_than_sign")
+        shown = [r.sort["status"] for r in screen.visible()]
+        assert shown == sorted(shown, reverse=True)
+        assert [r.id for r in screen.visible()] == ids(screen)
+        assert "sorted by status" in str(screen.query_one("#runs-summary", Static).render())
+
+
+async def test_name_and_note_a_run(runs_dir):
+    """Issue 17: N names a run and notes it; the name replaces the stamp in the run cell,
+    the note shows in the summary and matches the filter, both survive a new app."""
+    from engine.records.notes import read_notes
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        screen.table.move_cursor(row=screen.table.get_row_index(FINISHED), animate=False)
+        await pilot.press("N")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PathPrompt", what="the name prompt")
+        await pilot.press(*"baseline lr", "enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PathPrompt"
+                       and "Note" in app.screen.title_text, what="the note prompt")
+        await pilot.press(*"kept for the paper", "enter")
+        await wait_for(pilot, lambda: app.screen is screen and read_notes(runs_dir / FINISHED).note, what="saved")
+        assert read_notes(runs_dir / FINISHED).name == "baseline lr"
+        assert str(screen.table.get_cell(FINISHED, "run")) == "baseline lr"
+        assert "note: kept for the paper" in str(screen.query_one("#runs-summary", Static).render())
+        screen.query_one("#runs-filter", Input).value = "paper"
+        await wait_for(pilot, lambda: screen.table.row_count == 1, what="the filter on the note")
+        assert ids(screen) == [FINISHED]
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        row = next(r for r in screen.rows if r.id == FINISHED)
+        assert row.cells[0] == "baseline lr" and row.note == "kept for the paper"
+
+
+async def test_sweeps_are_groups_that_fold(runs_dir):
+    """Issue 17: a sweep is a group row named after it with its trials under it, in every
+    sort; enter or space on the group row folds and unfolds them; runs still select."""
+    import shutil
+
+    from tui_helpers import HERE
+    shutil.copytree(HERE / "fixtures" / "sweeps" / "sweep-20250303-100000-hyper",
+                    runs_dir / "sweep-20250303-100000-hyper")
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
+                       and app.screen.table.row_count > 6, what="the table")
+        screen = app.screen
+        group = "sweep:sweep-20250303-100000-hyper"
+        trials = [r.id for r in screen.rows if r.info.sweep]
+        assert trials
+        for key in ("started", "status", "best"):
+            screen.sort_key = key
+            screen.render_table()
+            await wait_for(pilot, lambda: screen.settled, what="the refill")
+            shown = ids(screen)
+            at = shown.index(group)
+            assert shown[at + 1:at + 1 + len(trials)] == [r.id for r in screen._groups[group].trials]
+            assert set(shown[at + 1:at + 1 + len(trials)]) == set(trials)
+        assert str(screen.table.get_cell(group, "run")).startswith("▾ sweep hyper")
+        screen.table.move_cursor(row=screen.table.get_row_index(group), animate=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="folded")
+        assert str(screen.table.get_cell(group, "run")).startswith("▸ sweep hyper")
+        count = f"{len(screen.rows)} of {len(screen.rows)} runs"  # group rows are not runs; folded trials are
+        assert count in str(screen.query_one("#runs-summary", Static).render())
+        assert ids(screen)[screen.table.cursor_row] == group and not screen.selected
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6 + len(trials), what="unfolded")
+        assert count in str(screen.query_one("#runs-summary", Static).render())
+        assert not screen.selected and app.current_mode == "runs"
+        await pilot.press("enter")  # folded again; then another screen shows one of its trials
+        await wait_for(pilot, lambda: screen.settled and screen.table.row_count == 6, what="folded again")
+        screen._target = next(r for r in screen.rows if r.id == trials[1]).info.path
+        screen.show_highlighted()
+        await wait_for(pilot, lambda: screen.settled and screen.current_row() is not None
+                       and screen.current_row().id == trials[1], what="the trial, unfolded")
+        await select(pilot, screen, trials[0])
+        assert screen.selected == [trials[0]]
+
+
+async def test_overlay_cursor_shows_each_runs_value(runs_dir):
+    """Issue 17: on the overlay, , and . move a cursor over the epochs and the panel beside
+    it lists each selected run's exact valid value there."""
+    from diffrec_tui.widgets.charts import LineChart
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_runs(pilot)
+        for run_id in (FINISHED, FINISHED_2):
+            await select(pilot, screen, run_id)
+        await wait_for(pilot, lambda: len(screen.selected) == 2, what="two runs")
+        chart = screen.query_one("#overlay-chart", LineChart)
+        await pilot.press("full_stop", "comma")
+        xs = chart.cursor_xs()
+        assert chart.cursor == xs[-2]
+        text = str(screen.query_one("#runs-diff", Static).render())
+        assert f"at epoch {xs[-2]:g}" in text and "config diff" in text
+        for s in chart.series:
+            y = [y for x, y in zip(s.xs, s.ys) if x <= chart.cursor][-1]
+            assert f"{y:.4f}" in text and s.label in text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select
 
-from tui_helpers import FINISHED, FINISHED_2, MID_RUN, SIZE, SMALL, config_ready, make_app, wait_for
+from tui_helpers import FINISHED, FINISHED_2, LARGE, MID_RUN, SIZE, SMALL, config_ready, make_app, wait_for
 
 
 def test_config_with_validation_error(snap_compare, runs_dir):
@@ -60,19 +60,20 @@ def test_train_finished(snap_compare, runs_dir):
     assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SIZE, run_before=run_before)
 
 
+async def select_two_runs(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5 and pilot.app.screen.settled,
+                   what="the runs table, listed to the end")
+    screen = pilot.app.screen
+    for run_id in (FINISHED, FINISHED_2):
+        screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
+        await pilot.press("space")
+    await wait_for(pilot, lambda: len(screen.selected) == 2, what="two selected runs")
+    await pilot.pause(0.3)
+
+
 def test_runs_table_compare_and_diff(snap_compare, runs_dir):
     """Two finished runs selected: their validation curves overlaid and their config diff."""
-    async def run_before(pilot):
-        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5 and pilot.app.screen.settled,
-                       what="the runs table, listed to the end")
-        screen = pilot.app.screen
-        for run_id in (FINISHED, FINISHED_2):
-            screen.table.move_cursor(row=screen.table.get_row_index(run_id), animate=False)
-            await pilot.press("space")
-        await wait_for(pilot, lambda: len(screen.selected) == 2, what="two selected runs")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=SIZE, run_before=select_two_runs)
 
 
 def test_help(snap_compare, runs_dir):
@@ -89,8 +90,7 @@ def test_help(snap_compare, runs_dir):
 
 async def test_config_80x24_layout(runs_dir):
     """80x24: the form and both preview charts (at least 8 rows each) fit, with integer step
-    ticks and short y labels. (A Pilot check, not a snapshot: the lazily mounted form splits
-    its line segments differently from run to run at this size, same text and colours.)"""
+    ticks and short y labels (test_config_80x24 is the snapshot)."""
     from textual.widgets import Input
     app = make_app(runs_dir)
     async with app.run_test(size=SMALL) as pilot:
@@ -147,3 +147,58 @@ def test_help_80x24(snap_compare, runs_dir):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(runs_dir, start="train"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_config_80x24(snap_compare, runs_dir):
+    """80x24: the form beside the status box and both preview charts (8+ rows each)."""
+    async def run_before(pilot):
+        await config_ready(pilot)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(runs_dir), terminal_size=SMALL, run_before=run_before)
+
+
+# ---------------------------------------------------------------- 200x60: the room is used
+
+def test_config_200x60(snap_compare, runs_dir):
+    async def run_before(pilot):
+        await config_ready(pilot)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+def test_train_200x60(snap_compare, runs_dir):
+    async def run_before(pilot):
+        await show_train(pilot, runs_dir / FINISHED)
+
+    assert snap_compare(make_app(runs_dir, start="train"), terminal_size=LARGE, run_before=run_before)
+
+
+def test_runs_200x60(snap_compare, runs_dir):
+    assert snap_compare(make_app(runs_dir, start="runs"), terminal_size=LARGE, run_before=select_two_runs)
+
+
+async def chart_sizes(runs_dir, size, start, ids, prepare) -> dict:
+    app = make_app(runs_dir, start=start)
+    async with app.run_test(size=size) as pilot:
+        await prepare(pilot)
+        await pilot.pause(0.3)
+        return {cid: app.screen.query_one(cid).size for cid in ids}
+
+
+async def test_layouts_grow_at_200x60(runs_dir):
+    """From 140x42 to 200x60 the charts and the runs table get taller and wider."""
+    async def runs_ready(pilot):
+        await wait_for(pilot, lambda: pilot.app.screen.table.row_count == 5 and pilot.app.screen.settled, what="the runs table")
+
+    cases = [("config", ("#beta-chart", "#abar-chart", "#form"), config_ready),
+             ("train", ("#loss-chart",), lambda pilot: show_train(pilot, runs_dir / FINISHED)),
+             ("runs", ("#runs-table", "#overlay-chart"), runs_ready)]
+    for start, ids, prepare in cases:
+        small = await chart_sizes(runs_dir, SIZE, start, ids, prepare)
+        large = await chart_sizes(runs_dir, LARGE, start, ids, prepare)
+        for cid in ids:
+            assert large[cid].width > small[cid].width, (start, cid, small[cid], large[cid])
+            if cid != "#form":
+                assert large[cid].height > small[cid].height, (start, cid, small[cid], large[cid])

@@ -16,7 +16,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from engine.config import files as config_files
 from engine.records.sweeps import load_sweep
 from diffrec_tui.widgets.scatter import Scatter
-from tui_helpers import HERE, REPO, SIZE, SMALL, answer_quit, make_app, sleeper, tiny_config, wait_for
+from tui_helpers import HERE, LARGE, REPO, SIZE, SMALL, answer_quit, make_app, sleeper, tiny_config, wait_for
 
 SWEEP = "sweep-20250303-100000-hyper"  # tests/tui/fixtures/make_sweep.py
 FIXTURE_SWEEP = HERE / "fixtures" / "sweeps" / SWEEP
@@ -109,25 +109,26 @@ def test_screen_modules_do_not_load_torch():
 
 # ---------------------------------------------------------------- snapshot
 
+async def trials_shown(pilot) -> None:
+    screen = await open_sweep_screen(pilot)
+    await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
+    await pilot.pause(0.3)
+
+
 def test_sweep_screen_snapshot(snap_compare, sweep_dir):
     """The canned stopped sweep: status with the best trial, trials ranked by validation
     recall@20, the scatter against learning_rate, the space it ran, the sweeps list."""
-    async def run_before(pilot):
-        screen = await open_sweep_screen(pilot)
-        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
-        await pilot.pause(0.3)
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SIZE, run_before=trials_shown)
 
-    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SIZE, run_before=run_before)
+
+def test_sweep_screen_200x60(snap_compare, sweep_dir):
+    """200x60: every trial row and a taller scatter."""
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=LARGE, run_before=trials_shown)
 
 
 def test_sweep_screen_80x24(snap_compare, sweep_dir):
     """80x24: the results pane first (status, at least 5 trial rows, a 9-row scatter)."""
-    async def run_before(pilot):
-        screen = await open_sweep_screen(pilot)
-        await wait_for(pilot, lambda: screen.table.row_count == 12, what="the trials")
-        await pilot.pause(0.3)
-
-    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(make_app(sweep_dir.parent, start="sweep"), terminal_size=SMALL, run_before=trials_shown)
 
 
 def test_sweep_screen_80x24_setup(snap_compare, sweep_dir):
@@ -257,7 +258,8 @@ async def test_open_a_trial_in_runs_and_inspect(sweep_dir):
                        and app.screen.current_row().info.path == trial3.run, what="the trial in Runs")
         assert app.highlighted_run == trial3.run
         runs = app.screen
-        assert runs.table.row_count == 5 + 9  # the canned runs and the sweep's 9 trial directories
+        # the canned runs, the sweep's group row and its 9 trial directories
+        assert runs.table.row_count == 5 + 1 + 9
 
         await pilot.press("5")
         await wait_for(pilot, lambda: app.current_mode == "sweep", what="back to the sweep")

@@ -18,6 +18,7 @@ FINISHED_2 = "20250301-113000-DiffRec-synthetic"
 FAILED = "20250301-140000-DiffRec-synthetic"
 SIZE = (140, 42)  # the main snapshot size
 SMALL = (80, 24)  # the smallest terminal every screen must be usable in
+LARGE = (200, 60)  # a big terminal: charts and lists must grow into the room
 
 
 def default_config() -> dict:
