@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.inspection.views import Rec  # plain data, torch-free
+
 LOG_X_ITEMS = 150  # above this many items the chart's x axis starts in log scale
 
 
@@ -56,24 +58,9 @@ class Shown:
         vec[view.valid_items] = -np.inf
         top = _top(vec, k)
         tset, vset = set(view.test_items.tolist()), set(view.valid_items.tolist())
-        recs = [StepRec(r + 1, int(i), self.insp.name(int(i)), float(vec[i]), int(i) in tset, int(i) in vset)
+        recs = [Rec(r + 1, int(i), self.insp.name(int(i)), float(vec[i]), int(i) in tset, int(i) in vset)
                 for r, i in enumerate(top) if math.isfinite(vec[i])]
         return replace(view, top=recs, metrics={"test": _metrics(top, view.test_items, k), "valid": m_valid})
-
-
-@dataclass
-class StepRec:
-    """A top-K row at an intermediate step (the fields of engine.inspect.Rec, without torch)."""
-    rank: int
-    item: int
-    name: str
-    score: float
-    in_test: bool
-    in_valid: bool
-
-    @property
-    def hit(self) -> str:
-        return "test" if self.in_test else ("valid" if self.in_valid else "")
 
 
 def _top(vec: np.ndarray, k: int) -> np.ndarray:
