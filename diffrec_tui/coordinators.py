@@ -1,6 +1,6 @@
 """The sweep coordinators the app started, owned by the app (as its training runs are):
 launch, resume, stop, notice how each ended. Every process goes through
-engine.supervisor.Child; the Sweep screen asks the app, never holds a process itself.
+engine.processes.supervisor.Child; the Sweep screen asks the app, never holds a process itself.
 No Textual and no torch here.
 """
 from __future__ import annotations

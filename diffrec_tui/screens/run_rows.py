@@ -1,4 +1,4 @@
-"""The Runs table's rows: one per indexed run (engine.run_index), with the cells it shows
+"""The Runs table's rows: one per indexed run (engine.records.run_index), with the cells it shows
 and the values its columns sort by. Made in the listing worker, never on the UI thread."""
 from __future__ import annotations
 

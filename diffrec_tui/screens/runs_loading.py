@@ -1,4 +1,4 @@
-"""How the Runs screen gets its rows: the run index (engine.run_index) lists in a thread
+"""How the Runs screen gets its rows: the run index (engine.records.run_index) lists in a thread
 worker, the first load hands rows over as they are read, and rows go into the DataTable
 a chunk per turn of the event loop, so keys are answered meanwhile. The table holds the top
 TABLE_ROWS rows of the sort and filter (Textual's DataTable recomputes its row offsets on

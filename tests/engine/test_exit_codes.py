@@ -1,4 +1,4 @@
-"""The one definition of exit statuses (engine.supervisor.ExitCode) and the shell's status
+"""The one definition of exit statuses (engine.errors.ExitCode) and the shell's status
 of a command ended by a signal."""
 from __future__ import annotations
 

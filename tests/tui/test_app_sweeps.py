@@ -1,5 +1,5 @@
 """The app owns the sweep coordinators it starts (diffrec_tui.coordinators, through
-engine.supervisor.Child): it stops them on quit and says how each ended even when the
+engine.processes.supervisor.Child): it stops them on quit and says how each ended even when the
 Sweep screen was never shown. Listings load in thread workers: the Sweep screen's list and
 the Inspect screen's run picker show a loading state until their rows arrive."""
 from __future__ import annotations

@@ -17,7 +17,7 @@ from engine.records.sweeps import list_all_runs
 from diffrec_tui.screens.runs import short_id
 from diffrec_tui.screens.inspect.loading import has_checkpoint
 
-RANK_METRIC = "recall@20"  # what the lists rank by (engine.inspect.RANK_METRIC)
+RANK_METRIC = "recall@20"  # what the lists rank by (engine.inspection.inspector.RANK_METRIC)
 LIST_LABELS = {"best": "best-served", "worst": "worst-served", "random": "random"}
 PICKER_TITLE = "runs with a checkpoint (p)"
 

@@ -8,7 +8,7 @@ What-if: remove history items or add items, re-denoise, and see how the top-K mo
 
 All model work runs in Textual thread workers (`@work(thread=True, exclusive=True)`, one
 group per kind of request: a new request cancels the one it supersedes, whose answer is
-then dropped) through engine.inspect.Inspector, one per run, cached (loading.py). torch
+then dropped) through engine.inspection.inspector.Inspector, one per run, cached (loading.py). torch
 is imported inside those workers only, so the app starts and paints without it. The
 panels (panels.py, pickers.py) draw what this screen hands them.
 """
@@ -69,7 +69,7 @@ class InspectScreen(InspectActions, InspectWorkers, Panes, Screen):
         self._followed: Path | None = None  # the app's selected run when last looked at
         self._picking = False  # p was pressed: say so if no run can be picked
         self.run_path: Path | None = None
-        self.insp = None  # engine.inspect.Inspector of run_path (once loaded)
+        self.insp = None  # engine.inspection.inspector.Inspector of run_path (once loaded)
         self.user: int | None = None
         self.view = None  # UserView of the user, unedited
         self.whatif = None  # WhatIf of the current edits, or None

@@ -15,7 +15,7 @@ LOG_X_ITEMS = 150  # above this many items the chart's x axis starts in log scal
 
 @dataclass(eq=False)  # compared by identity: every snapshot is news to the panels
 class Shown:
-    insp: Any = None  # engine.inspect.Inspector of the run, once loaded
+    insp: Any = None  # engine.inspection.inspector.Inspector of the run, once loaded
     view: Any = None  # the user's own UserView (unedited)
     whatif: Any = None  # the WhatIf of the edits, once re-denoised
     removed: tuple = ()
