@@ -28,8 +28,8 @@ class DiffRecCommands(Provider):
         root = self.app.runs_dir
         if not root.is_dir():
             return []
-        from engine.records.listing import run_dirs
-        dirs = sorted(run_dirs(root, sweeps=False), reverse=True)
+        from engine.records.run_index import run_dirs
+        dirs = run_dirs(root, sweeps=False)  # newest first
         return [(f"Open run {p.name}", partial(self.app.open_run, p), "Show this run on the Train screen")
                 for p in dirs]
 

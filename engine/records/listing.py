@@ -1,29 +1,11 @@
-"""Finding runs in a runs folder: the run directories (and the trials of its sweeps), whether a
-run is a sweep's trial, and which other runs were trained on the same data."""
+"""Which other runs were trained on the same data (the --run summary's peers), and a run's
+first event. The run directories themselves are listed by engine.records.run_index."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from engine.records import runs
-from engine.records.runs import RunDir, RunInfo
-from engine.records.sweeps import SweepDir
-
-
-def run_dirs(root: Path, sweeps: bool = True) -> list[Path]:
-    """Run directories under `root`, and (with `sweeps`) the trials of its sweeps (sweep-*/<run>)."""
-    out = []
-    for p in Path(root).iterdir():
-        if p.is_dir() and RunDir(p).exists():
-            out.append(p)
-        elif sweeps and p.name.startswith("sweep-") and SweepDir(p).exists():
-            out.extend(q for q in p.iterdir() if q.is_dir() and RunDir(q).exists())
-    return out
-
-
-def in_sweep(path: Path) -> bool:
-    """Is this run a sweep's trial (a run directory inside a sweep directory)?"""
-    return path.parent.name.startswith("sweep-") and SweepDir(path.parent).exists()
+from engine.records.runs import RunDir
 
 
 def first_event(path: Path) -> dict:

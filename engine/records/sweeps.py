@@ -33,7 +33,7 @@ from engine.config import schema as config_mod
 from engine.config import fields as config_fields
 from engine.config import files as config_files
 from engine.errors import os_errors
-from engine.records.runs import RUNS_FIX, RunDir, _slug, list_runs, load_run, make_folder, pid_alive
+from engine.records.runs import RUNS_FIX, RunDir, _slug, load_run, make_folder, pid_alive
 from engine.records.events import append_line
 from engine.search.space import Space, Trial, format_params, trial_config
 
@@ -157,9 +157,9 @@ def list_sweeps(root: str | Path) -> list[SweepInfo]:
 
 
 def list_all_runs(root: str | Path) -> list:
-    """Every run under `root` and the trials of its sweeps (RunInfos), newest first."""
-    runs = list_runs(root) + [r for p in sweep_dirs(root) for r in list_runs(p)]
-    return sorted(runs, key=lambda r: r.path.name, reverse=True)
+    """Every run under `root` and the trials of its sweeps, newest first, through the run index."""
+    from engine.records.run_index import RunIndex  # (it imports this module's file names)
+    return RunIndex.shared(root).runs(sweeps=True)
 
 
 def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
