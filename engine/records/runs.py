@@ -152,8 +152,12 @@ class RunDir:
             self.record_worker(rec["pid"], None)
 
     def worker_alive(self) -> bool | None:
-        """True or False when worker.json says; None when there is no record."""
+        """True or False when worker.json says; None when there is no record. A recorded exit
+        ends it, even while its process lives on (a sweep's long-lived worker, training
+        other runs now)."""
         rec = self.worker()
+        if rec is not None and rec.get("exit") is not None:
+            return False
         return None if rec is None else record_alive(rec, self._last_write())
 
     def _last_write(self) -> float | None:
