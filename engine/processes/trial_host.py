@@ -41,8 +41,12 @@ class TrialHost:
         self.trials = 0
 
     def offer(self, cfg: dict, ds) -> None:
-        """Take a dataset loaded elsewhere (Ray's object store) for configs with cfg's data."""
-        self._keep(data_key(cfg), ds)
+        """Take a dataset loaded elsewhere (Ray's object store) for configs with cfg's data,
+        unless one is kept already. Its arrays are copied once: the store's are read-only."""
+        key = data_key(cfg)
+        if key not in self.datasets:
+            import copy
+            self._keep(key, copy.deepcopy(ds))
 
     def dataset(self, cfg: dict):
         """(the Dataset for cfg, whether it came from the cache)."""
