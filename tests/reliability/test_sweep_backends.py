@@ -61,3 +61,29 @@ def test_ctrl_c_stops_a_sweep_cleanly_and_resume_finishes_it(tmp_path, backend):
     resumed = [e for e in events(run) if e["type"] == "started"][-1]
     assert resumed["resumed_from_epoch"] >= 1 and events(run)[-1]["type"] == "finished"
     assert len(runs_in(sweep)) == 2
+
+
+def test_a_long_lived_worker_stops_when_its_coordinator_is_killed_and_resume_continues(tmp_path):
+    """kill -9 leaves the coordinator no time: its worker sees stdin close (and its supervisor
+    gone), stops the trial at a batch boundary, notes its exit and ends; --resume finishes."""
+    runs, hyper = tmp_path / "runs", tmp_path / "hyper.test"
+    hyper.write_text("learning_rate choice [0.001]\n")
+    config = tiny(tmp_path / "c.yaml", epochs=60, eval_step=1, stopping_step=1000)
+    proc = start_cli("--tune", hyper, "--config", config, "--runs-dir", runs, "--workers", "1")
+    try:
+        sweep = wait_until(lambda: runs_in(runs)[0] if runs_in(runs) else None, 60, what="the sweep directory")
+        run = wait_until(lambda: next((r for r in runs_in(sweep) if (r / "resume.pt").is_file()), None), 120,
+                         what="a trial with its first resume point")
+        from engine.records.runs import RunDir, load_run
+        pid = RunDir(run).worker()["pid"]
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    wait_until(lambda: not alive(pid), 40, what="the orphaned worker to stop")
+    assert events(run)[-1]["type"] == "stopped" and load_run(run).status == "stopped"
+    assert RunDir(run).worker()["exit"] == 0 and "Traceback" not in (run / "worker.log").read_text()
+
+    res = cli("--resume", sweep, timeout=300)
+    assert res.returncode == 0 and "Traceback" not in res.stdout + res.stderr, res.stderr
+    assert events(run)[-1]["type"] == "finished" and len(runs_in(sweep)) == 1
