@@ -25,9 +25,9 @@ from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
 from diffrec_tui.screens.dialogs import Confirm
-from diffrec_tui.screens.run_groups import RunGroups, grouped
+from diffrec_tui.screens.run_groups import RunGroups
 from diffrec_tui.screens.run_notes import RunNotes
-from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
+from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, short_id
 from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
@@ -129,12 +129,6 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
             self.reload()
 
     # ------------------------------------------------------------ data
-
-    def visible(self) -> list[Row]:
-        """The rows that pass the filter in the sort's order, sweeps grouped (run_groups)."""
-        rows = [r for r in self.rows if matches(r, self.query_text)]
-        out, self._groups = grouped(rows, self.sort_key, self.descending, self.folded)
-        return out
 
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""

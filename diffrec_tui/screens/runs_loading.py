@@ -9,6 +9,7 @@ RunsLoading is the screen's half that does this; the screen provides `table`, `r
 `show_highlighted()`."""
 from __future__ import annotations
 
+import gc
 import time
 from functools import partial
 from pathlib import Path
@@ -19,12 +20,22 @@ from textual.worker import get_current_worker
 
 from engine.records.run_index import RunIndex
 
+from diffrec_tui.screens.run_groups import grouped
 from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
 FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
 FILL_PAUSE = 0.002
+WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
+YIELD_SECONDS = 0.0005
+STREAM_ROWS = 100  # rows the table takes while the first listing streams (a screenful; the rest after it)
 TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `n` adds as many
+
+
+def ordered(rows: list[Row], state: tuple) -> tuple[list, dict]:
+    """The rows shown for order_state() `state`, in table order, and the sweeps' group rows."""
+    query, key, descending, folded = state
+    return grouped([r for r in rows if matches(r, query)], key, descending, folded)
 
 
 def scan(root: Path, cache: dict) -> list[Row]:
@@ -43,9 +54,9 @@ class RunsArrived(Message):
 class RunsScanned(Message):
     """The listing worker is done: every run, newest first."""
 
-    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None):
+    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None, order: tuple | None = None):
         super().__init__()
-        self.rows, self.streamed, self.error = rows, streamed, error
+        self.rows, self.streamed, self.error, self.order = rows, streamed, error, order
 
 
 class RunsLoading:
@@ -62,6 +73,7 @@ class RunsLoading:
         self._fill_gen = 0
         self._limit = TABLE_ROWS  # rows the table may hold
         self._keep_cursor: str | None = None
+        self._order: tuple | None = None  # (order_state(), rows, visible rows, groups) made by the worker
 
     def reload(self, again: bool = True) -> None:
         """Re-read the runs directory in a worker; the index reads only the runs that changed.
@@ -82,19 +94,28 @@ class RunsLoading:
 
         def note(done: int, total: int) -> None:
             progress[:] = [done, total]
+        gc.freeze()
+        slice_end = time.perf_counter() + WORK_SLICE
         try:
             for info in RunIndex.shared(root).stream(progress=note):
                 rows.append(row_for(info, self._rowcache, new))
                 if worker.is_cancelled:
                     return
+                if time.perf_counter() > slice_end:  # let the event loop have the interpreter
+                    time.sleep(YIELD_SECONDS)
+                    slice_end = time.perf_counter() + WORK_SLICE
                 if stream and time.monotonic() - last > STREAM_SECONDS:
                     self.post_message(RunsArrived(rows[sent:], *progress))
                     sent, last = len(rows), time.monotonic()
+                    gc.freeze()
         except Exception as exc:  # a listing must never take the screen down
             self.post_message(RunsScanned([], stream, f"cannot list {root}: {exc}"))
             return
         self._rowcache = new
-        self.post_message(RunsScanned(rows, stream))
+        state = self.order_state()  # the table's order, made here rather than on the UI thread
+        order = (state, rows, *ordered(rows, state))
+        gc.freeze()
+        self.post_message(RunsScanned(rows, stream, order=order))
 
     def on_runs_arrived(self, msg: RunsArrived) -> None:
         self.rows = self.rows + msg.rows
@@ -102,7 +123,8 @@ class RunsLoading:
         self._progress = (msg.done, msg.total)
         shown = [r for r in msg.rows if matches(r, self.query_text)]
         self._shown += len(shown)
-        self._queue(shown[:max(0, self._limit - len(self._table_ids) - len(self._pending))])
+        room = min(self._limit, STREAM_ROWS) - len(self._table_ids) - len(self._pending)
+        self._queue(shown[:max(0, room)])
         self.render_summary()
 
     def _queue(self, rows: list[Row]) -> None:
@@ -119,6 +141,7 @@ class RunsLoading:
         changed = [id(r) for r in msg.rows] != [id(r) for r in self.rows]
         before = self._by_id
         self.rows = msg.rows
+        self._order = msg.order
         self._by_id = {r.id: r for r in self.rows}
         self.selected = [i for i in self.selected if i in self._by_id]
         if msg.streamed:
@@ -159,6 +182,20 @@ class RunsLoading:
         self._queue(visible[len(self._table_ids):self._limit])
         self.render_summary()
         return True
+
+    def order_state(self) -> tuple:
+        """What the table's order depends on besides the rows."""
+        return self.query_text, self.sort_key, self.descending, frozenset(self.folded)
+
+    def visible(self) -> list[Row]:
+        """The rows that pass the filter in the sort's order, sweeps grouped (run_groups); the
+        listing worker's order while the rows and the state are the ones it ordered."""
+        state, done = self.order_state(), self._order
+        if done is not None and done[1] is self.rows and done[0] == state:
+            out, self._groups = list(done[2]), done[3]
+        else:
+            out, self._groups = ordered(self.rows, state)
+        return out
 
     @property
     def settled(self) -> bool:
