@@ -94,6 +94,7 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
         for title, key in COLUMNS:
             self.table.add_column(title, key=key or "mark")
         self.set_interval(REFRESH_SECONDS, self._auto_reload)
+        self.watch(self.table, "scroll_y", lambda _: self._pull(), init=False)  # a mouse wheel nears them too
         self.render_compare()  # the panel's hint before the first listing is in
         self.table.focus()
 
@@ -118,6 +119,8 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
             self.folded.discard(row.info.sweep)
             self.render_table()  # its fill calls this again
             return
+        if row is not None and row.id not in self._table_ids:
+            self.bring(row.id)  # a row the table defers: its fill calls this again
         if row is None or row.id not in self._table_ids:
             return
         self._target = None
@@ -140,8 +143,8 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
             text += f"  ·  [$accent]reading runs: {self._progress[0]} of {self._progress[1]}[/]"
         elif self._pending:
             text += f"  ·  [$accent]showing {len(self._table_ids)} so far[/]"
-        elif len(self._table_ids) < self._shown:
-            text += f"  ·  the first {len(self._table_ids)} in the table: n shows {runs_loading.TABLE_ROWS} more"
+        elif self._due() < self._shown:
+            text += f"  ·  the first {self._due()} in the table: n shows {runs_loading.TABLE_ROWS} more"
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
@@ -194,6 +197,7 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self.current_row()
         self.app.highlighted_run = row.info.path if row else None
+        self._pull()  # rows past the view go in as the cursor nears them
         self.render_summary()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -28,7 +28,8 @@ FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key wait
 FILL_PAUSE = 0.002
 WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
 YIELD_SECONDS = 0.0005
-STREAM_ROWS = 100  # rows the table takes while the first listing streams (a screenful; the rest after it)
+FIRST_ROWS = 100  # rows the table takes before any is looked at (over a screenful)
+AHEAD_ROWS = 50  # and as many past the cursor and the view as they move down
 TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `n` adds as many
 
 
@@ -69,6 +70,7 @@ class RunsLoading:
         self._again = False  # a reload was asked for while it was
         self._progress = (0, 0)  # runs read, runs found
         self._pending: list[Row] = []  # rows still to go into the table
+        self._deferred: list[Row] = []  # rows after those, taken as the view nears them (_pull)
         self._table_ids: list[str] = []  # the rows in the table, in order
         self._fill_gen = 0
         self._limit = TABLE_ROWS  # rows the table may hold
@@ -123,16 +125,39 @@ class RunsLoading:
         self._progress = (msg.done, msg.total)
         shown = [r for r in msg.rows if matches(r, self.query_text)]
         self._shown += len(shown)
-        room = min(self._limit, STREAM_ROWS) - len(self._table_ids) - len(self._pending)
-        self._queue(shown[:max(0, room)])
+        self._queue(shown[:max(0, self._limit - self._due())])
         self.render_summary()
 
     def _queue(self, rows: list[Row]) -> None:
-        """Append rows to the table, starting a fill when none is under way."""
+        """Append rows to the table: those the view needs now, the others once it nears them."""
+        self._deferred.extend(rows)
+        self._pull()
+
+    def _due(self) -> int:
+        """Rows the table holds, is being filled with, or takes as the view nears them."""
+        return len(self._table_ids) + len(self._pending) + len(self._deferred)
+
+    def _pull(self, through: int = -1) -> None:
+        """Fill the table with deferred rows up to AHEAD_ROWS past the cursor and the view
+        (FIRST_ROWS at least), or through row `through`; start a fill when none is under way.
+        Every row added costs the table a measure and a repaint of the rows in view, so
+        rows nobody looks at yet stay out of it."""
+        table = self.table
+        view_end = max(table.cursor_row, round(table.scroll_y) + table.size.height)
+        room = max(FIRST_ROWS, view_end + AHEAD_ROWS, through + 1) - len(self._table_ids) - len(self._pending)
+        if room <= 0 or not self._deferred:
+            return
         idle = not self._pending
-        self._pending.extend(rows)
-        if idle and rows:
+        self._pending.extend(self._deferred[:room])
+        del self._deferred[:room]
+        if idle:
             self._fill_step(self._fill_gen)
+
+    def bring(self, row_id: str) -> None:
+        """Fill the table through a deferred row (one the cursor is to go to)."""
+        ids = [r.id for r in self._deferred]
+        if row_id in ids:
+            self._pull(through=len(self._table_ids) + len(self._pending) + ids.index(row_id))
 
     def on_runs_scanned(self, msg: RunsScanned) -> None:
         self.scanning = False
@@ -159,7 +184,8 @@ class RunsLoading:
     def _streamed_tail(self) -> None:
         """After a first load: the table holds the rows in reading order (newest first by
         name); queue the rest if that is also the order shown, else refill it."""
-        visible, have = self.visible(), self._table_ids + [r.id for r in self._pending]
+        visible = self.visible()
+        have = self._table_ids + [r.id for r in self._pending] + [r.id for r in self._deferred]
         if [r.id for r in visible[:len(have)]] != have:
             self.render_table()
             return
@@ -179,6 +205,7 @@ class RunsLoading:
                 for key, value in zip(keys, row.texts()):
                     self.table.update_cell(row.id, key, value)
         self._shown = len(visible)
+        self._deferred = []
         self._queue(visible[len(self._table_ids):self._limit])
         self.render_summary()
         return True
@@ -199,7 +226,7 @@ class RunsLoading:
 
     @property
     def settled(self) -> bool:
-        """Every run read and every row due in the table is there."""
+        """Every run read and every row the view needs is in the table."""
         return not self.scanning and not self._pending
 
     def render_table(self) -> None:
@@ -211,10 +238,12 @@ class RunsLoading:
         self.table.clear()
         self._table_ids = []
         visible = self.visible()
-        self._pending = visible[:self._limit]
+        self._pending, self._deferred = [], visible[:self._limit]
         self._shown = len(visible)
         self._fill_gen += 1
-        self._fill_step(self._fill_gen)
+        self._pull()
+        if self._keep_cursor is not None:
+            self.bring(self._keep_cursor)
         self.render_summary()
 
     def _fill_step(self, gen: int) -> None:
@@ -233,14 +262,14 @@ class RunsLoading:
         else:
             self.render_summary()
             self.show_highlighted()
+            self._pull()  # the view may have moved on meanwhile
 
     def _mark(self, row: Row) -> Text:
         return Text("●", style="bold") if row.id in self.selected else Text(" ")
 
     def more_rows(self) -> None:
         """Let the table hold TABLE_ROWS more of the rows that pass the filter."""
-        if len(self._table_ids) + len(self._pending) < self._shown:
+        if self._due() < self._shown:
             self._limit += TABLE_ROWS
-            have = len(self._table_ids) + len(self._pending)
-            self._queue(self.visible()[have:self._limit])
+            self._queue(self.visible()[self._due():self._limit])
             self.render_summary()
