@@ -139,14 +139,16 @@ class RunsLoading:
 
     def _pull(self, through: int = -1) -> None:
         """Fill the table with deferred rows up to AHEAD_ROWS past the cursor and the view
-        (FIRST_ROWS at least), or through row `through`; start a fill when none is under way.
+        (FIRST_ROWS at least), or through row `through`, once under half of AHEAD_ROWS are
+        left past them; start a fill when none is under way.
         Every row added costs the table a measure and a repaint of the rows in view, so
         rows nobody looks at yet stay out of it."""
         table = self.table
         view_end = max(table.cursor_row, round(table.scroll_y) + table.size.height)
-        room = max(FIRST_ROWS, view_end + AHEAD_ROWS, through + 1) - len(self._table_ids) - len(self._pending)
-        if room <= 0 or not self._deferred:
-            return
+        have = len(self._table_ids) + len(self._pending)
+        if not self._deferred or have >= max(FIRST_ROWS, view_end + AHEAD_ROWS // 2, through + 1):
+            return  # still half the margin ahead: rows go in by the batch, not one per key
+        room = max(FIRST_ROWS, view_end + AHEAD_ROWS, through + 1) - have
         idle = not self._pending
         self._pending.extend(self._deferred[:room])
         del self._deferred[:room]
