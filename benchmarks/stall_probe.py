@@ -27,8 +27,9 @@ LATE = 0.03  # a beat this overdue counts as a stall whose stack is sampled
 class StallProbe:
     def __init__(self, sample: bool = False):
         self.samples: list[tuple[float, tuple[str, ...]]] = []
-        self.gc_pauses: list[tuple[int, float]] = []  # (generation, seconds) of each collection
+        self.gc_pauses: list[tuple[int, float, str]] = []  # (generation, seconds, thread) of each collection
         self._gc_start = 0.0
+        self.gc_at: list[float] = []  # when each collection began
         self.beats: list[tuple[float, float]] = []  # (when due, how late)
         self._sample, self._beat, self._stop = sample, time.perf_counter(), False
         self._loop_thread = threading.get_ident()
@@ -37,6 +38,7 @@ class StallProbe:
 
     def start(self) -> None:
         self._cpu = (time.thread_time(), time.process_time())
+        self._t0 = time.perf_counter()
         gc.callbacks.append(self._gc)
         self._task = asyncio.get_running_loop().create_task(self._heart())
         if self._sample:
@@ -57,7 +59,9 @@ class StallProbe:
         if phase == "start":
             self._gc_start = time.perf_counter()
         else:
-            self.gc_pauses.append((info["generation"], time.perf_counter() - self._gc_start))
+            where = "loop" if threading.get_ident() == self._loop_thread else "other"
+            self.gc_pauses.append((info["generation"], time.perf_counter() - self._gc_start, where))
+            self.gc_at.append(self._gc_start)
 
     async def _heart(self) -> None:
         while not self._stop:
@@ -80,12 +84,14 @@ class StallProbe:
         thread and of the others (the listing worker) from start() to stop()."""
         late = sorted(x for due, x in self.beats if due >= since) or [0.0]
         q = lambda p: late[min(len(late) - 1, int(p * (len(late) - 1)))] * 1000  # noqa: E731
-        gc2 = [s for g, s in self.gc_pauses if g == 2]
+        gc2 = [s for g, s, _ in self.gc_pauses if g == 2]
         return {"loop_p50_ms": q(0.5), "loop_p95_ms": q(0.95), "loop_max_ms": late[-1] * 1000,
                 "loop_over_100ms": sum(x > 0.1 for x in late), "gc_runs": len(self.gc_pauses),
-                "gc_max_ms": max((s for _, s in self.gc_pauses), default=0.0) * 1000,
-                "gc2_runs": len(gc2), "gc_total_ms": sum(s for _, s in self.gc_pauses) * 1000,
-                "loop_cpu_s": self.cpu[0], "other_cpu_s": self.cpu[1] - self.cpu[0]}
+                "gc_max_ms": max((s for _, s, _ in self.gc_pauses), default=0.0) * 1000,
+                "gc2_runs": len(gc2), "gc_total_ms": sum(s for _, s, _ in self.gc_pauses) * 1000,
+                "loop_cpu_s": self.cpu[0], "other_cpu_s": self.cpu[1] - self.cpu[0],
+                "gc_longest": sorted(([g, round(s * 1000, 1), t, round(at - self._t0, 3)] for (g, s, t), at
+                                      in zip(self.gc_pauses, self.gc_at)), key=lambda p: -p[1])[:3]}
 
     def report(self, t0: float, top: int = 25, file=sys.stderr) -> None:
         """The functions the loop thread was in most often while late (by sample count), and

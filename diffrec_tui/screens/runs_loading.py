@@ -24,12 +24,12 @@ from diffrec_tui.screens.run_groups import grouped
 from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
+FILL_ROWS = 100  # rows added to the table per turn of the event loop (each turn repaints the rows in view)
 FILL_PAUSE = 0.002
 WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
 YIELD_SECONDS = 0.0005
 FIRST_ROWS = 100  # rows the table takes before any is looked at (over a screenful)
-AHEAD_ROWS = 50  # and as many past the cursor and the view as they move down
+AHEAD_ROWS = 100  # and as many past the cursor and the view as they move down
 TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `n` adds as many
 
 
