@@ -13,8 +13,12 @@ temporary folder, then measures, each phase in a fresh process (cold: nothing in
                pure-Python YAML loader), on at most --old-max runs, scaled to N
   peers        what --run's summary adds: the same-data runs of the newest run
   Runs screen  the app started on Config, `3` pressed: the screen up (its widgets, no rows),
-               first rows shown, the table full (it holds the top 500 rows), the longest
-               wait of a key (cursor down every 50 ms) while loading, peak RSS
+               first rows shown, the table settled (every run read; the table holds the rows
+               its view needs, more as the cursor moves down, 500 at most until `n`), how long
+               a key (cursor down every 50 ms) waited while loading (p50/p95/max) and the event
+               loop's longest stall meanwhile, the longest key wait once settled, peak RSS.
+               DIFFREC_BENCH_STALLS=1 prints where the loop thread was during each stall
+               (benchmarks/stall_probe.py)
 The figures are seconds unless marked; the machine is shared, so compare the rows of one
 run (old scan vs index) rather than figures from different sessions.
 """
@@ -265,8 +269,8 @@ def main() -> None:
         print("  ".join(f"{row[c]:>11.3f}" if isinstance(row.get(c), float) else f"{row.get(c, '-'):>11}"
                         for c in cols), flush=True)
     print(f"old = the scan before the index, read on {min(args.old_max, max(args.n))} runs at most and scaled "
-          f"to N; shown/first/full = Runs screen up, its first rows, its table full (at most 500 rows) after "
-          f"pressing 3; key_* = how long a key (cursor down every {KEY_EVERY * 1000:.0f} ms) waited while "
+          f"to N; shown/first/full = Runs screen up, its first rows, every run read and the rows in view in "
+          f"the table, after pressing 3; key_* = how long a key (cursor down every {KEY_EVERY * 1000:.0f} ms) waited while "
           f"loading; loop_max_ms = the event loop's longest stall meanwhile (a heartbeat's lateness); "
           f"settled_max_ms = the longest key wait once loaded ({SETTLED_KEYS} keys); rss_mb = the app's peak RSS")
     try:
