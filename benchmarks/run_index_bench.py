@@ -13,8 +13,12 @@ temporary folder, then measures, each phase in a fresh process (cold: nothing in
                pure-Python YAML loader), on at most --old-max runs, scaled to N
   peers        what --run's summary adds: the same-data runs of the newest run
   Runs screen  the app started on Config, `3` pressed: the screen up (its widgets, no rows),
-               first rows shown, the table full (it holds the top 500 rows), the longest
-               wait of a key (cursor down every 50 ms) while loading, peak RSS
+               first rows shown, the table settled (every run read; the table holds the rows
+               its view needs, more as the cursor moves down, 500 at most until `n`), how long
+               a key (cursor down every 50 ms) waited while loading (p50/p95/max) and the event
+               loop's longest stall meanwhile, the longest key wait once settled, peak RSS.
+               DIFFREC_BENCH_STALLS=1 prints where the loop thread was during each stall
+               (benchmarks/stall_probe.py)
 The figures are seconds unless marked; the machine is shared, so compare the rows of one
 run (old scan vs index) rather than figures from different sessions.
 """
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+STALLS = bool(os.environ.get("DIFFREC_BENCH_STALLS"))  # sample the loop thread's stack while it is late
 MODELS = ("DiffRec", "LDiffRec", "EASE", "MultiVAE", "Pop")
 
 
@@ -143,19 +148,19 @@ def phase_screen(root: Path) -> dict:
 async def _screen(root: Path) -> dict:
     import resource
 
-    from paint_probe import Probe, marks, mark_handled
-    from textual.widgets import DataTable
-    DataTable.action_cursor_down = mark_handled(DataTable.action_cursor_down)
+    from paint_probe import Probe
+    from stall_probe import StallProbe
     from engine.config import files as config_files
 
     cfg = config_files.load(ROOT / "configs" / "default.yaml")
     app = Probe(config=cfg, config_path=ROOT / "configs" / "default.yaml", runs_dir=root)
-    out = {}
+    out, waits, presses = {}, [], []
     async with app.run_test(size=(140, 42)) as pilot:
         await pilot.pause(0.5)
+        probe = StallProbe(sample=STALLS)
+        probe.start()
         t0 = time.perf_counter()
-        presses = [asyncio.create_task(pilot.press("3"))]  # not awaited: pilot.press waits for the app to idle
-        waits = []
+        presses.append(asyncio.create_task(pilot.press("3")))  # not awaited: pilot.press waits for the app to idle
         while True:
             screen = app.screen
             table = getattr(screen, "table", None) if app.current_mode == "runs" and screen.is_mounted else None
@@ -169,21 +174,49 @@ async def _screen(root: Path) -> dict:
             if time.perf_counter() - t0 > 600:
                 raise SystemExit("the Runs table did not fill in 600 s")
             if table is not None and table.row_count:
-                marks.clear()
-                k0 = time.perf_counter()
-                presses.append(asyncio.create_task(pilot.press("down")))
-                while "handled" not in marks and time.perf_counter() - k0 < 30:
-                    await asyncio.sleep(0.001)
-                waits.append((marks.get("handled", float("nan")) - k0, k0 - t0))
-            await asyncio.sleep(0.05)
+                waits.append(await _key_wait(pilot, presses))
+            await asyncio.sleep(KEY_EVERY)
+        await probe.stop()
+        out.update(probe.summary(since=t0 + out.get("first", 0.0)))  # while rows load (keys are pressed)
+        probe.report(t0)
+        out.update(_waits("key", waits))
+        table.move_cursor(row=0)
+        settled = []  # the same keys once every row is in: what the table costs without any loading
+        for _ in range(SETTLED_KEYS):
+            settled.append(await _key_wait(pilot, presses))
+            await asyncio.sleep(KEY_EVERY)
+        out.update(_waits("settled", settled))
         await asyncio.gather(*presses)
         out["rows"] = table.row_count
         out["listed"] = len(screen.rows)
-        worst = max(waits, default=(0.0, 0.0))
-        out["key_max_ms"], out["key_max_at"] = worst[0] * 1000, worst[1]
-        out["keys"] = len(waits)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+KEY_EVERY = 0.05  # a key (cursor down) this often while the screen loads
+SETTLED_KEYS = 40
+
+
+async def _key_wait(pilot, presses: list) -> float:
+    """Seconds from pressing cursor-down to the table handling it."""
+    from paint_probe import marks, mark_handled
+    from textual.widgets import DataTable
+    if not hasattr(DataTable.action_cursor_down, "__wrapped__"):
+        DataTable.action_cursor_down = mark_handled(DataTable.action_cursor_down)
+    marks.clear()
+    k0 = time.perf_counter()
+    presses.append(asyncio.create_task(pilot.press("down")))
+    while "handled" not in marks and time.perf_counter() - k0 < 30:
+        await asyncio.sleep(0.001)
+    return marks.get("handled", float("nan")) - k0
+
+
+def _waits(name: str, waits: list[float]) -> dict:
+    """p50, p95, max of key waits in ms, and how many took over 100 ms."""
+    from paint_probe import pct
+    ms = [w * 1000 for w in waits] or [0.0]
+    return {f"{name}_p50_ms": pct(ms, 0.5), f"{name}_p95_ms": pct(ms, 0.95), f"{name}_max_ms": max(ms),
+            f"{name}s_over_100ms": sum(m > 100 for m in ms), f"{name}s": len(waits)}
 
 
 def run_phase(name: str, root: Path, *extra: str) -> dict:
@@ -228,17 +261,18 @@ def main() -> None:
               "screen": phase_screen}[args.phase]
         print(json.dumps(fn(Path(args.root))))
         return
-    cols = ("n", "first_build", "cold", "warm", "old", "peers", "shown", "first", "full", "key_max_ms", "rss_mb",
-            "index_kb")
+    cols = ("n", "first_build", "cold", "warm", "old", "peers", "shown", "first", "full", "key_p50_ms",
+            "key_p95_ms", "key_max_ms", "loop_max_ms", "settled_max_ms", "rss_mb", "index_kb")
     print("  ".join(f"{c:>11}" for c in cols), flush=True)
     for n in args.n:
         row = measure(n, args.old_max, not args.no_screen)
         print("  ".join(f"{row[c]:>11.3f}" if isinstance(row.get(c), float) else f"{row.get(c, '-'):>11}"
                         for c in cols), flush=True)
     print(f"old = the scan before the index, read on {min(args.old_max, max(args.n))} runs at most and scaled "
-          f"to N; shown/first/full = Runs screen up, its first rows, its table full (at most 500 rows) after "
-          f"pressing 3; key_max_ms = longest wait of a key "
-          f"while loading; rss_mb = the app's peak RSS")
+          f"to N; shown/first/full = Runs screen up, its first rows, every run read and the rows in view in "
+          f"the table, after pressing 3; key_* = how long a key (cursor down every {KEY_EVERY * 1000:.0f} ms) waited while "
+          f"loading; loop_max_ms = the event loop's longest stall meanwhile (a heartbeat's lateness); "
+          f"settled_max_ms = the longest key wait once loaded ({SETTLED_KEYS} keys); rss_mb = the app's peak RSS")
     try:
         print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     except OSError:

@@ -25,9 +25,9 @@ from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
 from diffrec_tui.screens import runs_loading
 from diffrec_tui.screens.dialogs import Confirm
-from diffrec_tui.screens.run_groups import RunGroups, grouped
+from diffrec_tui.screens.run_groups import RunGroups
 from diffrec_tui.screens.run_notes import RunNotes
-from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, matches, short_id
+from diffrec_tui.screens.run_rows import COLUMNS, SORT_KEYS, Row, _short, short_id
 from diffrec_tui.screens.runs_loading import RunsLoading, scan  # noqa: F401  (scan: the Inspect picker's listing)
 
 REFRESH_SECONDS = 3.0  # re-read the runs directory this often while a listed run is active
@@ -94,6 +94,7 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
         for title, key in COLUMNS:
             self.table.add_column(title, key=key or "mark")
         self.set_interval(REFRESH_SECONDS, self._auto_reload)
+        self.watch(self.table, "scroll_y", lambda _: self._pull(), init=False)  # a mouse wheel nears them too
         self.render_compare()  # the panel's hint before the first listing is in
         self.table.focus()
 
@@ -118,6 +119,8 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
             self.folded.discard(row.info.sweep)
             self.render_table()  # its fill calls this again
             return
+        if row is not None and row.id not in self._table_ids:
+            self.bring(row.id)  # a row the table defers: its fill calls this again
         if row is None or row.id not in self._table_ids:
             return
         self._target = None
@@ -130,12 +133,6 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
 
     # ------------------------------------------------------------ data
 
-    def visible(self) -> list[Row]:
-        """The rows that pass the filter in the sort's order, sweeps grouped (run_groups)."""
-        rows = [r for r in self.rows if matches(r, self.query_text)]
-        out, self._groups = grouped(rows, self.sort_key, self.descending, self.folded)
-        return out
-
     def render_summary(self) -> None:
         """The line above the table; a dead or failed run under the cursor adds why it ended."""
         arrow = "↓" if self.descending else "↑"
@@ -146,8 +143,8 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
             text += f"  ·  [$accent]reading runs: {self._progress[0]} of {self._progress[1]}[/]"
         elif self._pending:
             text += f"  ·  [$accent]showing {len(self._table_ids)} so far[/]"
-        elif len(self._table_ids) < self._shown:
-            text += f"  ·  the first {len(self._table_ids)} in the table: n shows {runs_loading.TABLE_ROWS} more"
+        elif self._due() < self._shown:
+            text += f"  ·  the first {self._due()} in the table: n shows {runs_loading.TABLE_ROWS} more"
         row = self.current_row()
         if row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
@@ -200,6 +197,7 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self.current_row()
         self.app.highlighted_run = row.info.path if row else None
+        self._pull()  # rows past the view go in as the cursor nears them
         self.render_summary()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -9,6 +9,7 @@ RunsLoading is the screen's half that does this; the screen provides `table`, `r
 `show_highlighted()`."""
 from __future__ import annotations
 
+import gc
 import time
 from functools import partial
 from pathlib import Path
@@ -19,12 +20,23 @@ from textual.worker import get_current_worker
 
 from engine.records.run_index import RunIndex
 
+from diffrec_tui.screens.run_groups import grouped
 from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 50  # rows added to the table per turn of the event loop (a key waits at most that long)
+FILL_ROWS = 100  # rows added to the table per turn of the event loop (each turn repaints the rows in view)
 FILL_PAUSE = 0.002
+WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
+YIELD_SECONDS = 0.0005
+FIRST_ROWS = 100  # rows the table takes before any is looked at (over a screenful)
+AHEAD_ROWS = 100  # and as many past the cursor and the view as they move down
 TABLE_ROWS = 500  # rows the table holds at first (the top of the sort and filter); `n` adds as many
+
+
+def ordered(rows: list[Row], state: tuple) -> tuple[list, dict]:
+    """The rows shown for order_state() `state`, in table order, and the sweeps' group rows."""
+    query, key, descending, folded = state
+    return grouped([r for r in rows if matches(r, query)], key, descending, folded)
 
 
 def scan(root: Path, cache: dict) -> list[Row]:
@@ -43,9 +55,9 @@ class RunsArrived(Message):
 class RunsScanned(Message):
     """The listing worker is done: every run, newest first."""
 
-    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None):
+    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None, order: tuple | None = None):
         super().__init__()
-        self.rows, self.streamed, self.error = rows, streamed, error
+        self.rows, self.streamed, self.error, self.order = rows, streamed, error, order
 
 
 class RunsLoading:
@@ -58,10 +70,12 @@ class RunsLoading:
         self._again = False  # a reload was asked for while it was
         self._progress = (0, 0)  # runs read, runs found
         self._pending: list[Row] = []  # rows still to go into the table
+        self._deferred: list[Row] = []  # rows after those, taken as the view nears them (_pull)
         self._table_ids: list[str] = []  # the rows in the table, in order
         self._fill_gen = 0
         self._limit = TABLE_ROWS  # rows the table may hold
         self._keep_cursor: str | None = None
+        self._order: tuple | None = None  # (order_state(), rows, visible rows, groups) made by the worker
 
     def reload(self, again: bool = True) -> None:
         """Re-read the runs directory in a worker; the index reads only the runs that changed.
@@ -82,19 +96,28 @@ class RunsLoading:
 
         def note(done: int, total: int) -> None:
             progress[:] = [done, total]
+        gc.freeze()
+        slice_end = time.perf_counter() + WORK_SLICE
         try:
             for info in RunIndex.shared(root).stream(progress=note):
                 rows.append(row_for(info, self._rowcache, new))
                 if worker.is_cancelled:
                     return
+                if time.perf_counter() > slice_end:  # let the event loop have the interpreter
+                    time.sleep(YIELD_SECONDS)
+                    slice_end = time.perf_counter() + WORK_SLICE
                 if stream and time.monotonic() - last > STREAM_SECONDS:
                     self.post_message(RunsArrived(rows[sent:], *progress))
                     sent, last = len(rows), time.monotonic()
+                    gc.freeze()
         except Exception as exc:  # a listing must never take the screen down
             self.post_message(RunsScanned([], stream, f"cannot list {root}: {exc}"))
             return
         self._rowcache = new
-        self.post_message(RunsScanned(rows, stream))
+        state = self.order_state()  # the table's order, made here rather than on the UI thread
+        order = (state, rows, *ordered(rows, state))
+        gc.freeze()
+        self.post_message(RunsScanned(rows, stream, order=order))
 
     def on_runs_arrived(self, msg: RunsArrived) -> None:
         self.rows = self.rows + msg.rows
@@ -102,15 +125,41 @@ class RunsLoading:
         self._progress = (msg.done, msg.total)
         shown = [r for r in msg.rows if matches(r, self.query_text)]
         self._shown += len(shown)
-        self._queue(shown[:max(0, self._limit - len(self._table_ids) - len(self._pending))])
+        self._queue(shown[:max(0, self._limit - self._due())])
         self.render_summary()
 
     def _queue(self, rows: list[Row]) -> None:
-        """Append rows to the table, starting a fill when none is under way."""
+        """Append rows to the table: those the view needs now, the others once it nears them."""
+        self._deferred.extend(rows)
+        self._pull()
+
+    def _due(self) -> int:
+        """Rows the table holds, is being filled with, or takes as the view nears them."""
+        return len(self._table_ids) + len(self._pending) + len(self._deferred)
+
+    def _pull(self, through: int = -1) -> None:
+        """Fill the table with deferred rows up to AHEAD_ROWS past the cursor and the view
+        (FIRST_ROWS at least), or through row `through`, once under half of AHEAD_ROWS are
+        left past them; start a fill when none is under way.
+        Every row added costs the table a measure and a repaint of the rows in view, so
+        rows nobody looks at yet stay out of it."""
+        table = self.table
+        view_end = max(table.cursor_row, round(table.scroll_y) + table.size.height)
+        have = len(self._table_ids) + len(self._pending)
+        if not self._deferred or have >= max(FIRST_ROWS, view_end + AHEAD_ROWS // 2, through + 1):
+            return  # still half the margin ahead: rows go in by the batch, not one per key
+        room = max(FIRST_ROWS, view_end + AHEAD_ROWS, through + 1) - have
         idle = not self._pending
-        self._pending.extend(rows)
-        if idle and rows:
+        self._pending.extend(self._deferred[:room])
+        del self._deferred[:room]
+        if idle:
             self._fill_step(self._fill_gen)
+
+    def bring(self, row_id: str) -> None:
+        """Fill the table through a deferred row (one the cursor is to go to)."""
+        ids = [r.id for r in self._deferred]
+        if row_id in ids:
+            self._pull(through=len(self._table_ids) + len(self._pending) + ids.index(row_id))
 
     def on_runs_scanned(self, msg: RunsScanned) -> None:
         self.scanning = False
@@ -119,6 +168,7 @@ class RunsLoading:
         changed = [id(r) for r in msg.rows] != [id(r) for r in self.rows]
         before = self._by_id
         self.rows = msg.rows
+        self._order = msg.order
         self._by_id = {r.id: r for r in self.rows}
         self.selected = [i for i in self.selected if i in self._by_id]
         if msg.streamed:
@@ -136,7 +186,8 @@ class RunsLoading:
     def _streamed_tail(self) -> None:
         """After a first load: the table holds the rows in reading order (newest first by
         name); queue the rest if that is also the order shown, else refill it."""
-        visible, have = self.visible(), self._table_ids + [r.id for r in self._pending]
+        visible = self.visible()
+        have = self._table_ids + [r.id for r in self._pending] + [r.id for r in self._deferred]
         if [r.id for r in visible[:len(have)]] != have:
             self.render_table()
             return
@@ -156,13 +207,28 @@ class RunsLoading:
                 for key, value in zip(keys, row.texts()):
                     self.table.update_cell(row.id, key, value)
         self._shown = len(visible)
+        self._deferred = []
         self._queue(visible[len(self._table_ids):self._limit])
         self.render_summary()
         return True
 
+    def order_state(self) -> tuple:
+        """What the table's order depends on besides the rows."""
+        return self.query_text, self.sort_key, self.descending, frozenset(self.folded)
+
+    def visible(self) -> list[Row]:
+        """The rows that pass the filter in the sort's order, sweeps grouped (run_groups); the
+        listing worker's order while the rows and the state are the ones it ordered."""
+        state, done = self.order_state(), self._order
+        if done is not None and done[1] is self.rows and done[0] == state:
+            out, self._groups = list(done[2]), done[3]
+        else:
+            out, self._groups = ordered(self.rows, state)
+        return out
+
     @property
     def settled(self) -> bool:
-        """Every run read and every row due in the table is there."""
+        """Every run read and every row the view needs is in the table."""
         return not self.scanning and not self._pending
 
     def render_table(self) -> None:
@@ -174,10 +240,12 @@ class RunsLoading:
         self.table.clear()
         self._table_ids = []
         visible = self.visible()
-        self._pending = visible[:self._limit]
+        self._pending, self._deferred = [], visible[:self._limit]
         self._shown = len(visible)
         self._fill_gen += 1
-        self._fill_step(self._fill_gen)
+        self._pull()
+        if self._keep_cursor is not None:
+            self.bring(self._keep_cursor)
         self.render_summary()
 
     def _fill_step(self, gen: int) -> None:
@@ -196,14 +264,14 @@ class RunsLoading:
         else:
             self.render_summary()
             self.show_highlighted()
+            self._pull()  # the view may have moved on meanwhile
 
     def _mark(self, row: Row) -> Text:
         return Text("●", style="bold") if row.id in self.selected else Text(" ")
 
     def more_rows(self) -> None:
         """Let the table hold TABLE_ROWS more of the rows that pass the filter."""
-        if len(self._table_ids) + len(self._pending) < self._shown:
+        if self._due() < self._shown:
             self._limit += TABLE_ROWS
-            have = len(self._table_ids) + len(self._pending)
-            self._queue(self.visible()[have:self._limit])
+            self._queue(self.visible()[self._due():self._limit])
             self.render_summary()

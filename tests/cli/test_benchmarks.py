@@ -52,9 +52,12 @@ def test_gpu_check_runs_every_step_on_the_cpu(write_config, tiny_raw):
 def test_run_index_bench_prints_each_figure_for_each_n():
     """Issue 19's benchmark end to end on small folders (listing, peers, the Runs screen)."""
     text = bench("run_index_bench.py", "--n", 30, 120, "--old-max", 20, timeout=600)
-    rows = [line.split() for line in text.splitlines() if line.split() and line.split()[0] in ("30", "120")]
-    assert [r[0] for r in rows] == ["30", "120"] and all(len(r) == 12 for r in rows)
+    lines = [line.split() for line in text.splitlines() if line.split()]
+    head = next(line for line in lines if line[0] == "n")
+    rows = [dict(zip(head, line)) for line in lines if line[0] in ("30", "120")]
+    assert [r["n"] for r in rows] == ["30", "120"] and all(len(r) == len(head) for r in rows)
+    assert {"key_p95_ms", "key_max_ms", "loop_max_ms", "settled_max_ms"} <= set(head)  # key waits while loading
     for r in rows:
-        assert all(float(x) >= 0 for x in r[1:])
-        assert float(r[6]) <= float(r[7]) <= float(r[8])  # screen up, first rows, full table
-    assert float(rows[1][11]) > 0 and float(rows[0][11]) == 0  # an index file for 100 runs or more only
+        assert all(float(x) >= 0 for x in r.values())
+        assert float(r["shown"]) <= float(r["first"]) <= float(r["full"])  # screen up, first rows, full table
+    assert float(rows[1]["index_kb"]) > 0 and float(rows[0]["index_kb"]) == 0  # an index file for 100 runs or more only

@@ -122,3 +122,29 @@ async def test_a_long_table_holds_the_top_rows_and_m_shows_more(runs_dir, monkey
             await pilot.press("o")
         await wait_for(pilot, lambda: screen.settled and ids(screen)[0] == FINISHED, what="the re-sorted table")
         assert screen.table.row_count == 5
+
+
+async def test_rows_past_the_view_go_in_as_the_cursor_nears_them(runs_dir, monkeypatch):
+    """Each row added costs the table a repaint of its view: rows far below it wait until the
+    cursor (or a chosen run) nears them, and the summary still counts them as in the table."""
+    monkeypatch.setattr(runs_loading, "FIRST_ROWS", 2)
+    monkeypatch.setattr(runs_loading, "AHEAD_ROWS", 4)
+    names = copies(runs_dir, 60)
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.settled
+                       and app.screen.table.row_count > 0, what="the top rows")
+        screen = app.screen
+        view = screen.table.size.height
+        assert view + 2 <= screen.table.row_count < 65  # the view's rows and half AHEAD_ROWS more at least
+        assert "65 of 65 runs" in summary(screen) and "n shows" not in summary(screen)
+        before = screen.table.row_count
+        while screen.table.row_count == before and screen.table.cursor_row < before - 1:
+            await pilot.press("down")
+            await pilot.pause()
+        assert screen.table.row_count > before  # before the cursor reached the last row
+        screen._target = runs_dir / names[0]  # the oldest run, chosen on another screen
+        screen.show_highlighted()
+        await wait_for(pilot, lambda: screen.current_row() is not None
+                       and screen.current_row().id == names[0], what="the cursor on a deferred run")
+        assert screen.table.row_count == 65
