@@ -69,6 +69,7 @@ class TrialInfo:
     reason: str = ""
     same_as: int | None = None  # the result is this trial's: the two configs are the same
     pruned: dict | None = None  # {"epoch", "value", "by"}: the evaluation that stopped it
+    ended_at: float | None = None  # when its end was recorded (epoch seconds)
 
 
 @dataclass
@@ -191,6 +192,7 @@ def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
     t.reason = rec.get("reason") or ""
     t.same_as = rec.get("same_as")
     t.pruned = rec.get("pruned") if isinstance(rec.get("pruned"), dict) else None
+    t.ended_at = rec.get("time") if t.status in ENDED and isinstance(rec.get("time"), (int, float)) else None
 
 
 def _from_run(t: TrialInfo, metric: str, coordinator_alive: bool) -> None:
