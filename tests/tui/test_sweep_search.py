@@ -112,3 +112,25 @@ async def test_setup_choices_reach_the_sweep_and_its_coordinator(runs_dir, monke
         meta = load_sweep(path).meta
         assert (meta["strategy"], meta["trials"], meta["prune"], meta["plan"]) == ("bayes", 3, "median", [])
         assert meta["pruner"]["n_startup_trials"] == pruning.MEDIAN_STARTUP and backend == "ray"
+
+
+async def test_the_runs_screen_shows_a_pruned_run_and_why(runs_dir):
+    from tui_helpers import FINISHED
+    run = RunDir(runs_dir / FINISHED)
+    stopped = {**run.summary(), "status": "stopped", "reason": "stopped by user"}
+    run.event("started", pid=1)  # resumed, then stopped by the sweep's pruner
+    run.event("stopped", **stopped)
+    run.write_summary(stopped)
+    assert run.mark_pruned(4, 0.1234, "asha", "pruned by asha at epoch 4: valid recall@20 0.1234")["status"] == "pruned"
+    assert run.mark_pruned(4, 0.1234, "asha", "again") is None  # only a stopped run is marked
+    app = make_app(runs_dir, start="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count == 5,
+                       what="the runs table")
+        screen = app.screen
+        screen.query_one("#runs-filter", Input).value = "pruned"
+        await wait_for(pilot, lambda: screen.table.row_count == 1, what="the filter")
+        assert "pruned" in [str(c) for c in screen.table.get_row_at(0)]
+        screen.table.move_cursor(row=0, animate=False)
+        await wait_for(pilot, lambda: "pruned: pruned by asha at epoch 4" in
+                       str(screen.query_one("#runs-summary", Static).render()), what="the reason")
