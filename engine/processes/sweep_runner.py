@@ -206,6 +206,7 @@ class Runner:
 
     def _finish(self, slot: _Slot) -> TrialInfo:
         t, run = slot.trial, slot.run
+        self.search.check(t)  # evaluations written since the last tick belong to its curve
         summary = run.summary() or {}
         status = summary.get("status")
         if status in ("finished", "stopped", "failed"):
