@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prune", choices=("none", "asha", "median"),
                    help="stop trials early whose validation metric is in the bottom share at an evaluation (default none)")
     g.add_argument("--workers", type=int, metavar="N", help="trials run in parallel")
+    g.add_argument("--backend", choices=("local", "process", "ray"),
+                   help="where trials run: local long-lived workers (default), process (one interpreter "
+                        "per trial) or ray (extra: diffrec-tui[ray])")
+    g.add_argument("--address", metavar="ADDR", help="--backend ray: the cluster to join (default: a local Ray)")
+    g.add_argument("--cpus-per-trial", type=float, metavar="N", help="--backend ray: CPUs per trial (default 1)")
+    g.add_argument("--gpus-per-trial", type=float, metavar="N", help="--backend ray: GPUs per trial (default 0)")
     g = p.add_argument_group("inspection")
     g.add_argument("--inspect", metavar="RUN_DIR", help="print one user's top-K from a finished run")
     g.add_argument("--user", metavar="ID", help="user for --inspect: the dataset's own id (dense ids for npy data)")
@@ -82,15 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The options each command reads (argparse dest names). Any other option given is refused:
 # a flag that would be silently ignored is a mistake the user should hear about.
+BACKEND_FLAGS = ("backend", "address", "cpus_per_trial", "gpus_per_trial")
 OPTIONS = {
     "app": {"config", "overrides", "runs_dir", "device"},
     "run": {"run", "overrides", "runs_dir", "device", "seeds"},
     "run_seeds": {"run", "overrides", "runs_dir", "device", "seeds"},  # --run --seeds: a seed group
     "resume": {"resume", "runs_dir"},  # --runs-dir: where to find RUN_DIR given as a run's name
     "resume_sweep": {"resume", "runs_dir", "tune", "base_config", "overrides", "device", "trials", "workers",
-                     "search", "prune"},
+                     "search", "prune", *BACKEND_FLAGS},
     "compare": {"compare", "models", "overrides", "runs_dir", "device", "seeds", "workers"},
-    "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume", "search", "prune"},
+    "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume", "search", "prune", *BACKEND_FLAGS},
     "inspect": {"inspect", "user", "topk", "json"},
     "export_recs": {"export_recs", "topk"},
     "export_tensorboard": {"export_tensorboard"},

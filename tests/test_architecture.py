@@ -31,7 +31,7 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 50
 
 RECORD_FILES = ("config.yaml", "events.jsonl", "checkpoint.pt", "resume.pt", "summary.json", "worker.log",
                 "worker.json", "tokens.json", "sweep.yaml", "state.json", "results.csv", "results.jsonl",
-                "best.yaml", "sweep.log", "per_user_test.npz", "compare.json", "summary.csv", "notes.json")
+                "best.yaml", "sweep.log", "workers.log", "per_user_test.npz", "compare.json", "summary.csv", "notes.json")
 # a file name on its own (not the tail of a user's path like configs/my_config.yaml)
 RECORD_NAME = re.compile(r"(?<![\w/.-])(" + "|".join(map(re.escape, RECORD_FILES)) + r")\b")
 

@@ -35,9 +35,9 @@ def main(args, cfg: dict) -> int:
     return finish(sd, workers, threads)
 
 
-def finish(sd, workers: int, threads: int | None) -> int:
+def finish(sd, workers: int, threads: int | None, backend=None) -> int:
     """Run (or resume) the group's seeds, then print its table."""
-    code = tune.execute(sd, workers, threads, show_result=False)
+    code = tune.execute(sd, workers, threads, show_result=False, backend=backend)
     print_group(seeds_mod.load(sd.path))
     return code
 

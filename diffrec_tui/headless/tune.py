@@ -34,7 +34,7 @@ from engine.config import files as config_files
 from engine.search import pruning, space as tuning
 from engine.errors import InputError
 from engine.records.runs import runs_root
-from engine.processes.cores import share
+from engine.processes.backends import make_backend, slots
 from engine.processes.sweep_runner import exit_code, run_supervised
 from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
 
@@ -53,12 +53,19 @@ def main(args) -> int:
     base = load_config(args.base_config, args)
     locate(base)  # a wrong data path is one error now, not one failed trial each
     strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"], search=args.search)
-    prune = args.prune or "none"
     runnable = args.trials if strategy == "bayes" else sum(1 for t in trials if not t.skip)
     if not runnable:
         raise InputError(f"--tune: every combination is invalid with this base config: {trials[0].skip}")
-    workers, threads = share(base, args.workers, runnable)
-    hyper = Path(args.tune)
+    backend = backend_of(args)
+    try:
+        workers, threads = slots(backend, base, args.workers, runnable)
+        return _start(args, space, base, strategy, trials, runnable, workers, threads, backend)
+    finally:
+        backend.close()  # closed already when the sweep ran; here for every other way out
+
+
+def _start(args, space, base, strategy, trials, runnable, workers, threads, backend) -> int:
+    hyper, prune = Path(args.tune), args.prune or "none"
     for p, why in tuning.inert(space, base):
         print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}: "
               "trials that differ only in it run once and share the result", flush=True)
@@ -71,9 +78,9 @@ def main(args) -> int:
           + (f" ({skipped} skipped: invalid combinations)" if skipped else "")
           + f", {workers} worker{'s' * (workers > 1)}"
           + (f" x {threads} thread{'s' * (threads > 1)}" if threads else "")
-          + f", best by valid {base['valid_metric']}"
+          + f", best by valid {base['valid_metric']}" + _on(args)
           + (f", {pruning.describe(prune, pruning.settings(prune, base))}" if prune != "none" else ""), flush=True)
-    return execute(sd, workers, threads)
+    return execute(sd, workers, threads, backend=backend)
 
 
 def resume(args) -> int:
@@ -103,27 +110,47 @@ def resume(args) -> int:
         if given is not None and given != kept:
             raise InputError(f"--resume: the sweep's --{flag} is {kept}; drop --{flag} {given}")
     todo = info.todo
-    workers, threads = share(base, args.workers, max(1, todo))
-    print(f"resuming sweep {sd.path}: {info.size - todo} of {info.size} trials done, "
-          f"{todo} to run, {workers} worker{'s' * (workers > 1)}", flush=True)
-    from engine.records.seeds import is_group
-    if is_group(sd.path):  # a seed group: its mean +- SD table, no best trial
-        from diffrec_tui.headless.seeds_cmd import finish
-        return finish(sd, workers, threads)
-    return execute(sd, workers, threads)
+    backend = backend_of(args)
+    try:
+        workers, threads = slots(backend, base, args.workers, max(1, todo))
+        print(f"resuming sweep {sd.path}: {info.size - todo} of {info.size} trials done, "
+              f"{todo} to run, {workers} worker{'s' * (workers > 1)}" + _on(args), flush=True)
+        from engine.records.seeds import is_group
+        if is_group(sd.path):  # a seed group: its mean +- SD table, no best trial
+            from diffrec_tui.headless.seeds_cmd import finish
+            return finish(sd, workers, threads, backend=backend)
+        return execute(sd, workers, threads, backend=backend)
+    finally:
+        backend.close()
+
+
+def backend_of(args):
+    """The backend --backend names (engine.processes.backends); Ray is connected here, so a
+    missing extra or a wrong --address is one error before anything is written."""
+    return make_backend(getattr(args, "backend", None), address=getattr(args, "address", None),
+                        cpus_per_trial=getattr(args, "cpus_per_trial", None),
+                        gpus_per_trial=getattr(args, "gpus_per_trial", None))
+
+
+def _on(args) -> str:
+    name = getattr(args, "backend", None)
+    if name != "ray":
+        return f", backend {name}" if name else ""
+    return f", on Ray ({args.address or 'a local instance'})"
 
 
 def _space_key(space: tuning.Space) -> list:
     return [{k: v for k, v in d.items() if k != "line"} for d in space.to_list()]
 
 
-def execute(sd: SweepDir, workers: int, threads: int | None, show_result: bool = True) -> int:
+def execute(sd: SweepDir, workers: int, threads: int | None, show_result: bool = True, backend=None) -> int:
     """Run the sweep's trials in the foreground with a live view (sweep_runner.run_supervised:
     a signal stops it like Ctrl-C, a second one kills the workers; exit status 130, 143 or 129).
     `show_result` False: the caller prints its own outcome (a seed group has no best trial)."""
     view = RichSweepView(sd) if sys.stdout.isatty() else PlainSweepView(sd)
     with view:
-        info, signals = run_supervised(sd.path, workers, threads, on_update=view.update, on_tick=view.tick)
+        info, signals = run_supervised(sd.path, workers, threads, on_update=view.update, on_tick=view.tick,
+                                       backend=backend)
     if show_result:
         print_result(info, interrupted=bool(signals.received))
     return exit_code(info, signals)

@@ -16,7 +16,7 @@ from typing import Callable
 import sys
 
 from engine.errors import InputError, one_line
-from engine.processes.cores import share
+from engine.processes.backends import BACKENDS, LocalBackend, SpawnBackend, make_backend, slots
 from engine.processes.sweep_search import SweepSearch
 from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
 from engine.errors import ExitCode
@@ -38,8 +38,9 @@ class _Slot:
 
 
 class Runner:
-    """Runs a sweep's unfinished trials, `workers` at a time, each in its own worker
-    process (`spawn(run_dir, resume=, env=)`, engine.processes.worker.spawn by default).
+    """Runs a sweep's unfinished trials, `workers` at a time, on a `backend`
+    (engine.processes.backends: long-lived local workers by default; `spawn=` gives one
+    interpreter per trial through that function, as `spawn(run_dir, resume=, env=)`).
 
     A failed trial is recorded and the sweep goes on. When `should_stop()` turns true no
     trial starts, running workers get SIGINT (killed after `stop_grace` seconds) and are
@@ -56,12 +57,14 @@ class Runner:
 
     def __init__(self, path: str | Path, workers: int, threads: int | None = None,
                  spawn: Callable | None = None, poll_seconds: float = 0.2,
-                 stop_grace: float = STOP_GRACE_SECONDS):
-        if spawn is None:
-            from engine.processes.worker import spawn
+                 stop_grace: float = STOP_GRACE_SECONDS, backend=None):
         self.sd = SweepDir(path)
         self.workers, self.threads = max(1, workers), threads
-        self.spawn, self.poll_seconds, self.stop_grace = spawn, poll_seconds, stop_grace
+        if backend is None:  # `spawn`: one interpreter per trial, through that function (tests' stand-ins)
+            backend = SpawnBackend(spawn) if spawn is not None else LocalBackend()
+        if getattr(backend, "log_file", False) is None:  # long-lived workers log to the sweep directory
+            backend.log_file = self.sd.workers_log
+        self.backend, self.poll_seconds, self.stop_grace = backend, poll_seconds, stop_grace
         self.running: dict[int, _Slot] = {}
 
     def run(self, should_stop: Callable[[], bool] = lambda: False,
@@ -105,6 +108,7 @@ class Runner:
             self.sd.write_state(status=status, pid=os.getpid(), workers=self.workers, threads=self.threads)
             self.sd.write_csv()
             self.sd.write_best(info)
+            self.backend.close()
         return load_sweep(self.sd.path)
 
     def _regroup(self) -> None:
@@ -192,11 +196,7 @@ class Runner:
             cfg = trial_config(self.base, t.params, self.threads)
             run = RunDir.create(self.sd.path, cfg)
             threads = cfg["threads"]
-        env = None
-        if threads:  # numpy/scipy/OpenMP pools follow the trial's share of the cores too
-            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-                   "OPENBLAS_NUM_THREADS": str(threads)}
-        proc = Child(self.spawn(run.path, resume=resume, env=env))
+        proc = self.backend.start(run.path, resume=resume, threads=threads)
         self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior, resume)
         self.search.started(t, run)
         self.sd.record({"trial": t.index, "status": "running", "params": t.params, "run": run.path.name,
@@ -243,18 +243,22 @@ class Runner:
 
 def run_supervised(path: str | Path, workers: int, threads: int | None,
                    on_update: Callable[[TrialInfo], None] = lambda t: None,
-                   on_tick: Callable[[], None] = lambda: None) -> tuple[SweepInfo, Signals]:
-    """Run the sweep's trials. SIGINT, SIGTERM or SIGHUP stop it like Ctrl-C: no new trial,
-    running workers stop at a batch boundary, a second signal kills them at once."""
-    runner = Runner(path, workers, threads)
+                   on_tick: Callable[[], None] = lambda: None, backend=None) -> tuple[SweepInfo, Signals]:
+    """Run the sweep's trials on `backend` (default: long-lived local workers). SIGINT,
+    SIGTERM or SIGHUP stop it like Ctrl-C: no new trial, running trials stop at a batch
+    boundary, a second signal kills them at once."""
+    runner = Runner(path, workers, threads, backend=backend)
 
     def on_signal(signum):
         if len(signals.received) > 1:
             runner.stop_grace = 0.0  # a second signal: do not wait for the workers
 
     signals = Signals(on_signal)
-    with signals:
-        info = runner.run(should_stop=lambda: bool(signals.received), on_update=on_update, on_tick=on_tick)
+    try:
+        with signals:
+            info = runner.run(should_stop=lambda: bool(signals.received), on_update=on_update, on_tick=on_tick)
+    finally:
+        runner.backend.close()  # also when the run never began (Ray: ray.shutdown on every path)
     return info, signals
 
 
@@ -264,26 +268,55 @@ def exit_code(info: SweepInfo, signals: Signals) -> int:
     return ExitCode.OK if info.best else ExitCode.FAILED
 
 
-USAGE = "usage: python -m engine.processes.sweep_runner SWEEP_DIR [--workers N]"
+USAGE = ("usage: python -m engine.processes.sweep_runner SWEEP_DIR [--workers N] [--backend local|process|ray] "
+         "[--address ADDR] [--cpus-per-trial N] [--gpus-per-trial N]")
+
+
+def parse_args(argv: list[str]):
+    """The coordinator's arguments, or None when they are wrong (the caller prints USAGE)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise ValueError(message)
+
+    p = Parser(add_help=False)
+    p.add_argument("sweep_dir")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--backend", choices=BACKENDS)
+    p.add_argument("--address")
+    p.add_argument("--cpus-per-trial", type=float)
+    p.add_argument("--gpus-per-trial", type=float)
+    try:
+        args = p.parse_args(argv)
+    except ValueError:
+        return None
+    return args if Path(args.sweep_dir).is_absolute() else None
 
 
 def main(argv: list[str]) -> int:
     """The coordinator the app launches: one plain line per trial that starts or ends."""
-    if len(argv) not in (1, 3) or (len(argv) == 3 and argv[1] != "--workers") or not Path(argv[0]).is_absolute():
+    args = parse_args(argv)
+    if args is None:
         print(USAGE + " (SWEEP_DIR an absolute path)", file=sys.stderr)
         return ExitCode.INPUT
+    backend = None
     try:
-        info = load_sweep(argv[0])
+        info = load_sweep(args.sweep_dir)
         if info.status == "running":
             raise InputError(f"sweep {info.path} is still running (pid {info.state.get('pid')})")
         todo = info.todo
-        workers, threads = share(info.meta["base"], int(argv[2]) if len(argv) == 3 else None, max(1, todo))
+        backend = make_backend(args.backend, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                               gpus_per_trial=args.gpus_per_trial)
+        workers, threads = slots(backend, info.meta["base"], args.workers, max(1, todo))
     except (InputError, ValueError) as exc:
+        if backend is not None:
+            backend.close()
         print(one_line(str(exc)), file=sys.stderr)
         return ExitCode.INPUT
     print(f"sweep {info.path}: {todo} of {info.size} trials to run, {workers} workers", flush=True)
     n = info.size
-    info, signals = run_supervised(info.path, workers, threads, on_update=lambda t: print(
+    info, signals = run_supervised(info.path, workers, threads, backend=backend, on_update=lambda t: print(
         f"trial {t.index}/{n} {t.status}" + (f": {t.reason}" if t.reason else ""), flush=True))
     return exit_code(info, signals)
 

@@ -13,10 +13,9 @@ import os
 import signal
 import subprocess
 import sys
-import traceback
 from pathlib import Path
 
-from engine.errors import ExitCode, classify, os_errors
+from engine.errors import ExitCode, os_errors
 from engine.records.runs import RUNS_FIX, RunDir
 from engine.processes.supervisor import STOP_SIGNALS, watch_supervisor
 
@@ -58,37 +57,8 @@ def run(run_dir: str | Path, resume: bool = False, supervisor: int | None = None
     if supervisor:
         watch_supervisor(supervisor, lambda: (run.worker() or {}).get("supervisor") is None, ask_stop)
 
-    def fail(reason: str, kind: str, code: int) -> int:
-        try:
-            ev = run.event("failed", reason=reason, kind=kind)
-            prev = run.summary() or {}
-            run.write_summary({**{k: prev.get(k) for k in ("best_epoch", "epochs_run", "valid", "test")},
-                               "status": "failed", "reason": reason, "kind": kind, "time": ev["time"]})
-        except OSError as exc:  # the run directory itself is gone or read-only: say so in worker.log
-            print(f"worker: cannot record the failure ({reason}): {exc}", file=sys.stderr)
-        return code
-
-    try:
-        from engine.training import budget
-        from engine.data import loaders as data
-        from engine.config import schema as config
-        cfg = config.resolve(run.config())
-        ds = data.load(cfg)
-        budget.check(cfg, ds.n_users, ds.n_items)
-        if not resume:
-            from engine.records import tokens
-            tokens.write(run.tokens_file, ds)
-        from engine.training.trainer import TrainingFailed, fit_into
-        try:
-            fit_into(run, cfg, ds, lambda: stop["asked"], resume=resume)
-            return ExitCode.OK
-        except TrainingFailed as exc:
-            return fail(str(exc), "training", ExitCode.FAILED)
-    except Exception as exc:  # the one boundary: input -> its message, a crash -> traceback in worker.log
-        message, code, kind = classify(exc)
-        if kind == "crash":
-            traceback.print_exc()
-        return fail(message, kind, code)
+    from engine.processes.trial_host import TrialHost
+    return TrialHost().run(run.path, resume, lambda: stop["asked"])
 
 
 def main(argv: list[str] | None = None) -> int:

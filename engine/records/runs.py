@@ -8,7 +8,9 @@ runs/<YYYYmmdd-HHMMSS>-<model>-<dataset>[-<n>]/
   worker.log     the worker's stdout/stderr
   tokens.json    the dataset's own user/item ids and item titles (atomic and CSV data)
   worker.json    the worker process: pid, start (its start time, so a reused pid is not it),
-                 host, supervisor (the pid that stops it when it exits; null once detached)
+                 host, supervisor (the pid that stops it when it exits; null once detached),
+                 exit (its status once known: a long-lived sweep worker notes it when the
+                 trial ends, as that pid goes on to train other runs)
 
 Everything here is read as untrusted input: a killed writer's partial line, a hand-edited
 file or a file from another machine must give a clear status, never an exception.
@@ -152,8 +154,12 @@ class RunDir:
             self.record_worker(rec["pid"], None)
 
     def worker_alive(self) -> bool | None:
-        """True or False when worker.json says; None when there is no record."""
+        """True or False when worker.json says; None when there is no record. A recorded exit
+        ends it, even while its process lives on (a sweep's long-lived worker, training
+        other runs now)."""
         rec = self.worker()
+        if rec is not None and rec.get("exit") is not None:
+            return False
         return None if rec is None else record_alive(rec, self._last_write())
 
     def _last_write(self) -> float | None:

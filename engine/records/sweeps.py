@@ -11,6 +11,7 @@ runs/sweep-<YYYYmmdd-HHMMSS>-<name>/
                  a trial's latest record wins
   results.csv    one row per ended trial, rewritten (atomically) after each one ends
   best.yaml      the full config of the best finished trial, ready for `--run`
+  workers.log    the long-lived trial workers' own output (each trial's is in its worker.log)
   <run dirs>     one ordinary run directory per trial (engine.records.runs), so
                  `engine.records.runs.list_runs(sweep_dir)` lists the trials
 
@@ -43,6 +44,7 @@ from engine.search.space import Space, Trial, format_params, trial_config
 SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
 RESULTS_JSONL, RESULTS_CSV, BEST_FILE = "results.jsonl", "results.csv", "best.yaml"
 LOG_FILE = "sweep.log"
+WORKERS_LOG = "workers.log"
 ENDED = ("finished", "stopped", "failed", "skipped", "pruned")
 DONE = ("finished", "skipped", "pruned")  # a resumed sweep does not run these again
 
@@ -232,6 +234,7 @@ class SweepDir:
     csv_file = property(lambda self: self.path / RESULTS_CSV)
     best_file = property(lambda self: self.path / BEST_FILE)
     log_file = property(lambda self: self.path / LOG_FILE)  # the coordinator's own output
+    workers_log = property(lambda self: self.path / WORKERS_LOG)  # long-lived workers, between trials
 
     def exists(self) -> bool:
         """Is this a sweep directory (it has its sweep.yaml)?"""

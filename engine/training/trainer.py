@@ -271,11 +271,14 @@ def fit(cfg: dict, ds: Dataset, run_dir: str | Path | None = None,
 
 
 def fit_into(run: RunDir, cfg: dict, ds: Dataset, should_stop: Callable[[], bool] = lambda: False,
-             resume: bool = False) -> None:
+             resume: bool = False, started_extra: dict | None = None) -> None:
     """Train into a run directory: every event appended to its events.jsonl, the summary
-    written when training ends. The worker process does this; tests and benchmarks call it
-    in-process. Raises TrainingFailed like `fit`."""
+    written when training ends; `started_extra` joins the `started` event (how the host
+    got the data). The worker process does this; tests and benchmarks call it in-process.
+    Raises TrainingFailed like `fit`."""
     for ev in fit(cfg, ds, run.path, should_stop, resume=resume):
+        if ev["type"] == "started" and started_extra:
+            ev = {**ev, **started_extra}
         ev = run.event(ev.pop("type"), **ev)
         if ev["type"] in ("finished", "stopped"):
             run.write_summary({k: v for k, v in ev.items() if k != "type"})
