@@ -310,9 +310,9 @@ class DiffRecApp(EditorActions, App):
 
     # ------------------------------------------------------------ sweeps
 
-    def launch_sweep(self, path: Path, workers: int | None = None) -> None:
+    def launch_sweep(self, path: Path, workers: int | None = None, backend: str = "local") -> None:
         """Run (or resume) a sweep in a coordinator this app owns (OSError if it cannot start)."""
-        self.sweeps.launch(path, workers)
+        self.sweeps.launch(path, workers, backend)
 
     def _poll_sweeps(self) -> None:
         for path, code in self.sweeps.poll():

@@ -63,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("tuning")
     g.add_argument("--tune", metavar="HYPER_FILE", help="hyper-parameter search (RecBole hyper.test format)")
     g.add_argument("--config", dest="base_config", metavar="CONFIG", help="base config for --tune")
-    g.add_argument("--trials", type=int, metavar="N", help="random search with N trials")
+    g.add_argument("--trials", type=int, metavar="N", help="random (or bayes) search with N trials")
+    g.add_argument("--search", choices=("grid", "random", "bayes"),
+                   help="grid (default for all-choice lines), random (default with --trials) or bayes (Optuna TPE)")
+    g.add_argument("--prune", choices=("none", "asha", "median"),
+                   help="stop trials early whose validation metric is in the bottom share at an evaluation (default none)")
     g.add_argument("--workers", type=int, metavar="N", help="trials run in parallel")
     g.add_argument("--backend", choices=("local", "process", "ray"),
                    help="where trials run: local long-lived workers (default), process (one interpreter "
@@ -91,9 +95,9 @@ OPTIONS = {
     "run_seeds": {"run", "overrides", "runs_dir", "device", "seeds"},  # --run --seeds: a seed group
     "resume": {"resume", "runs_dir"},  # --runs-dir: where to find RUN_DIR given as a run's name
     "resume_sweep": {"resume", "runs_dir", "tune", "base_config", "overrides", "device", "trials", "workers",
-                     *BACKEND_FLAGS},
+                     "search", "prune", *BACKEND_FLAGS},
     "compare": {"compare", "models", "overrides", "runs_dir", "device", "seeds", "workers"},
-    "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume", *BACKEND_FLAGS},
+    "tune": {"tune", "base_config", "trials", "workers", "overrides", "runs_dir", "device", "resume", "search", "prune", *BACKEND_FLAGS},
     "inspect": {"inspect", "user", "topk", "json"},
     "export_recs": {"export_recs", "topk"},
     "export_tensorboard": {"export_tensorboard"},

@@ -27,11 +27,11 @@ class Coordinators:
         self.procs: Children = Children()
         self.exit_codes: dict[Path, int] = {}  # how each ended, once it has
 
-    def launch(self, path: Path, workers: int | None = None) -> Child:
+    def launch(self, path: Path, workers: int | None = None, backend: str = "local") -> Child:
         """Run (or resume) the sweep's unfinished trials in a new coordinator process
         (OSError when it cannot start)."""
         path = Path(path)
-        self.procs[path] = child = Child(sweeps.launch(path, workers))
+        self.procs[path] = child = Child(sweeps.launch(path, workers, backend))
         self.exit_codes.pop(path, None)
         return child
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import files as config_files
-from engine.search import space as tuning
+from engine.search import pruning, space as tuning
 from engine.errors import ConfigError, InputError
 from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
 
@@ -46,22 +46,31 @@ class Check:
     summary: str = ""
 
 
-def check_space(text: str, trials: int | None = None, source: str = "hyper.test") -> Check:
-    """Parse the editor's text; the message names the line of the first problem."""
+def check_space(text: str, trials: int | None = None, source: str = "hyper.test", search: str | None = None,
+                prune: str = "none") -> Check:
+    """Parse the editor's text; the message names the line of the first problem. `search`
+    None: grid for an all-choice space without trials, else random."""
     try:
         space = tuning.parse(text, source=source)
     except ConfigError as exc:
         return Check(None, str(exc))
     n = len(space.params)
+    pruned = f", {prune} pruning" if prune != "none" else ""
+    if search in ("random", "bayes") and trials is None:
+        return Check(space, f"{search} search needs a number of trials")
+    if search == "grid" and trials is not None:
+        return Check(space, "a grid runs every combination: clear trials, or choose random search")
+    if search == "grid" and not space.is_grid:
+        search = None  # the continuous-line message below says why
     if trials is not None:
-        what = f"random search, {trials} trial{'s' * (trials != 1)}"
+        what = f"{'Bayesian (TPE)' if search == 'bayes' else 'random'} search, {trials} trial{'s' * (trials != 1)}"
     elif space.is_grid:
         what = f"grid of {space.grid_size} trial{'s' * (space.grid_size != 1)}"
     else:
         line = next(p for p in space.params if p.continuous)
         return Check(space, f"line {line.line} (`{line.key} {line.kind}`) is continuous: "
                             "random search needs a number of trials")
-    return Check(space, summary=f"{n} parameter{'s' * (n != 1)}: {what}")
+    return Check(space, summary=f"{n} parameter{'s' * (n != 1)}: {what}{pruned}")
 
 
 def parse_count(text: str, what: str) -> int | None:
@@ -98,37 +107,47 @@ def base_config(path_text: str, draft) -> tuple[dict, str, str | None]:
 # ---------------------------------------------------------------- launching
 
 def create(root: str | Path, name: str, text: str, base: dict, trials: int | None,
-           hyper_file: str | None = None, source: str = "hyper.test") -> tuple[SweepDir, list[str]]:
+           hyper_file: str | None = None, source: str = "hyper.test", search: str | None = None,
+           prune: str = "none") -> tuple[SweepDir, list[str]]:
     """Plan the search and write its sweep directory (no process yet). Returns the sweep
     and notes to show (skipped combinations, lines that do not apply to the model)."""
     from engine.data.layout import locate
     space = tuning.parse(text, source=source)
     locate(base)  # a wrong data path is one message now, not one failed trial each
-    strategy, planned = tuning.plan(space, base, trials, seed=base["seed"])
-    runnable = sum(1 for t in planned if not t.skip)
+    strategy, planned = tuning.plan(space, base, trials, seed=base["seed"], search=search)
+    runnable = trials if strategy == "bayes" else sum(1 for t in planned if not t.skip)
     if not runnable:
         raise ConfigError(f"every combination is invalid with this base config: {planned[0].skip}")
     notes = [f"line {p.line}: `{p.key}` {why}: trials differing only in it run once" for p, why in tuning.inert(space, base)]
-    skipped = len(planned) - runnable
+    skipped = 0 if strategy == "bayes" else len(planned) - runnable
     if skipped:
         notes.append(f"{skipped} of {len(planned)} combinations are invalid with this base config: skipped")
     sd = SweepDir.create(Path(root).resolve(), name or "sweep", space, base, strategy, planned, seed=base["seed"],
-                         hyper_text=text, hyper_file=hyper_file)
+                         hyper_text=text, hyper_file=hyper_file, size=trials if strategy == "bayes" else None,
+                         prune=prune, pruner=pruning.settings(prune, base))
     return sd, notes
 
 
-def launch(path: str | Path, workers: int | None = None) -> subprocess.Popen:
-    """Run (or resume) the sweep's unfinished trials in a coordinator process."""
+def launch(path: str | Path, workers: int | None = None, backend: str = "local") -> subprocess.Popen:
+    """Run (or resume) the sweep's unfinished trials in a coordinator process (on a local
+    Ray with backend `ray`; the coordinator's --backend flag)."""
     path = Path(path).resolve()
-    cmd = [sys.executable, "-m", "engine.processes.sweep_runner", str(path)]
-    if workers:
-        cmd += ["--workers", str(workers)]
+    cmd = coordinator_command(path, workers, backend)
     log = open(SweepDir(path).log_file, "ab")
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=str(REPO))
     finally:
         log.close()
+
+
+def coordinator_command(path: Path, workers: int | None = None, backend: str = "local") -> list[str]:
+    cmd = [sys.executable, "-m", "engine.processes.sweep_runner", str(path)]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    if backend == "ray":  # the local backend is the coordinator's default
+        cmd += ["--backend", "ray"]
+    return cmd
 
 
 def log_tail(path: str | Path, lines: int = 3) -> str:
@@ -175,3 +194,29 @@ def scatter_points(info: SweepInfo, key: str) -> tuple[list, list[float], list[i
             ys.append(float(t.value))
             idx.append(t.index)
     return xs, ys, idx
+
+
+def best_so_far(info: SweepInfo, by: str = "trial") -> tuple[list[float], list[float]]:
+    """The best finished validation metric after each ended trial, against the trial number
+    (`by` "trial") or the minutes since the sweep was created ("time"). Pruned and failed
+    trials add a point (the best stays), so the curve shows what each trial bought."""
+    ended = [t for t in info.trials if t.status in ("finished", "failed", "pruned", "skipped")]
+    if by == "time":
+        start = _created(info)
+        ended = sorted((t for t in ended if t.ended_at is not None), key=lambda t: t.ended_at)
+    sign, best, xs, ys = (1.0 if info.bigger else -1.0), None, [], []
+    for t in ended:
+        if t.status == "finished" and _finite(t.value) and (best is None or sign * t.value > sign * best):
+            best = float(t.value)
+        if best is not None:
+            xs.append(float(t.index) if by == "trial" else max(0.0, (t.ended_at - start) / 60))
+            ys.append(best)
+    return xs, ys
+
+
+def _created(info: SweepInfo) -> float:
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(str(info.meta.get("created"))).timestamp()
+    except ValueError:
+        return min((t.ended_at for t in info.trials if t.ended_at is not None), default=0.0)

@@ -55,7 +55,7 @@ def describe(ev: dict, keys=HEADLINE_KEYS) -> str:
                 f"test {fmt_metrics(ev['test'], keys)} ({ev['seconds']:.2f}s)")
     if t == "checkpoint":
         return f"checkpoint epoch {ev['epoch']}"
-    if t in ("finished", "stopped"):
+    if t in ("finished", "stopped", "pruned"):
         return f"{t} after {ev.get('epochs_run')} epochs (best epoch {ev.get('best_epoch')}): {ev.get('reason', '')}"
     if t == "failed":
         return f"failed: {ev.get('reason')}"
@@ -75,4 +75,4 @@ def seconds_cell(t: TrialInfo) -> str:
 
 
 STATUS_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "stopped": "yellow",
-                "skipped": "dim", "pending": "dim", "dead": "red"}
+                "skipped": "dim", "pending": "dim", "dead": "red", "pruned": "magenta"}

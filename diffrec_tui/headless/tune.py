@@ -1,5 +1,13 @@
-"""`diffrec-tui --tune HYPER_FILE --config CONFIG [--trials N] [--workers N] [--runs-dir DIR]
-[--set k=v] [--resume SWEEP_DIR]`: a hyper-parameter sweep, headless.
+"""`diffrec-tui --tune HYPER_FILE --config CONFIG [--search grid|random|bayes] [--trials N]
+[--prune none|asha|median] [--workers N] [--runs-dir DIR] [--set k=v] [--resume SWEEP_DIR]`:
+a hyper-parameter sweep, headless.
+
+--search: grid (every combination; the default for an all-choice space without --trials),
+random (--trials N draws; the default otherwise) or bayes (Optuna's TPE, seeded by the base
+config's seed, proposes --trials N trials from the validation metric of the ended ones).
+--prune asha|median stops trials whose validation metric at an evaluation is in the bottom
+share of the trials that reached that epoch (engine.search.pruning); they are recorded as
+`pruned` and never chosen as best.
 
 Trials run as worker processes (engine.processes.sweep_runner.Runner), `--workers` at a time, each with
 its share of the cores. In a terminal a Rich live table follows them; otherwise one plain
@@ -23,7 +31,7 @@ from diffrec_tui.text import STATUS_STYLE, seconds_cell, trial_keys
 
 from engine.config import schema as config_mod
 from engine.config import files as config_files
-from engine.search import space as tuning
+from engine.search import pruning, space as tuning
 from engine.errors import InputError
 from engine.records.runs import runs_root
 from engine.processes.backends import make_backend, slots
@@ -44,8 +52,8 @@ def main(args) -> int:
     from diffrec_tui.headless.configs import load_config
     base = load_config(args.base_config, args)
     locate(base)  # a wrong data path is one error now, not one failed trial each
-    strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"])
-    runnable = sum(1 for t in trials if not t.skip)
+    strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"], search=args.search)
+    runnable = args.trials if strategy == "bayes" else sum(1 for t in trials if not t.skip)
     if not runnable:
         raise InputError(f"--tune: every combination is invalid with this base config: {trials[0].skip}")
     backend = backend_of(args)
@@ -57,19 +65,21 @@ def main(args) -> int:
 
 
 def _start(args, space, base, strategy, trials, runnable, workers, threads, backend) -> int:
-    hyper = Path(args.tune)
+    hyper, prune = Path(args.tune), args.prune or "none"
     for p, why in tuning.inert(space, base):
         print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}: "
               "trials that differ only in it run once and share the result", flush=True)
     sd = SweepDir.create(runs_root(args.runs_dir, base), hyper.stem or "sweep", space, base, strategy, trials,
                          seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
-                         hyper_file=str(hyper.resolve()))
-    skipped = len(trials) - runnable
-    print(f"sweep {sd.path}: {strategy} of {len(trials)} trials"
+                         hyper_file=str(hyper.resolve()), size=args.trials if strategy == "bayes" else None,
+                         prune=prune, pruner=pruning.settings(prune, base))
+    skipped = len(trials) - runnable if strategy != "bayes" else 0
+    print(f"sweep {sd.path}: {strategy} of {args.trials if strategy == 'bayes' else len(trials)} trials"
           + (f" ({skipped} skipped: invalid combinations)" if skipped else "")
           + f", {workers} worker{'s' * (workers > 1)}"
           + (f" x {threads} thread{'s' * (threads > 1)}" if threads else "")
-          + f", best by valid {base['valid_metric']}" + _on(args), flush=True)
+          + f", best by valid {base['valid_metric']}" + _on(args)
+          + (f", {pruning.describe(prune, pruning.settings(prune, base))}" if prune != "none" else ""), flush=True)
     return execute(sd, workers, threads, backend=backend)
 
 
@@ -95,11 +105,15 @@ def resume(args) -> int:
                              "resume without --config/--set, or start a new sweep")
     if args.trials is not None and args.trials != meta.get("trials"):
         raise InputError(f"--resume: the sweep has {meta.get('trials')} trials; drop --trials")
-    todo = sum(1 for t in info.trials if t.status not in ("finished", "skipped"))
+    for flag, key, default in (("search", "strategy", "grid"), ("prune", "prune", "none")):
+        given, kept = getattr(args, flag), meta.get(key, default)
+        if given is not None and given != kept:
+            raise InputError(f"--resume: the sweep's --{flag} is {kept}; drop --{flag} {given}")
+    todo = info.todo
     backend = backend_of(args)
     try:
         workers, threads = slots(backend, base, args.workers, max(1, todo))
-        print(f"resuming sweep {sd.path}: {len(info.trials) - todo} of {len(info.trials)} trials done, "
+        print(f"resuming sweep {sd.path}: {info.size - todo} of {info.size} trials done, "
               f"{todo} to run, {workers} worker{'s' * (workers > 1)}" + _on(args), flush=True)
         from engine.records.seeds import is_group
         if is_group(sd.path):  # a seed group: its mean +- SD table, no best trial
@@ -147,10 +161,10 @@ def execute(sd: SweepDir, workers: int, threads: int | None, show_result: bool =
 
 def describe(t: TrialInfo, info: SweepInfo) -> str:
     """One plain line for a trial that started or ended."""
-    head = f"trial {t.index}/{len(info.trials)} {t.status}"
+    head = f"trial {t.index}/{info.size} {t.status}"
     if t.status == "running":
         return f"{head}: {tuning.format_params(t.params)} ({t.run.name if t.run else ''})"
-    if t.status in ("failed", "skipped", "dead"):
+    if t.status in ("failed", "skipped", "dead", "pruned"):
         return f"{head}: {tuning.format_params(t.params)}: {t.reason}"
     test = " ".join(f"{k} {t.test[k]:.4f}" for k in trial_keys(info) if k in t.test)
     value = f"{t.value:.4f}" if t.value is not None else "-"
@@ -224,8 +238,8 @@ class RichSweepView:
 def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) -> Table:
     """Running trials first, then ended ones by validation metric (best on top), cut to max_rows."""
     counts = info.counts()
-    done = sum(counts.get(s, 0) for s in ("finished", "failed", "skipped"))
-    title = (f"{info.name}: {done}/{len(info.trials)} done, " +
+    done = sum(counts.get(s, 0) for s in ("finished", "failed", "skipped", "pruned"))
+    title = (f"{info.name}: {done}/{info.size} done, " +
              ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) +
              (f", {elapsed:.0f}s" if elapsed is not None else ""))
     table = Table(title=title, title_justify="left")
@@ -261,7 +275,7 @@ def print_result(info: SweepInfo, interrupted: bool, out=None) -> None:
     console = Console(file=out or sys.stdout, width=120)
     counts = info.counts()
     word = "stopped" if interrupted or info.status == "stopped" else "finished"
-    console.print(f"sweep {word}: {len(info.trials)} trials: " +
+    console.print(f"sweep {word}: {info.size} trials: " +
                   ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), highlight=False)
     best = info.best
     if best is None:

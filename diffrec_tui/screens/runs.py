@@ -146,7 +146,9 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
         elif self._due() < self._shown:
             text += f"  ·  the first {self._due()} in the table: n shows {runs_loading.TABLE_ROWS} more"
         row = self.current_row()
-        if row is not None and row.status in ("dead", "failed", "broken"):
+        if row is not None and row.status == "pruned":  # a sweep's pruner stopped it: at which evaluation
+            text += f"  ·  [$warning]pruned: {escape(row.info.reason)}[/]"
+        elif row is not None and row.status in ("dead", "failed", "broken"):
             text += f"  ·  [$error]{row.status}: {escape(row.info.reason)}[/]"
         if row is not None and row.note:
             text += f"  ·  note: {escape(row.note)}"

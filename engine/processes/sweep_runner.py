@@ -17,6 +17,7 @@ import sys
 
 from engine.errors import InputError, one_line
 from engine.processes.backends import BACKENDS, LocalBackend, SpawnBackend, make_backend, slots
+from engine.processes.sweep_search import SweepSearch
 from engine.processes.supervisor import STOP_GRACE_SECONDS, Child, Signals
 from engine.errors import ExitCode
 from engine.records.runs import RunDir, discard_unstarted, pid_alive
@@ -33,6 +34,7 @@ class _Slot:
     started: float
     prior_seconds: float = 0.0
     resumed: bool = False
+    pruned: tuple[int, float] | None = None  # (epoch, value) where the pruner stopped it
 
 
 class Runner:
@@ -47,7 +49,11 @@ class Runner:
 
     Trials that differ only in lines that cannot change a run (tuning.inert: w_min while
     time-aware is off, a key of another model) would repeat one seeded run: one of them
-    runs, the others take its result (recorded with `same_as`) and never start a worker."""
+    runs, the others take its result (recorded with `same_as`) and never start a worker.
+
+    Search and pruning (engine.processes.sweep_search): a bayes sweep proposes its next trial
+    when a slot is free and no planned one can start; a pruner reads each running trial's
+    evaluations and a trial it rejects gets SIGINT and is recorded as `pruned`."""
 
     def __init__(self, path: str | Path, workers: int, threads: int | None = None,
                  spawn: Callable | None = None, poll_seconds: float = 0.2,
@@ -67,29 +73,27 @@ class Runner:
         info = load_sweep(self.sd.path)
         self.base, self.metric = info.meta["base"], info.metric
         self.trials = {t.index: t for t in info.trials}
-        group, self.same_why = same_config(Space.from_list(info.meta.get("space", [])), self.base,
-                                           info.meta.get("plan", []))
-        self.twins: dict[int, list[int]] = {}
-        for index, first in group.items():
-            self.twins.setdefault(first, []).append(index)
-        self.group = group
+        self.space = Space.from_list(info.meta.get("space", []))
+        self._regroup()
+        self.search = SweepSearch(self.sd, info)
         self.sd.write_state(status="running", pid=os.getpid(), workers=self.workers, threads=self.threads)
         self._settle(info)
         self._adopt_orphans(info)
         todo = [t for t in info.trials if t.status not in DONE and t.index not in self.running]
         stop_at: float | None = None
         try:
-            while self.running or (todo and stop_at is None):
+            while self.running or ((todo or self.search.more(len(self.trials))) and stop_at is None):
                 if stop_at is None and should_stop():
                     stop_at = time.monotonic()
                     for slot in self.running.values():
                         slot.proc.stop(signal.SIGINT)
                 while stop_at is None and len(self.running) < self.workers:
-                    t = self._next(todo)
+                    t = self._next(todo) or (None if todo else self._propose(todo, on_update))
                     if t is None:
                         break
                     source = self._finished_twin(t)
                     on_update(self._reuse(t, source) if source else self._start(t))
+                self._prune(stop_at is None)
                 for index in [i for i, s in self.running.items() if s.proc.poll() is not None]:
                     on_update(self._finish(self.running.pop(index)))
                 for slot in self.running.values():
@@ -100,12 +104,44 @@ class Runner:
         finally:
             info = load_sweep(self.sd.path)
             status = "stopped" if stop_at is not None or any(t.status not in ENDED for t in info.trials) \
-                else "finished"
+                or len(info.trials) < info.size else "finished"
             self.sd.write_state(status=status, pid=os.getpid(), workers=self.workers, threads=self.threads)
             self.sd.write_csv()
             self.sd.write_best(info)
             self.backend.close()
         return load_sweep(self.sd.path)
+
+    def _regroup(self) -> None:
+        """Which trials share a config (the plan grows as a bayes search proposes)."""
+        plan = [{"trial": i, "params": t.params} for i, t in sorted(self.trials.items())]
+        self.group, self.same_why = same_config(self.space, self.base, plan)
+        self.twins: dict[int, list[int]] = {}
+        for index, first in self.group.items():
+            self.twins.setdefault(first, []).append(index)
+
+    def _propose(self, todo: list[TrialInfo], on_update) -> TrialInfo | None:
+        """bayes: the search's next trial for a free slot. One whose twin is running waits
+        in `todo` for that result (no new proposal until it is taken)."""
+        while self.search.more(len(self.trials)):
+            t = self.search.propose(max(self.trials, default=0) + 1)
+            self.trials[t.index] = t
+            self._regroup()
+            if t.status == "skipped":
+                on_update(t)
+                continue
+            if any(m in self.running for m in self._members(t)):
+                todo.append(t)
+                return None
+            return t
+        return None
+
+    def _prune(self, allowed: bool) -> None:
+        """Running trials' new evaluations go to the pruner; one it rejects is stopped."""
+        for slot in self.running.values():
+            hit = self.search.check(slot.trial)
+            if hit and allowed and slot.pruned is None:
+                slot.pruned = hit
+                slot.proc.stop(signal.SIGINT)
 
     def _members(self, t: TrialInfo) -> list[int]:
         """The other trials with t's config."""
@@ -120,14 +156,15 @@ class Runner:
 
     def _finished_twin(self, t: TrialInfo) -> TrialInfo | None:
         return next((self.trials[m] for m in self._members(t)
-                     if self.trials[m].status == "finished" and self.trials[m].same_as is None), None)
+                     if self.trials[m].status in ("finished", "pruned") and self.trials[m].same_as is None), None)
 
     def _reuse(self, t: TrialInfo, source: TrialInfo) -> TrialInfo:
-        t.status, t.run, t.same_as = "finished", source.run, source.index
+        t.status, t.run, t.same_as, t.pruned = source.status, source.run, source.index, source.pruned
         t.value, t.valid, t.test = source.value, dict(source.valid), dict(source.test)
         t.best_epoch, t.epochs, t.seconds = source.best_epoch, source.epochs, 0.0
-        t.reason = f"same config as trial {source.index}: {self.same_why}"
+        t.reason = f"same config as trial {source.index}" + (f": {self.same_why}" if self.same_why else "")
         self._record_end(t)
+        self.search.ended(t)
         self.sd.write_csv()
         return t
 
@@ -147,6 +184,7 @@ class Runner:
                 pid = rec.get("pid") or next((e.get("pid") for e in run.events() if e["type"] == "started"), None)
                 if (run.worker_alive() if rec else pid_alive(pid)):
                     self.running[t.index] = _Slot(t, run, Child(pid=pid), time.monotonic())
+                    self.search.started(t, run)
 
     def _start(self, t: TrialInfo) -> TrialInfo:
         resume = t.status == "stopped" and t.run is not None and RunDir(t.run).resume_file.is_file()
@@ -160,6 +198,7 @@ class Runner:
             threads = cfg["threads"]
         proc = self.backend.start(run.path, resume=resume, threads=threads)
         self.running[t.index] = _Slot(t, run, proc, time.monotonic(), prior, resume)
+        self.search.started(t, run)
         self.sd.record({"trial": t.index, "status": "running", "params": t.params, "run": run.path.name,
                         "resumed": resume})
         t.status, t.run, t.reason = "running", run.path, ""
@@ -167,6 +206,7 @@ class Runner:
 
     def _finish(self, slot: _Slot) -> TrialInfo:
         t, run = slot.trial, slot.run
+        self.search.check(t)  # evaluations written since the last tick belong to its curve
         summary = run.summary() or {}
         status = summary.get("status")
         if status in ("finished", "stopped", "failed"):
@@ -178,17 +218,27 @@ class Runner:
             t.status, t.valid, t.test, t.value, t.best_epoch = "failed", {}, {}, None, None
             run.record_exit(slot.proc.poll())
             t.reason = f"without a result: {run.gone_reason(slot.proc.poll())}"
+        if slot.pruned and t.status == "stopped":
+            self._mark_pruned(t, run, *slot.pruned)
         t.seconds = round(slot.prior_seconds + time.monotonic() - slot.started, 2)
         self._record_end(t)
+        self.search.ended(t)
         self.sd.write_csv()
         return t
+
+    def _mark_pruned(self, t: TrialInfo, run: RunDir, epoch: int, value: float) -> None:
+        reason = self.search.pruned_reason(epoch, value)
+        if run.mark_pruned(epoch, value, self.search.prune, reason):
+            t.status, t.reason = "pruned", reason
+            t.pruned = {"epoch": epoch, "value": value, "by": self.search.prune}
 
     def _record_end(self, t: TrialInfo) -> None:
         self.sd.record({"trial": t.index, "status": t.status, "params": t.params,
                         "run": t.run.name if t.run else None, "metric": self.metric, "value": t.value,
                         "valid": t.valid, "test": t.test, "best_epoch": t.best_epoch, "epochs": t.epochs,
-                        "seconds": t.seconds, "reason": t.reason,
-                        **({"same_as": t.same_as} if t.same_as is not None else {})})
+                        "seconds": t.seconds, "reason": t.reason, "curve": self.search.curve(t.index),
+                        **({"same_as": t.same_as} if t.same_as is not None else {}),
+                        **({"pruned": t.pruned} if t.pruned else {})})
 
 
 def run_supervised(path: str | Path, workers: int, threads: int | None,
@@ -255,7 +305,7 @@ def main(argv: list[str]) -> int:
         info = load_sweep(args.sweep_dir)
         if info.status == "running":
             raise InputError(f"sweep {info.path} is still running (pid {info.state.get('pid')})")
-        todo = sum(1 for t in info.trials if t.status not in DONE)
+        todo = info.todo
         backend = make_backend(args.backend, address=args.address, cpus_per_trial=args.cpus_per_trial,
                                gpus_per_trial=args.gpus_per_trial)
         workers, threads = slots(backend, info.meta["base"], args.workers, max(1, todo))
@@ -264,8 +314,8 @@ def main(argv: list[str]) -> int:
             backend.close()
         print(one_line(str(exc)), file=sys.stderr)
         return ExitCode.INPUT
-    print(f"sweep {info.path}: {todo} of {len(info.trials)} trials to run, {workers} workers", flush=True)
-    n = len(info.trials)
+    print(f"sweep {info.path}: {todo} of {info.size} trials to run, {workers} workers", flush=True)
+    n = info.size
     info, signals = run_supervised(info.path, workers, threads, backend=backend, on_update=lambda t: print(
         f"trial {t.index}/{n} {t.status}" + (f": {t.reason}" if t.reason else ""), flush=True))
     return exit_code(info, signals)

@@ -33,7 +33,7 @@ from engine import untrusted
 from engine.errors import InputError, one_line, os_errors
 from engine.records.events import append_line, read_events
 
-TERMINAL = ("finished", "stopped", "failed")
+TERMINAL = ("finished", "stopped", "failed", "pruned")  # pruned: a sweep stopped it early
 DEFAULT_RUNS_DIR = "runs"
 SLUG_CHARS = 60  # of a model or dataset name in a run folder's name (file names stop at 255 bytes)
 START_SECONDS = 60.0  # a run with no worker record and no event after this long never started
@@ -204,6 +204,20 @@ class RunDir:
             return json.loads(self.summary_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+
+    def mark_pruned(self, epoch: int, value: float, by: str, reason: str) -> dict | None:
+        """A sweep's pruner stopped this run: its final event and summary say `pruned` (with
+        the epoch and value that decided it), so the Runs screen shows it as such. Only a
+        run that stopped is marked (one that finished first keeps its result); the summary
+        or None."""
+        summary = self.summary()
+        if not isinstance(summary, dict) or summary.get("status") != "stopped":
+            return None
+        summary = {**summary, "status": "pruned", "reason": reason,
+                   "pruned": {"epoch": epoch, "value": value, "by": by}}
+        self.event("pruned", **summary)
+        self.write_summary(summary)
+        return summary
 
 
 def process_start(pid: int) -> int | None:

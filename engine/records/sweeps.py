@@ -1,10 +1,13 @@
 """A sweep directory and its reader (no torch here); engine.processes.sweep_runner runs its trials.
 
 runs/sweep-<YYYYmmdd-HHMMSS>-<name>/
-  sweep.yaml     the search: hyper.test text, space, base config, strategy, seed, plan
+  sweep.yaml     the search: hyper.test text, space, base config, strategy (grid|random|bayes),
+                 trials, seed, prune (none|asha|median) and the pruner's settings, plan
+                 (bayes: empty; each proposed trial is recorded in results.jsonl, pending)
   state.json     the coordinator: status (running|finished|stopped), pid, workers, threads
   results.jsonl  append-only: one record when a trial starts (status running, its run
-                 directory) and one when it ends (finished|stopped|failed|skipped, metrics);
+                 directory) and one when it ends (finished|stopped|failed|skipped|pruned,
+                 metrics; pruned: the epoch and value that stopped it, every trial its curve);
                  a trial's latest record wins
   results.csv    one row per ended trial, rewritten (atomically) after each one ends
   best.yaml      the full config of the best finished trial, ready for `--run`
@@ -42,8 +45,8 @@ SWEEP_FILE, STATE_FILE = "sweep.yaml", "state.json"
 RESULTS_JSONL, RESULTS_CSV, BEST_FILE = "results.jsonl", "results.csv", "best.yaml"
 LOG_FILE = "sweep.log"
 WORKERS_LOG = "workers.log"
-ENDED = ("finished", "stopped", "failed", "skipped")
-DONE = ("finished", "skipped")  # a resumed sweep does not run these again
+ENDED = ("finished", "stopped", "failed", "skipped", "pruned")
+DONE = ("finished", "skipped", "pruned")  # a resumed sweep does not run these again
 
 
 def metric_keys(cfg: dict) -> list[str]:
@@ -57,7 +60,7 @@ def metric_keys(cfg: dict) -> list[str]:
 class TrialInfo:
     index: int
     params: dict
-    status: str = "pending"  # pending | running | finished | stopped | failed | skipped | dead
+    status: str = "pending"  # pending | running | finished | stopped | failed | skipped | pruned | dead
     run: Path | None = None
     value: float | None = None  # the validation metric of the best epoch
     valid: dict = field(default_factory=dict)
@@ -67,6 +70,8 @@ class TrialInfo:
     seconds: float | None = None
     reason: str = ""
     same_as: int | None = None  # the result is this trial's: the two configs are the same
+    pruned: dict | None = None  # {"epoch", "value", "by"}: the evaluation that stopped it
+    ended_at: float | None = None  # when its end was recorded (epoch seconds)
 
 
 @dataclass
@@ -91,9 +96,22 @@ class SweepInfo:
         (some trials left: resume it), or pending (created, never run)."""
         if self.state.get("status") == "running" and pid_alive(self.state.get("pid")):
             return "running"
-        if all(t.status in ("finished", "failed", "skipped") for t in self.trials):
+        if all(t.status in ("finished", "failed", "skipped", "pruned") for t in self.trials) \
+                and len(self.trials) >= self.size:
             return "finished"
         return "stopped" if self.state else "pending"
+
+    @property
+    def size(self) -> int:
+        """How many trials the sweep has when done (bayes proposes them as it runs)."""
+        if self.meta.get("strategy") == "bayes":
+            return max(len(self.trials), int(self.meta.get("trials") or 0))
+        return len(self.trials)
+
+    @property
+    def todo(self) -> int:
+        """Trials a run (or resume) of the sweep still has to run or propose."""
+        return sum(1 for t in self.trials if t.status not in DONE) + self.size - len(self.trials)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -127,6 +145,8 @@ def load_sweep(path: str | Path) -> SweepInfo:
     trials = {t["trial"]: TrialInfo(t["trial"], dict(t["params"])) for t in meta.get("plan", [])}
     for rec in sd.records():
         t = trials.get(rec.get("trial"))
+        if t is None and "proposed" in rec and isinstance(rec["trial"], int) and isinstance(rec.get("params"), dict):
+            t = trials[rec["trial"]] = TrialInfo(rec["trial"], dict(rec["params"]))  # a bayes trial
         if t is not None:
             _apply(t, rec, sd.path)
     metric = config_fields.metric_key(meta.get("base", {}).get("valid_metric", "Recall@20"))
@@ -173,6 +193,8 @@ def _apply(t: TrialInfo, rec: dict, root: Path) -> None:
     t.valid, t.test = rec.get("valid") or {}, rec.get("test") or {}
     t.reason = rec.get("reason") or ""
     t.same_as = rec.get("same_as")
+    t.pruned = rec.get("pruned") if isinstance(rec.get("pruned"), dict) else None
+    t.ended_at = rec.get("time") if t.status in ENDED and isinstance(rec.get("time"), (int, float)) else None
 
 
 def _from_run(t: TrialInfo, metric: str, coordinator_alive: bool) -> None:
@@ -231,11 +253,15 @@ class SweepDir:
     @classmethod
     def create(cls, root: str | Path, name: str, space: Space, base: dict, strategy: str,
                trials: list[Trial], seed: int, hyper_text: str = "", hyper_file: str | None = None,
-               now: datetime | None = None) -> "SweepDir":
+               now: datetime | None = None, size: int | None = None, prune: str = "none",
+               pruner: dict | None = None) -> "SweepDir":
+        """`size`: the trials a bayes search proposes (its plan is empty); `prune` and
+        `pruner` (engine.search.pruning.settings): what stops bad trials early."""
         sd = cls(make_folder(root, f"sweep-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"))
         meta = {"name": name, "created": datetime.now().isoformat(timespec="seconds"),
                 "hyper_file": hyper_file, "hyper_text": hyper_text, "strategy": strategy,
-                "trials": len(trials), "seed": seed, "valid_metric": base["valid_metric"],
+                "trials": size or len(trials), "seed": seed, "prune": prune, "pruner": pruner or {},
+                "valid_metric": base["valid_metric"],
                 "space": space.to_list(), "base": base,
                 "plan": [{"trial": t.index, "params": t.params} for t in trials]}
         with os_errors("runs dir", sd.path, RUNS_FIX):

@@ -236,10 +236,21 @@ def sample(space: Space, n: int, seed: int) -> list[dict]:
     return out
 
 
-def plan(space: Space, base: dict, trials: int | None = None, seed: int = 0) -> tuple[str, list[Trial]]:
-    """(strategy, trials): a grid when `trials` is None, else `trials` random draws.
-    Each trial's params are checked together with the base config; a rejected
-    combination becomes a skipped trial carrying the config's message."""
+def plan(space: Space, base: dict, trials: int | None = None, seed: int = 0,
+         search: str | None = None) -> tuple[str, list[Trial]]:
+    """(strategy, trials): a grid when `trials` is None, else `trials` random draws;
+    `search` (grid|random|bayes) asks for one. Each trial's params are checked together
+    with the base config; a rejected combination becomes a skipped trial carrying the
+    config's message. bayes plans nothing: the sweep proposes its `trials` as it runs."""
+    search = search or ("grid" if trials is None else "random")
+    if search != "grid" and trials is None:
+        raise ConfigError(f"--search {search}: needs --trials N, the number of trials to run")
+    if search == "grid" and trials is not None:
+        raise ConfigError("--search grid: runs every combination; drop --trials, or use --search random")
+    if search == "bayes":
+        if trials < 1:
+            raise ConfigError(f"--trials: must be >= 1, got {trials}")
+        return "bayes", []
     if trials is None:
         if not space.is_grid:
             line = next(p for p in space.params if p.continuous)

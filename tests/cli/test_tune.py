@@ -44,6 +44,11 @@ def run(argv, capsys):
     ("steps choice [2,5]\n", ["--trials", "0"], "--trials: must be >= 1, got 0"),
     ("steps choice [2,5]\n", ["--set", "stepz=3"], "--set: unknown key `stepz` (did you mean `steps`?)"),
     ("noise_min choice [0.5, 0.9]\n", [], "--tune: every combination is invalid with this base config: noise_min (0.5)"),
+    ("steps choice [2,5]\n", ["--search", "bayes"], "--search bayes: needs --trials N"),
+    ("steps choice [2,5]\n", ["--search", "random"], "--search random: needs --trials N"),
+    ("steps choice [2,5]\n", ["--search", "grid", "--trials", "3"], "--search grid: runs every combination; drop --trials"),
+    ("steps choice [2,5]\n", ["--search", "tpe"], "diffrec-tui: argument --search: invalid choice: 'tpe'"),
+    ("steps choice [2,5]\n", ["--prune", "hyperband"], "diffrec-tui: argument --prune: invalid choice: 'hyperband'"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, text, extra, message):
     runs = tmp_path / "runs"
@@ -119,6 +124,32 @@ def test_parallel_sweep_writes_results_and_best_config(tmp_path, capsys):
     # a resume must not change the sweep's base config
     code, _, err = run(["--resume", str(sweep), "--set", "epochs=3"], capsys)
     assert code == 2 and err.startswith("--resume: the base config differs from the sweep's in epochs")
+
+
+@pytest.mark.slow
+def test_bayes_sweep_with_asha_runs_real_trials_and_resume_keeps_its_search(tmp_path, capsys):
+    hyper = write(tmp_path, "learning_rate choice [1e-3,1e-4]\nsteps choice [2,5]\nw_min uniform 0.1 0.3\n")
+    runs = tmp_path / "runs"
+    code, out, err = run(["--tune", hyper, "--config", DEFAULT, "--search", "bayes", "--prune", "asha",
+                          "--trials", "4", "--workers", "2", "--runs-dir", str(runs), *TINY, "--set", "epochs=3"],
+                         capsys)
+    assert code == 0, err
+    assert "bayes of 4 trials" in out and "asha: rungs at epochs 1, 3, 9" in out
+    [sweep] = [p for p in runs.iterdir() if p.name.startswith("sweep-")]
+    info = load_sweep(sweep)
+    assert (info.meta["strategy"], info.meta["trials"], info.meta["prune"]) == ("bayes", 4, "asha")
+    assert len(info.trials) == 4 and info.status == "finished" and info.best.status == "finished"
+    assert all(t.status in ("finished", "pruned") for t in info.trials)
+    with open(sweep / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["trial"] for r in rows] == ["1", "2", "3", "4"]
+    assert {r["status"] for r in rows} <= {"finished", "pruned"}
+    code, _, err = run(["--resume", str(sweep), "--search", "random"], capsys)
+    assert code == 2 and err.startswith("--resume: the sweep's --search is bayes; drop --search random")
+    code, _, err = run(["--resume", str(sweep), "--prune", "none"], capsys)
+    assert code == 2 and err.startswith("--resume: the sweep's --prune is asha")
+    code, out, err = run(["--resume", str(sweep)], capsys)
+    assert code == 0 and "4 of 4 trials done, 0 to run" in out
 
 
 def _info(tmp_path, trials):

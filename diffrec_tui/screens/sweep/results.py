@@ -1,6 +1,7 @@
 """The Sweep screen's result panels: the status lines, the trials table (ranked by the
-validation metric) and the scatter of the validation metric against one parameter.
-Each draws the SweepInfo it is given; none reads a file."""
+validation metric), the scatter of the validation metric against one parameter and the
+best-so-far curve (against trial number or wall time). Each draws the SweepInfo it is
+given; none reads a file."""
 from __future__ import annotations
 
 from rich.markup import escape
@@ -13,9 +14,11 @@ from engine.records.sweeps import SweepInfo, TrialInfo
 from diffrec_tui import sweeps
 from diffrec_tui.text import STATUS_STYLE, seconds_cell
 from diffrec_tui.text import trial_keys as _headline
+from diffrec_tui.widgets.charts import LineChart, Series
 from diffrec_tui.widgets.scatter import Scatter, ScatterChart
 
-ORDER = ("running", "finished", "stopped", "failed", "dead", "skipped", "pending")  # how counts read
+ORDER = ("running", "finished", "pruned", "stopped", "failed", "dead", "skipped", "pending")  # how counts read
+CURVES = {"@trial": "trial number (best so far)", "@time": "wall time (best so far)"}  # plot choices after the keys
 STATUS_STYLES = {"running": "$accent", "starting": "$accent", "finished": "$success", "stopped": "$warning",
                  "not started": "$error"}
 HINTS = {"stopped": ": f4 resumes it", "running": ": ctrl+t stops it"}
@@ -44,7 +47,8 @@ class SweepStatus(Static):
 
     def show(self, info: SweepInfo, status: str) -> None:
         counts = info.counts()
-        what = f"{info.meta.get('strategy', '?')} of {len(info.trials)} trials"
+        prune = info.meta.get("prune", "none")
+        what = f"{info.meta.get('strategy', '?')} of {info.size} trials" + (f", {prune} pruning" if prune != "none" else "")
         lines = [f"[b]{escape(sweeps.label(info.path))}[/b]  [b {STATUS_STYLES.get(status, '')}]{status}[/]"
                  f"{HINTS.get(status, '')}  ·  {escape(what)}, best by valid {info.metric}",
                  ", ".join(f"{counts[s]} {s}" for s in ORDER if s in counts)]
@@ -118,3 +122,17 @@ class TrialScatter(ScatterChart):
         self.show(Scatter(xs, ys, title=f"valid {info.metric} against {key} ({len(xs)} finished trials)",
                           xlabel=key, categories=categories, log=param is not None and param.kind == "loguniform",
                           highlight=mark, highlight_label=f"best (trial {best.index})" if mark is not None else ""))
+
+
+class BestCurve(LineChart):
+    """The best validation metric so far after each ended trial (sweeps.best_so_far)."""
+
+    def show_sweep(self, info: SweepInfo | None, by: str) -> None:
+        if info is None:
+            self.show([])
+            return
+        xs, ys = sweeps.best_so_far(info, "time" if by == "@time" else "trial")
+        self.xlabel = "minutes since the sweep was created" if by == "@time" else "trial"
+        self.integer_x = by != "@time"
+        self.show([Series(f"best valid {info.metric}", xs, ys, color="orange")],
+                  title=f"best valid {info.metric} so far ({len(xs)} ended trials)")

@@ -1,6 +1,8 @@
-"""Sweep screen: write or load a search space (RecBole's hyper.test), launch it on the
-editor's config, watch its trials, plot the validation metric against a parameter, open a
-trial in the Runs or Inspect screen, and promote the best config to the editor.
+"""Sweep screen: write or load a search space (RecBole's hyper.test), choose the search
+(grid, random, bayes), the pruner and the backend, launch it on the editor's config, watch
+its trials (pruned ones too), plot the validation metric against a parameter or the best
+so far against trial number or wall time, open a trial in the Runs or Inspect screen, and
+promote the best config to the editor.
 
 The sweep runs in its own process, which the app owns (diffrec_tui.coordinators): this
 screen asks the app to launch, resume or stop one, re-reads the sweep directory on a
@@ -18,13 +20,13 @@ from textual.widgets import Header, Select, Static
 
 from engine.search import space as tuning
 from engine.errors import ConfigError, InputError
-from engine.records.sweeps import DONE, SweepInfo, TrialInfo, load_sweep
+from engine.records.sweeps import SweepInfo, TrialInfo, load_sweep
 
 from diffrec_tui import sweeps
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.panes import PANE_BINDING, Panes
 from diffrec_tui.widgets.nav import NavBar
-from diffrec_tui.screens.sweep.results import SweepStatus, TrialScatter, TrialTable, space_keys
+from diffrec_tui.screens.sweep.results import CURVES, BestCurve, SweepStatus, TrialScatter, TrialTable, space_keys
 from diffrec_tui.screens.sweep.setup import SOURCE, SweepList, SweepSetup
 
 POLL_SECONDS = 1.0  # re-read an active sweep this often
@@ -54,7 +56,7 @@ class SweepScreen(Panes, Screen):
         super().__init__()
         self.current: Path | None = None  # the sweep shown
         self.info: SweepInfo | None = None
-        self.param: str | None = None  # the scatter's x
+        self.param: str | None = None  # the scatter's x, or a CURVES key: the best-so-far curve
         self._drawn: tuple | None = None
 
     # ------------------------------------------------------------ layout
@@ -71,6 +73,7 @@ class SweepScreen(Panes, Screen):
                     yield Static("valid metric against", classes="sweep-label")
                     yield Select([], id="sweep-param", allow_blank=True, prompt="parameter", compact=True)
                 yield TrialScatter(empty="no finished trial yet", id="sweep-scatter")
+                yield BestCurve(empty="no finished trial yet", integer_x=True, yfmt=".4f", id="sweep-best")
         yield KeyBar()
 
     @property
@@ -149,10 +152,11 @@ class SweepScreen(Panes, Screen):
             text = info.meta.get("hyper_text") or "\n".join(
                 tuning.Param.from_dict(d).describe() for d in info.meta.get("space", []))
             self.setup.show_space(text, info.meta.get("name") or "sweep")
-        keys = space_keys(info)
+        keys = self.plot_keys(info)
         select = self.query_one("#sweep-param", Select)
-        select.set_options([(k, k) for k in keys])
-        self.param = self.param if self.param in keys else (keys[0] if keys else None)
+        select.set_options([(CURVES.get(k, k), k) for k in keys])
+        first = "@trial" if info.meta.get("strategy") == "bayes" else keys[0]  # bayes: what the search bought
+        self.param = self.param if self.param in keys else first
         if self.param is not None:
             select.value = self.param
         self.draw(force=True)
@@ -185,7 +189,7 @@ class SweepScreen(Panes, Screen):
         info = self.info
         if info is None:
             self.query_one(SweepStatus).show_empty()
-            self.query_one(TrialScatter).show_sweep(None, None)
+            self.show_plot()
             return
         status = self._status(info)
         key = (status, tuple((t.index, t.status, t.value, t.epochs, t.seconds) for t in info.trials), self.param)
@@ -194,23 +198,38 @@ class SweepScreen(Panes, Screen):
         self._drawn = key
         self.query_one(SweepStatus).show(info, status)
         self.table.show(info)
-        self.query_one(TrialScatter).show_sweep(info, self.param)
+        self.show_plot()
 
     def current_trial(self) -> TrialInfo | None:
         return self.table.current_trial(self.info)
 
     # ------------------------------------------------------------ scatter
 
+    @staticmethod
+    def plot_keys(info: SweepInfo) -> list[str]:
+        """What the plot can show: each parameter of the space, then the best-so-far curves."""
+        return [*space_keys(info), *CURVES]
+
+    def show_plot(self) -> None:
+        """The scatter against a parameter, or the best-so-far curve (one shows at a time)."""
+        scatter, curve = self.query_one(TrialScatter), self.query_one(BestCurve)
+        on_curve = self.param in CURVES
+        scatter.display, curve.display = not on_curve, on_curve
+        if on_curve:
+            curve.show_sweep(self.info, self.param)
+        else:
+            scatter.show_sweep(self.info, self.param)
+
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "sweep-param" and isinstance(event.value, str) and event.value != self.param:
             self.param = event.value
-            self.query_one(TrialScatter).show_sweep(self.info, self.param)
+            self.show_plot()
 
     def action_next_param(self) -> None:
         if self.info is None:
             self.notify("no sweep shown", severity="warning")
             return
-        keys = space_keys(self.info)
+        keys = self.plot_keys(self.info)
         if not keys:
             return
         nxt = keys[(keys.index(self.param) + 1) % len(keys)] if self.param in keys else keys[0]
@@ -258,7 +277,8 @@ class SweepScreen(Panes, Screen):
             trials, workers = setup.trial_count(), setup.worker_count()
             base, origin, note = sweeps.base_config(setup.base, self.app.draft)
             sd, notes = sweeps.create(self.app.runs_dir, setup.space_name, setup.text, base, trials,
-                                      hyper_file=setup.unchanged_file(), source=SOURCE)
+                                      hyper_file=setup.unchanged_file(), source=SOURCE, search=setup.search,
+                                      prune=setup.choice("prune"))
             notes = ([note] if note else []) + notes
         except (ConfigError, InputError) as exc:
             self.error(str(exc))
@@ -276,7 +296,7 @@ class SweepScreen(Panes, Screen):
 
     def _launch(self, path: Path, workers: int | None) -> bool:
         try:
-            self.app.launch_sweep(path, workers)
+            self.app.launch_sweep(path, workers, self.setup.choice("backend"))
         except OSError as exc:
             self.error(f"cannot start the sweep process: {exc}")
             return False
@@ -290,7 +310,7 @@ class SweepScreen(Panes, Screen):
         if self.active():
             self.error(f"resume: {sweeps.label(info.path)} is still running")
             return
-        if all(t.status in DONE for t in info.trials):
+        if not info.todo:
             self.error(f"resume: every trial of {sweeps.label(info.path)} is done")
             return
         try:

@@ -1,6 +1,6 @@
 """The Sweep screen's left column: the space editor (base config, hyper.test file, the
-space, trials and workers, the live check) and the list of the runs directory's sweeps,
-read in a thread worker."""
+space, trials and workers, the search, pruner and backend, the live check) and the list
+of the runs directory's sweeps, read in a thread worker."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import DataTable, Input, Select, Static, TextArea
 from textual.worker import get_current_worker
 
 from engine.errors import InputError
@@ -20,7 +20,14 @@ from diffrec_tui import sweeps
 from diffrec_tui.screens.sweep.results import num
 
 SOURCE = "hyper.test"  # how messages name the space being edited
-COUNTED = ("finished", "failed", "skipped")  # trials the list counts as done
+COUNTED = ("finished", "failed", "skipped", "pruned")  # trials the list counts as done
+SEARCHES = ("auto", "grid", "random", "bayes")  # auto: grid for all-choice lines without trials, else random
+PRUNERS = ("none", "asha", "median")
+BACKENDS = ("local", "ray")
+
+
+def _select(wid: str, values: tuple[str, ...]) -> Select:
+    return Select([(v, v) for v in values], id=wid, value=values[0], allow_blank=False, compact=True)
 
 
 def _input(wid: str, placeholder: str, blink: bool) -> Input:
@@ -57,6 +64,14 @@ class SweepSetup(Vertical):
             yield _input("sweep-trials", "grid", self.blink)
             yield Static("workers", classes="sweep-label")
             yield _input("sweep-workers", "auto", self.blink)
+        with Horizontal(classes="sweep-row"):
+            yield Static("search", classes="sweep-label")
+            yield _select("sweep-search", SEARCHES)
+            yield Static("prune", classes="sweep-label")
+            yield _select("sweep-prune", PRUNERS)
+        with Horizontal(classes="sweep-row"):
+            yield Static("backend", classes="sweep-label")
+            yield _select("sweep-backend", BACKENDS)
         yield Static(id="sweep-list-title")
         yield SweepList(id="sweep-list", cursor_type="row")
 
@@ -78,6 +93,20 @@ class SweepSetup(Vertical):
     def worker_count(self) -> int | None:
         return sweeps.parse_count(self.query_one("#sweep-workers", Input).value, "workers")
 
+    def choice(self, name: str) -> str:
+        """The chosen search, prune or backend."""
+        return str(self.query_one(f"#sweep-{name}", Select).value)
+
+    @property
+    def search(self) -> str | None:
+        """The search asked for; None: today's default (grid, or random with trials)."""
+        return None if self.choice("search") == "auto" else self.choice("search")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id in ("sweep-search", "sweep-prune"):
+            self.message = ""
+            self.show_check()
+
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self.message = ""
         self.show_check()
@@ -93,7 +122,8 @@ class SweepSetup(Vertical):
             self.worker_count()
         except InputError as exc:
             trials, counts_error = None, str(exc)
-        check = sweeps.check_space(self.text, trials, source=SOURCE)
+        check = sweeps.check_space(self.text, trials, source=SOURCE, search=self.search,
+                                   prune=self.choice("prune"))
         if check.error or counts_error:
             text = f"[b $error]✗[/] [$error]{escape(check.error or counts_error)}[/]"
         else:
@@ -191,7 +221,7 @@ class SweepList(DataTable):
         for info in listed:
             done = sum(1 for t in info.trials if t.status in COUNTED)
             running = sum(1 for t in info.trials if t.status == "running")
-            self.add_row(sweeps.label(info.path), f"{status(info)} {done}/{len(info.trials)}"
+            self.add_row(sweeps.label(info.path), f"{status(info)} {done}/{info.size}"
                          + (f", {running} running" if running else ""),
                          num(info.best.value) if info.best else "-", key=str(info.path))
         if key is not None and any(str(i.path) == key for i in listed):
