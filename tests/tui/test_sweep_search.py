@@ -80,7 +80,8 @@ async def test_a_bayes_sweep_shows_pruned_trials_and_the_best_so_far_curve(runs_
         curve, scatter = screen.query_one("#sweep-best"), screen.query_one("#sweep-scatter")
         assert curve.display and not scatter.display
         assert list(curve.series[0].ys) == [0.21, 0.21, 0.21, 0.27, 0.27]
-        assert "best valid recall@20 so far" in str(curve.render())
+        # the chart draws once it has its size: under load that can be a frame after the rows
+        await wait_for(pilot, lambda: "best valid recall@20 so far" in str(curve.render()), what="the curve drawn")
         screen.query_one("#sweep-param", Select).value = "@time"
         await wait_for(pilot, lambda: curve.xlabel.startswith("minutes"), what="the wall-time curve")
         screen.query_one("#sweep-param", Select).value = "steps"
