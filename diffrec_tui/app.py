@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,12 +95,35 @@ class DiffRecApp(EditorActions, App):
         self.sweep_ended: Signal[tuple[Path, int]] = Signal(self, "sweep-ended")  # (sweep, exit status)
         self._pages = list(PAGES)
         for p in self._pages:
-            self.add_mode(p.mode, lambda p=p: load_page(p)())
+            self.add_mode(p.mode, lambda p=p: self._new_page(p))
 
     # ------------------------------------------------------------ pages
 
     def pages(self) -> list[Page]:
         return list(self._pages)
+
+    def _new_page(self, page: Page) -> Screen:
+        """A page's screen, the first time it is shown. After the first page its widgets take
+        the app's stylesheet as they mount (their own default CSS included), so it is marked
+        up to date: else Textual's refresh_css restyles and re-lays out the page being left
+        before this one is built (0.4 s measured leaving Config)."""
+        screen = load_page(page)()
+        if self.screen_stack:  # not the first page: that one's refresh sets the theme's variables
+            screen._css_update_count = self._css_update_count
+        return screen
+
+    def _import_pages(self) -> None:
+        """Import the other pages' modules in a thread once the first page is painted, so a
+        page's first key does not wait for them (the Runs page's: 70-150 ms). None imports torch."""
+        def run() -> None:
+            for page in self._pages:
+                try:
+                    importlib.import_module(page.module)
+                except Exception:  # a broken page says so when it is shown (page_class)
+                    pass
+            gc.freeze()  # as the start-up objects: modules live as long as the app
+
+        threading.Thread(target=run, name="import-pages", daemon=True).start()
 
     def page_class(self, page: Page) -> type[Screen] | None:
         try:
@@ -111,6 +135,7 @@ class DiffRecApp(EditorActions, App):
         # Start-up's objects live as long as the app: out of the cyclic GC's full collections,
         # which would otherwise walk them all again while a page is built (100-160 ms measured).
         self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self._import_pages)
         fit(self, *self.size)
         self.set_interval(self.poll_seconds, self._tick)
         self.refresh_title()

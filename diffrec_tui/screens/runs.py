@@ -20,6 +20,7 @@ from engine.config import files as config_files
 
 from diffrec_tui.live import valid_key
 from diffrec_tui.overlay import next_key, overlay
+from diffrec_tui.widgets.append_table import AppendTable
 from diffrec_tui.widgets.charts import LineChart, step_cursor, values_text
 from diffrec_tui.widgets.keybar import KeyBar
 from diffrec_tui.widgets.nav import NavBar
@@ -79,7 +80,7 @@ class RunsScreen(RunGroups, RunNotes, RunsLoading, Screen):
         inp.cursor_blink = not self.app.is_headless
         yield inp
         yield Static(id="runs-summary")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield AppendTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="runs-compare"):
             yield LineChart("valid metric per run", "epoch", empty="select runs with space to overlay them",
                             integer_x=True, id="overlay-chart")

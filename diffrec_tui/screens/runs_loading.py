@@ -24,7 +24,7 @@ from diffrec_tui.screens.run_groups import grouped
 from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 100  # rows added to the table per turn of the event loop (each turn repaints the rows in view)
+FILL_ROWS = 40  # rows added to the table per turn of the event loop: a screenful (each is measured)
 FILL_PAUSE = 0.002
 WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
 YIELD_SECONDS = 0.0005
@@ -55,9 +55,10 @@ class RunsArrived(Message):
 class RunsScanned(Message):
     """The listing worker is done: every run, newest first."""
 
-    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None, order: tuple | None = None):
+    def __init__(self, rows: list[Row], streamed: bool, error: str | None = None, order: tuple | None = None,
+                 by_id: dict | None = None):
         super().__init__()
-        self.rows, self.streamed, self.error, self.order = rows, streamed, error, order
+        self.rows, self.streamed, self.error, self.order, self.by_id = rows, streamed, error, order, by_id
 
 
 class RunsLoading:
@@ -116,8 +117,9 @@ class RunsLoading:
         self._rowcache = new
         state = self.order_state()  # the table's order, made here rather than on the UI thread
         order = (state, rows, *ordered(rows, state))
+        by_id = {r.id: r for r in rows}
         gc.freeze()
-        self.post_message(RunsScanned(rows, stream, order=order))
+        self.post_message(RunsScanned(rows, stream, order=order, by_id=by_id))
 
     def on_runs_arrived(self, msg: RunsArrived) -> None:
         self.rows = self.rows + msg.rows
@@ -169,11 +171,12 @@ class RunsLoading:
         before = self._by_id
         self.rows = msg.rows
         self._order = msg.order
-        self._by_id = {r.id: r for r in self.rows}
+        self._by_id = msg.by_id if msg.by_id is not None else {r.id: r for r in self.rows}
         self.selected = [i for i in self.selected if i in self._by_id]
         if msg.streamed:
             self._streamed_tail()
-            self.render_compare()  # the selection (none yet) and its hint
+            if self.selected:  # runs chosen while the rows came in (else the panel shows its hint already)
+                self.render_compare()
         elif changed:
             if not self._update_in_place(before):
                 self.render_table()
@@ -254,7 +257,7 @@ class RunsLoading:
         table = self.table
         chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
         for r in chunk:
-            table.add_row(self._mark(r), *r.texts(), key=r.id)
+            table.append_row(self._mark(r), *r.texts(), key=r.id)
             self._table_ids.append(r.id)
         if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
             table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)

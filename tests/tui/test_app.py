@@ -88,3 +88,19 @@ async def test_command_palette_switches_screen_and_opens_run(runs_dir):
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.current_mode == "train" and app.live is not None, what="the run")
         assert app.live.id == FINISHED
+
+
+async def test_a_page_shown_later_looks_as_when_the_app_starts_on_it(runs_dir):
+    """A page first shown after another (3 from Config) is styled as its widgets mount, not by
+    a stylesheet refresh of the whole app (issue 19): it renders as when the app starts on it."""
+    async def runs_page(**kw) -> str:
+        app = make_app(runs_dir, **kw)
+        async with app.run_test(size=SIZE) as pilot:
+            if app.current_mode != "runs":
+                await pilot.pause(0.2)
+                await pilot.press("3")
+            await wait_for(pilot, lambda: app.screen.table.row_count == 5 and app.screen.settled, what="the runs table")
+            await pilot.pause(0.3)
+            return app.export_screenshot()  # the text and every colour and style
+
+    assert await runs_page() == await runs_page(start="runs")
