@@ -324,7 +324,10 @@ async def test_launch_a_real_two_trial_sweep_and_stop_it(runs_dir):
         finally:
             stop_launched(screen)
         assert screen.exit_codes[screen.current] == 130
-        await wait_for(pilot, lambda: screen.info.status == "stopped", what="the stopped sweep")
+        # SweepInfo.status asks whether the coordinator lives: an info read while it ran says "stopped" as
+        # soon as it has exited, before the screen has read the files again; wait for that reload
+        await wait_for(pilot, lambda: screen.info.status == "stopped" and screen.info.state.get("status") != "running",
+                       what="the stopped sweep read again")
         info = screen.info
         assert [t.status for t in info.trials] == ["finished", "stopped"]
         assert info.trials[0].value is not None and info.trials[0].epochs == 2
