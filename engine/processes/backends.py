@@ -115,13 +115,39 @@ class _Worker:
             self.child.wait(timeout=5.0)
 
 
-class LocalTrial:
+class TrialHandle:
+    """A trial in a process that hosts many (a long-lived worker, a Ray actor): `stop` asks
+    for this trial alone to end at its next batch boundary; `enforce` kills the host when it
+    has not within `grace` seconds of the ask. Subclasses give poll, _ask_stop and _kill."""
+
+    def __init__(self, run: str):
+        self.run = run
+        self.stop_asked_at: float | None = None
+        self.killed = False
+
+    def poll(self) -> int | None:
+        raise NotImplementedError
+
+    def stop(self, sig: int = signal.SIGINT) -> bool:
+        if self.stop_asked_at is None:
+            self.stop_asked_at = time.monotonic()
+        return self.poll() is None and self._ask_stop()
+
+    def enforce(self, grace: float) -> bool:
+        if self.stop_asked_at is None or self.killed or self.poll() is not None:
+            return False
+        if time.monotonic() - self.stop_asked_at < grace:
+            return False
+        self.killed = self._kill()
+        return self.killed
+
+
+class LocalTrial(TrialHandle):
     """The handle of one trial in a long-lived worker (the Runner's view of it)."""
 
     def __init__(self, worker: _Worker, run: str):
-        self.worker, self.run = worker, run
-        self.stop_asked_at: float | None = None
-        self.killed = False
+        super().__init__(run)
+        self.worker = worker
 
     @property
     def pid(self) -> int:
@@ -130,20 +156,11 @@ class LocalTrial:
     def poll(self) -> int | None:
         return self.worker.result(self.run)
 
-    def stop(self, sig: int = signal.SIGINT) -> bool:
-        """Stop this trial (not the worker) at its next batch boundary."""
-        if self.stop_asked_at is None:
-            self.stop_asked_at = time.monotonic()
-        return self.poll() is None and self.worker.send({"op": "stop", "run": self.run})
+    def _ask_stop(self) -> bool:
+        return self.worker.send({"op": "stop", "run": self.run})
 
-    def enforce(self, grace: float) -> bool:
-        """Kill the worker when the trial did not stop within `grace` seconds of the ask."""
-        if self.stop_asked_at is None or self.killed or self.poll() is not None:
-            return False
-        if time.monotonic() - self.stop_asked_at < grace:
-            return False
-        self.killed = self.worker.child.kill()
-        return self.killed
+    def _kill(self) -> bool:
+        return self.worker.child.kill()
 
 
 class LocalBackend:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
-import time
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.processes.backends import TrialHandle
 
 INSTALL = "pip install 'diffrec-tui[ray]'"
 
@@ -34,20 +33,16 @@ class TrialActor:
 
     def __init__(self):
         from engine.processes.trial_host import TrialHost
-        self.host, self.stopped, self.lock = TrialHost(), set(), threading.Lock()
+        self.host, self.stopped = TrialHost(), set()
 
     def run(self, run_dir: str, resume: bool, ds, supervisor: int | None) -> int:
         from engine.config import schema
-        from engine.processes.trial_host import output_to
         from engine.records.runs import RunDir
         run = RunDir(run_dir)
         run.record_worker(os.getpid(), supervisor)  # this actor's process, on its own host
         if ds is not None:
             self.host.offer(schema.resolve(run.config()), ds)
-        with output_to(run.log_file):
-            code = int(self.host.run(run.path, resume, lambda: run_dir in self.stopped))
-        run.record_exit(code)
-        return code
+        return self.host.run_logged(run.path, resume, lambda: run_dir in self.stopped)
 
     def stop(self, run_dir: str) -> None:
         self.stopped.add(run_dir)
@@ -56,14 +51,13 @@ class TrialActor:
         return self.host.loads
 
 
-class RayTrial:
-    """The Runner's handle of one trial on an actor (the same methods as supervisor.Child)."""
+class RayTrial(TrialHandle):
+    """The Runner's handle of one trial on an actor."""
 
     def __init__(self, backend: "RayBackend", actor, ref, run: str):
-        self.backend, self.actor, self.ref, self.run = backend, actor, ref, run
+        super().__init__(run)
+        self.backend, self.actor, self.ref = backend, actor, ref
         self.code: int | None = None
-        self.stop_asked_at: float | None = None
-        self.killed = False
 
     def poll(self) -> int | None:
         if self.code is None:
@@ -79,21 +73,12 @@ class RayTrial:
                 self.backend.idle(self.actor)
         return self.code
 
-    def stop(self, sig: int = signal.SIGINT) -> bool:
-        if self.stop_asked_at is None:
-            self.stop_asked_at = time.monotonic()
-        if self.poll() is not None:
-            return False
+    def _ask_stop(self) -> bool:
         self.actor.stop.remote(self.run)
         return True
 
-    def enforce(self, grace: float) -> bool:
-        if self.stop_asked_at is None or self.killed or self.poll() is not None:
-            return False
-        if time.monotonic() - self.stop_asked_at < grace:
-            return False
+    def _kill(self) -> bool:
         ray.kill(self.actor, no_restart=True)
-        self.killed = True
         return True
 
 

@@ -97,6 +97,17 @@ class TrialHost:
             return record_failure(run, message, kind, code)
 
 
+    def run_logged(self, run_dir: str | Path, resume: bool, should_stop: Callable[[], bool]) -> int:
+        """`run` in a process that trains many runs (a long-lived worker, a Ray actor): the
+        trial's output goes to its own worker.log, and its worker.json records the exit, since
+        this process lives on for other runs."""
+        run = RunDir(run_dir)
+        with output_to(run.log_file):
+            code = int(self.run(run.path, resume, should_stop))
+        run.record_exit(code)
+        return code
+
+
 def record_failure(run: RunDir, reason: str, kind: str, code: int) -> int:
     try:
         ev = run.event("failed", reason=reason, kind=kind)

@@ -23,8 +23,7 @@ import sys
 import threading
 
 from engine.processes.supervisor import STOP_SIGNALS, watch_supervisor
-from engine.processes.trial_host import TrialHost, output_to
-from engine.records.runs import RunDir
+from engine.processes.trial_host import TrialHost
 
 
 class Inbox:
@@ -41,6 +40,8 @@ class Inbox:
             try:
                 msg = json.loads(line)
             except ValueError:
+                continue
+            if not isinstance(msg, dict):
                 continue
             if msg.get("op") == "stop":
                 self.stopped.add(str(msg.get("run")))
@@ -66,10 +67,7 @@ def serve(inbox: Inbox, answer, host: TrialHost | None = None) -> None:
         if not os.path.isabs(run):
             answer({"run": run, "code": 2, "error": "RUN_DIR must be an absolute path"})
             continue
-        with output_to(RunDir(run).log_file):
-            code = int(host.run(run, bool(msg.get("resume")), inbox.should_stop(run)))
-        RunDir(run).record_exit(code)  # this pid trains other runs now: this one's worker has ended
-        answer({"run": run, "code": code})
+        answer({"run": run, "code": host.run_logged(run, bool(msg.get("resume")), inbox.should_stop(run))})
 
 
 def main(argv: list[str]) -> int:
