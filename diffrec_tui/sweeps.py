@@ -10,7 +10,6 @@ running (or can be resumed) when the app quits.
 """
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from engine.config import files as config_files
 from engine.search import pruning, space as tuning
 from engine.errors import ConfigError, InputError
+from engine.untrusted import finite_number
 from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
 
 REPO = Path(__file__).resolve().parent.parent  # where `-m engine.processes.sweep_runner` imports from
@@ -164,11 +164,8 @@ def log_tail(path: str | Path, lines: int = 3) -> str:
 def ranked(info: SweepInfo) -> list[TrialInfo]:
     """Every trial, best validation metric first; trials without one after, by number."""
     sign = 1.0 if info.bigger else -1.0
-    return sorted(info.trials, key=lambda t: (not _finite(t.value), -sign * (t.value or 0.0), t.index))
+    return sorted(info.trials, key=lambda t: (not finite_number(t.value), -sign * (t.value or 0.0), t.index))
 
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def best_config(info: SweepInfo) -> tuple[dict, str]:
@@ -189,7 +186,7 @@ def scatter_points(info: SweepInfo, key: str) -> tuple[list, list[float], list[i
     stopped trial's metric is only its best so far)."""
     xs, ys, idx = [], [], []
     for t in info.trials:
-        if t.status == "finished" and _finite(t.value) and key in t.params:
+        if t.status == "finished" and finite_number(t.value) and key in t.params:
             xs.append(t.params[key])
             ys.append(float(t.value))
             idx.append(t.index)
@@ -206,7 +203,7 @@ def best_so_far(info: SweepInfo, by: str = "trial") -> tuple[list[float], list[f
         ended = sorted((t for t in ended if t.ended_at is not None), key=lambda t: t.ended_at)
     sign, best, xs, ys = (1.0 if info.bigger else -1.0), None, [], []
     for t in ended:
-        if t.status == "finished" and _finite(t.value) and (best is None or sign * t.value > sign * best):
+        if t.status == "finished" and finite_number(t.value) and (best is None or sign * t.value > sign * best):
             best = float(t.value)
         if best is not None:
             xs.append(float(t.index) if by == "trial" else max(0.0, (t.ended_at - start) / 60))

@@ -7,6 +7,7 @@ naming the file, the line and the fix, before anything large is allocated.
 from __future__ import annotations
 
 import csv
+import math
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +19,11 @@ MAX_CONFIG_BYTES = 1 << 20  # a config file larger than 1 MB is not a config fil
 
 
 # ---------------------------------------------------------------- YAML
+
+def finite_number(v) -> bool:
+    """A real, finite number (not a bool, NaN or infinity): a metric value read from a file."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
 
 def read_yaml(path: str | Path, what: str = "config") -> dict:
     """A YAML mapping from a file that may come from anyone: UTF-8 text of sane size, safe

@@ -10,9 +10,9 @@ trial. A grid or random sweep without pruning never imports Optuna.
 """
 from __future__ import annotations
 
-import math
 
 from engine.records.events import EventFollower
+from engine.untrusted import finite_number
 from engine.records.runs import RunDir
 from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo
 from engine.search import pruning
@@ -73,7 +73,7 @@ class SweepSearch:
         for ev in follower.poll():
             epoch, value = ev.get("epoch"), (ev.get("valid") or {}).get(self.metric) \
                 if isinstance(ev.get("valid"), dict) else None
-            if ev.get("type") != "eval" or not isinstance(epoch, int) or not _finite(value):
+            if ev.get("type") != "eval" or not isinstance(epoch, int) or not finite_number(value):
                 continue
             curve[epoch] = float(value)
             if hit is None and self.prune != "none" and self.study.report(t.index, epoch, float(value)):
@@ -94,15 +94,12 @@ class SweepSearch:
                 f"not in the top {share} of the trials that reached it")
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
 
 def _curve(raw) -> dict[int, float]:
     """A recorded curve ({epoch: value}, JSON keys are text), validated like any input."""
     out = {}
     if isinstance(raw, dict):
         for k, v in raw.items():
-            if str(k).isdigit() and _finite(v):
+            if str(k).isdigit() and finite_number(v):
                 out[int(k)] = float(v)
     return out
