@@ -8,6 +8,7 @@ Results are summed in batch order, so they do not depend on the threads.
 """
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
@@ -15,13 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine.models.threads import single_threaded_kernels
+from engine.models.threads import kernel_threads, single_threaded_kernels
 from engine.training import metrics
 from engine.training import sparse
 from engine.data.dataset import Dataset
 from engine.training.sparse import DeviceRows
 
-CPU_EVAL_BATCH_BYTES = 3 << 20  # auto eval batch on a CPU: a batch's scores fill about 3 MB
+CPU_EVAL_BATCH_BYTES = 8 << 20  # auto eval batch on a CPU: a batch's scores fill about 8 MB
 MIN_CPU_EVAL_BATCH = 128  # ... but at least this many users (wide catalogues: weights are re-read per batch)
 GPU_EVAL_SCORES = 1 << 27  # auto eval batch on a GPU: users x items scores held at once (512 MB fp32)
 
@@ -35,17 +36,24 @@ def device_rows(m: sp.csr_matrix | DeviceRows, device: torch.device) -> DeviceRo
     return m if isinstance(m, DeviceRows) else DeviceRows(m, device)
 
 
-def eval_batch_size(cfg: dict, n_items: int, device: torch.device | str = "cpu") -> int:
+def eval_batch_size(cfg: dict, n_items: int, device: torch.device | str = "cpu", n_users: int = 0) -> int:
     """Users scored at once. eval_batch_size counts scores (users x items), as RecBole's full
-    ranking; 0 = auto: on a CPU as many users as keep a batch of scores cache-sized, far
-    below glibc's 32 MB mmap threshold (bigger batches are fresh mmaps and page faults on
-    every step), on a GPU as many as fit GPU_EVAL_SCORES."""
+    ranking; 0 = auto: on a CPU as many users as keep a batch of scores near
+    CPU_EVAL_BATCH_BYTES, below glibc's 32 MB mmap threshold (bigger batches are fresh mmaps
+    and page faults on every step); with `n_users`, evened out into a multiple of the
+    threads' count of equal batches, so no thread waits alone for a short last batch. On a
+    GPU as many as fit GPU_EVAL_SCORES."""
     n_items = max(1, n_items)
     if cfg["eval_batch_size"]:
         return max(1, cfg["eval_batch_size"] // n_items)
-    if torch.device(device).type == "cpu":
-        return max(MIN_CPU_EVAL_BATCH, CPU_EVAL_BATCH_BYTES // (4 * n_items))
-    return max(1, GPU_EVAL_SCORES // n_items)
+    if torch.device(device).type != "cpu":
+        return max(1, GPU_EVAL_SCORES // n_items)
+    size = max(MIN_CPU_EVAL_BATCH, CPU_EVAL_BATCH_BYTES // (4 * n_items))
+    if n_users <= size:
+        return size
+    threads = max(1, torch.get_num_threads())
+    batches = -(-math.ceil(n_users / size) // threads) * threads
+    return -(-n_users // batches)
 
 
 def predict(method, x: torch.Tensor, precision: str, **options) -> torch.Tensor:
@@ -71,7 +79,7 @@ def evaluate(method, cfg: dict, ds: Dataset, train_in, device,
     kmax = min(max(cfg["topk"]), ds.n_items)
     train_rows, valid, test = (device_rows(m, device) for m in (train_in, ds.valid, ds.test))
     users_dev = torch.from_numpy(np.ascontiguousarray(users, dtype=np.int64)).to(train_rows.device)
-    step = eval_batch_size(cfg, ds.n_items, device)
+    step = eval_batch_size(cfg, ds.n_items, device, len(users))
 
     def batch(lo: int) -> tuple[dict, dict]:
         rows, rows_dev = users[lo:lo + step], users_dev[lo:lo + step]
@@ -110,8 +118,12 @@ def map_batches(fn: Callable, items, device: torch.device, ordered_draws: bool =
     several threads (unless fn draws random numbers, whose order must not depend on timing)."""
     items = list(items)
     threads = torch.get_num_threads()
-    if device.type != "cpu" or threads < 2 or len(items) < 2 or ordered_draws:
+    if device.type != "cpu":
         yield from map(fn, items)
+        return
+    if threads < 2 or len(items) < 2 or ordered_draws:
+        with kernel_threads(threads):  # numpy's BLAS, if predictions use it, on as many threads as torch
+            yield from map(fn, items)
         return
     with single_threaded_kernels(), ThreadPoolExecutor(min(threads, len(items))) as pool:
         yield from pool.map(fn, items)

@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from engine.models import cpu_blas
 from engine.models import registry as methods
 from engine.config.fields import metric_key
 from engine.data.dataset import Dataset, model_input, split_counts
@@ -155,6 +156,7 @@ class Trainer:
                  should_stop: Callable[[], bool] = lambda: False, resume: bool = False):
         self.t_setup = time.perf_counter()
         torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
+        cpu_blas.set_threads(torch.get_num_threads())  # numpy's BLAS, where the denoiser multiplies with it
         self.cfg, self.ds, self.should_stop, self.resume = cfg, ds, should_stop, resume
         self.device = select_device(requested_device(cfg), gpu_index(cfg))
         seed_everything(cfg["seed"], cfg["reproducibility"])
