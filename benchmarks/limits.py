@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from engine.models import registry as methods  # noqa: E402
 from engine.data import loaders as data  # noqa: E402
 from engine.training import evaluation  # noqa: E402
+from engine.models import cpu_blas  # noqa: E402
 from engine.models.threads import single_threaded_kernels  # noqa: E402
 from engine.training import flops  # noqa: E402
 from engine.training import trainer  # noqa: E402
@@ -74,31 +75,46 @@ def operands(g: flops.Gemm, device) -> tuple[torch.Tensor, torch.Tensor, torch.T
     return a, b, torch.empty(g.m, g.n, device=device)
 
 
-def time_gemm(g: flops.Gemm, device, min_seconds: float = 0.05, min_calls: int = 10) -> float:
+def multiply(lib: str):
+    """The call that multiplies a @ b into out: torch's kernels, or numpy's BLAS on the same
+    memory (which evaluation uses on one-thread kernels where cpu_blas chooses it)."""
+    if lib == "numpy":
+        return lambda a, b, out: np.matmul(a.numpy(), b.numpy(), out=out.numpy())
+    return lambda a, b, out: torch.mm(a, b, out=out)
+
+
+def libraries(device) -> tuple[str, ...]:
+    """The BLAS libraries timed: torch's, and numpy's on a CPU where cpu_blas can use it
+    (the floor is the faster of the two: a phase that switches library must not beat it)."""
+    return ("torch", "numpy") if torch.device(device).type == "cpu" and cpu_blas.use_numpy() else ("torch",)
+
+
+def time_gemm(g: flops.Gemm, device, lib: str = "torch", min_seconds: float = 0.05, min_calls: int = 10) -> float:
     """Seconds per product: the fastest single call (of at least `min_calls`, `min_seconds`):
     on a shared machine the best case is the one that tells what the machine can do."""
     a, b, out = operands(g, device)
-    torch.mm(a, b, out=out)
+    mm = multiply(lib)
+    mm(a, b, out)
     sync(device)
     best, spent, calls = float("inf"), 0.0, 0
     while calls < min_calls or spent < min_seconds:
         t0 = time.perf_counter()
-        torch.mm(a, b, out=out)
+        mm(a, b, out)
         sync(device)
         dt = time.perf_counter() - t0
         best, spent, calls = min(best, dt), spent + dt, calls + 1
     return best
 
 
-def time_gemm_side_by_side(g: flops.Gemm, threads: int, rounds: int = 10) -> float:
+def time_gemm_side_by_side(g: flops.Gemm, threads: int, lib: str = "torch", rounds: int = 10) -> float:
     """Seconds per product when `threads` threads each multiply on their own operands with
     single-threaded kernels (how evaluate() runs batches on a CPU): the fastest round's
     wall time / products."""
     ops = [operands(g, "cpu") for _ in range(threads)]
+    mm = multiply(lib)
 
     def work(i: int) -> None:
-        a, b, out = ops[i]
-        torch.mm(a, b, out=out)
+        mm(*ops[i])
 
     best = float("inf")
     with single_threaded_kernels(), ThreadPoolExecutor(threads) as pool:
@@ -111,32 +127,41 @@ def time_gemm_side_by_side(g: flops.Gemm, threads: int, rounds: int = 10) -> flo
 
 
 class Floors:
-    """Per-GEMM times, measured once per round and kept as the best seen; for the
-    evaluation also side by side on CPU threads, the way evaluate() uses them."""
+    """Per-GEMM times of each library, measured once per round and kept as the best seen;
+    for the evaluation also side by side on CPU threads, the way evaluate() uses them."""
 
     def __init__(self, device):
         self.device = device
-        self.best: dict[flops.Gemm, float] = {}
-        self.side_by_side: dict[flops.Gemm, float] = {}
+        self.libs = libraries(device)
+        self.best: dict[tuple[str, flops.Gemm], float] = {}
+        self.side_by_side: dict[tuple[str, flops.Gemm], float] = {}
 
     def measure(self, gemms, side_by_side=()) -> None:
-        for g in gemms:
-            self.best[g] = min(self.best.get(g, float("inf")), time_gemm(g, self.device))
         threads = torch.get_num_threads()
-        if self.device.type == "cpu" and threads > 1:
-            for g in side_by_side:
-                t = time_gemm_side_by_side(g, threads)
-                self.side_by_side[g] = min(self.side_by_side.get(g, float("inf")), t)
+        for lib in self.libs:
+            for g in gemms:
+                self.best[lib, g] = min(self.best.get((lib, g), float("inf")), time_gemm(g, self.device, lib))
+            if self.device.type == "cpu" and threads > 1:
+                for g in side_by_side:
+                    t = time_gemm_side_by_side(g, threads, lib)
+                    self.side_by_side[lib, g] = min(self.side_by_side.get((lib, g), float("inf")), t)
 
-    def seconds(self, gemms: Counter) -> float:
-        return sum(self.best[g] * c for g, c in gemms.items())
+    def seconds(self, gemms: Counter, libs: tuple[str, ...] = ("torch",)) -> float:
+        """The products at the faster of `libs`' rates, each on all threads."""
+        return sum(min(self.best[lib, g] for lib in libs) * c for g, c in gemms.items())
+
+    def as_run(self, gemms: Counter) -> float:
+        """The products as evaluate() runs them: side by side where it does (CPU threads),
+        with the faster library."""
+        table = self.side_by_side if self.side_by_side else self.best
+        return sum(min(table[lib, g] for lib in self.libs) * c for g, c in gemms.items())
 
     def eval_seconds(self, gemms: Counter) -> float:
         """Each product at the best rate any candidate batch size reached for its layer,
-        one kernel on all threads or one per thread side by side."""
+        with either library, one kernel on all threads or one per thread side by side."""
         total = 0.0
         for g, c in gemms.items():
-            rates = [x.flops / t for table in (self.best, self.side_by_side) for x, t in table.items()
+            rates = [x.flops / t for table in (self.best, self.side_by_side) for (_, x), t in table.items()
                      if x.kind == g.kind and (x.k, x.n) == (g.k, g.n)]
             total += g.flops * c / max(rates)
         return total
@@ -177,7 +202,9 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
     candidates = sorted(eval_candidates(phases["eval"], ds.n_users) | set(phases["eval"]),
                         key=lambda g: (g.k, g.n, g.m))
     out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0, "train_paired": [], "eval_paired": []}
-    replays = {"train": Replay(phases["train"], device, 1), "eval": Replay(phases["eval"], device, eval_threads(device))}
+    threads = eval_threads(device)
+    eval_lib = "numpy" if threads > 1 and "numpy" in libraries(device) else "torch"  # as cpu_blas.applies has it
+    replays = {"train": Replay(phases["train"], device, 1), "eval": Replay(phases["eval"], device, threads, eval_lib)}
     for i in range(max(n_epochs, n_evals, 1)):
         floors.measure(list(phases["train"]) + candidates, side_by_side=candidates)
         if i < n_epochs:
@@ -190,7 +217,8 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
                                      device, out, "eval_faults"))
             out["eval_paired"].append(out["eval"][-1] / replays["eval"].seconds())
     out.update(train_floor=floors.seconds(phases["train"]), eval_floor=floors.eval_seconds(phases["eval"]),
-               eval_floor_ours=floors.seconds(phases["eval"]))
+               eval_floor_ours=floors.as_run(phases["eval"]),
+               train_floor_any=floors.seconds(phases["train"], floors.libs))
     if len(users) < ds.n_users:  # the whole-run ratios need a whole evaluation's floor
         out["eval_floor"] *= ds.n_users / len(users)
         out["eval_floor_ours"] *= ds.n_users / len(users)
@@ -211,15 +239,15 @@ class Replay:
     side with single-threaded kernels, as evaluate() does): timed right after the phase,
     under the same load, it gives a paired ratio that a busy machine distorts much less."""
 
-    def __init__(self, gemms: Counter, device, threads: int):
-        self.device, self.threads = device, threads
+    def __init__(self, gemms: Counter, device, threads: int, lib: str = "torch"):
+        self.device, self.threads, self.mm = device, threads, multiply(lib)
         self.shares = [[(operands(g, device), c // threads + (t < c % threads)) for g, c in gemms.items()]
                        for t in range(threads)]
 
     def _run(self, t: int) -> None:
         for (a, b, out), count in self.shares[t]:
             for _ in range(count):
-                torch.mm(a, b, out=out)
+                self.mm(a, b, out)
 
     def seconds(self) -> float:
         t0 = time.perf_counter()
@@ -242,8 +270,9 @@ def timed(fn, device, out: dict, faults_key: str) -> float:
 
 
 def report_phases(out: dict, eval_batch: int) -> None:
-    print(f"train epoch floor {out['train_floor']:.4g}s, evaluation floor {out['eval_floor']:.4g}s "
-          f"(at our batch of {eval_batch}: {out['eval_floor_ours']:.4g}s)")
+    print(f"train epoch floor {out['train_floor']:.4g}s (torch's kernels, which training uses on several threads; "
+          f"{out['train_floor_any']:.4g}s at the faster library's rates), evaluation floor {out['eval_floor']:.4g}s "
+          f"(at our batch of {eval_batch}, as evaluate() runs it: {out['eval_floor_ours']:.4g}s)")
     for key, name in (("train", "train epoch"), ("eval", "evaluation")):
         if out[key]:
             paired = out[f"{key}_paired"]
@@ -255,12 +284,15 @@ def report_phases(out: dict, eval_batch: int) -> None:
 
 def print_rates(floors: Floors, phases: dict) -> None:
     used = set(phases["train"]) | set(phases["eval"])
-    for g in sorted(floors.best, key=lambda g: (g.kind, g.k, g.n, g.m)):
+    gemms = sorted({g for _, g in floors.best}, key=lambda g: (g.kind, g.k, g.n, g.m))
+    for g in gemms:
         mark = "*" if g in used else " "
-        side = floors.side_by_side.get(g)
-        extra = f" | side by side {g.flops / side / 1e9:6.1f} GFLOPS" if side else ""
-        print(f"  {mark} {g.kind:3s} {g.m:5d} x {g.k:5d} @ {g.k:5d} x {g.n:5d}: "
-              f"{floors.best[g] * 1e3:8.3f} ms {g.flops / floors.best[g] / 1e9:6.1f} GFLOPS{extra}")
+        cells = []
+        for lib in floors.libs:
+            cell = f"{lib} {g.flops / floors.best[lib, g] / 1e9:5.1f}"
+            side = floors.side_by_side.get((lib, g))
+            cells.append(cell + (f" (side by side {g.flops / side / 1e9:5.1f})" if side else ""))
+        print(f"  {mark} {g.kind:3s} {g.m:5d} x {g.k:5d} @ {g.k:5d} x {g.n:5d}: GFLOPS " + " | ".join(cells))
     print("  (* = a product of the model's phases; the others only set the evaluation's best rate;"
           " side by side = one single-threaded product per thread, all threads at once)")
 
@@ -366,6 +398,7 @@ def main() -> None:
     overrides = data_overrides(args.config, args.data) + [f"device={args.device}"] + args.set
     cfg = config_files.load(args.config, overrides)
     torch.set_num_threads(cfg["threads"] or os.cpu_count() or 1)
+    cpu_blas.set_threads(torch.get_num_threads())
     device = trainer.select_device(cfg["device"])
     ds = data.load(cfg)
     print(f"{cfg['model']} on {ds.n_users} users x {ds.n_items} items, {device}, torch {torch.__version__}, "
