@@ -193,11 +193,17 @@ class RunIndex:
     def runs(self, sweeps: bool = True, progress: Progress | None = None) -> list[IndexedRun]:
         return list(self.stream(sweeps, progress))
 
-    def stream(self, sweeps: bool = True, progress: Progress | None = None) -> Iterator[IndexedRun]:
-        """The runs newest first, each as soon as it is known; `progress(done, total)` after each."""
+    def stream(self, sweeps: bool = True, progress: Progress | None = None,
+               order: Callable[[list[str]], list[str]] | None = None) -> Iterator[IndexedRun]:
+        """The runs newest first, each as soon as it is known; `progress(done, total)` after each.
+        `order` rearranges the runs' keys (name, or sweep/name for a trial; newest first)
+        before any is read, so a caller can have them in the order it shows them."""
         with self._lock:
             self._read_file()
         dirs = _listing(str(self.root), sweeps, known=self._cache)
+        if order is not None:
+            where = dict(dirs)
+            dirs = [(key, where[key]) for key in order(list(where))]
         before, gone = self.reads, []
         for i, (key, path) in enumerate(dirs, 1):
             run = self._get(key, path)

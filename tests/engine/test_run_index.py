@@ -184,3 +184,15 @@ def test_a_listing_without_sweeps_keeps_the_trials_in_the_index_file(fixture_run
     assert len(index.runs(sweeps=False)) == 6 and index.reads == 1
     fresh = RunIndex(fixture_runs)
     assert len(fresh.runs()) == 15 and fresh.reads == 0  # the trials it did not look up were kept
+
+
+def test_a_stream_reads_the_runs_in_the_order_asked_for(fixture_runs):
+    RunIndex(fixture_runs, min_runs_for_file=1).runs()  # the index file, parsed a block at a time
+    keys = []
+
+    def oldest_first(found: list[str]) -> list[str]:
+        keys.extend(found)
+        return found[::-1]
+    runs = list(RunIndex(fixture_runs).stream(order=oldest_first))
+    assert keys == [f"{p.parent.name}/{p.name}" if p.parent != fixture_runs else p.name for p in run_dirs(fixture_runs)]
+    assert [r.path for r in runs] == run_dirs(fixture_runs)[::-1]
