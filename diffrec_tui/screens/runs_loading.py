@@ -28,7 +28,9 @@ from diffrec_tui.screens.run_groups import GROUP_PREFIX, GroupRow, grouped, swee
 from diffrec_tui.screens.run_rows import Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 40  # rows added to the table per turn of the event loop: a screenful (each is measured)
+FILL_ROWS = 40  # rows added to the table per turn of the event loop below its view (each is measured)
+VIEW_ROWS = 10  # and in its view (a row in view is rendered too), each chunk painted before the next:
+VIEW_PAUSE = 0.02  # a frame (Textual paints at 60 Hz)
 FILL_PAUSE = 0.002
 WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
 YIELD_SECONDS = 0.0005
@@ -288,15 +290,17 @@ class RunsLoading:
         if gen != self._fill_gen:
             return  # a newer fill took over
         table = self.table
-        chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
+        in_view = table.row_count < round(table.scroll_y) + table.size.height
+        size = VIEW_ROWS if in_view else FILL_ROWS
+        chunk, self._pending = self._pending[:size], self._pending[size:]
         for r in chunk:
             table.append_row(self._mark(r), *r.texts(), key=r.id)
             self._table_ids.append(r.id)
         if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
             table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)
             self._keep_cursor = None
-        if self._pending:
-            self.set_timer(FILL_PAUSE, partial(self._fill_step, gen))
+        if self._pending:  # rows in view painted first: a screenful at once is one long stall
+            self.set_timer(VIEW_PAUSE if in_view else FILL_PAUSE, partial(self._fill_step, gen))
         else:
             self.render_summary()
             self.show_highlighted()

@@ -62,15 +62,17 @@ class Recording(LRUCache):
         self.made: set[tuple] = set()
 
     def set(self, key, value) -> None:
-        self.made.add((key[0].value, key[1].value))
+        self.made.add((key[0].value, getattr(key[1], "value", key[1])))
         super().set(key, value)
     __setitem__ = set
 
 
-def rendered(table: AppendTable):
-    """A function giving the (row, column) keys of the cells rendered since this call."""
-    table._cell_render_cache = cache = Recording(table._cell_render_cache)
-    return lambda: cache.made
+def rendered(table: AppendTable, cache: str = "_cell_render_cache"):
+    """A function giving the (row, column) keys of the cells rendered since this call (with
+    `cache="_row_render_cache"`: (row, line) of the rows)."""
+    recording = Recording(getattr(table, cache))
+    setattr(table, cache, recording)
+    return lambda: recording.made
 
 
 async def test_a_row_updated_in_place_is_the_only_one_rendered_again():
@@ -100,3 +102,92 @@ async def test_a_row_updated_in_place_is_the_only_one_rendered_again():
             "the other rows render their status cell (now wider) alone"
         table.update_row("r1", ["run-1", "finished"])  # unchanged: nothing to do
         assert table._row_render_cache and table.get_cell("r1", "status") == "finished"
+
+
+async def test_cells_are_the_segments_datatable_makes():
+    """One-line Text cells are made without Rich's renderers: the same segments (text and
+    style, the cell's row and column meta included) as DataTable's, under the cursor or
+    not, on either zebra stripe; cells it cannot make (too wide, spans) go to DataTable."""
+    from rich.segment import Segment
+    from rich.text import Text
+    from textual.widgets import DataTable
+
+    app = TableApp()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(AppendTable)
+        table.zebra_stripes = True
+        for key in ("a", "b", "c"):
+            table.add_column(key, key=key)
+        table.append_row(Text("finished"), Text("▾ sweep hyper (3)", style="bold"), Text(""), key="r0")
+        table.append_row(Text("↳ 20250101-000000"), Text("x", style="italic red"), Text("0.1234"), key="r1")
+        table.append_row(Text.assemble("two ", ("styles", "bold")), Text("a\tb"), Text("-"), key="r2")
+        await pilot.pause()
+        table.columns["c"].width = table.columns["c"].content_width = 3  # "0.1234" no longer fits
+        base = table.rich_style
+        made = []
+        for row in range(3):
+            style = table._get_row_style(row, base)
+            for column in range(3):
+                for cursor in (False, True):
+                    width = table.ordered_columns[column].get_render_width(table)
+                    table._cell_render_cache.clear()
+                    ours = table._render_cell(row, column, style, width, cursor=cursor)
+                    made.append(table._one_line(row, column, style, width, cursor, False) is not None)
+                    table._cell_render_cache.clear()
+                    theirs = DataTable._render_cell(table, row, column, style, width, cursor=cursor)
+                    assert [list(Segment.simplify(line)) for line in ours] == \
+                           [list(Segment.simplify(line)) for line in theirs], (row, column, cursor)
+                    assert ours[0][0].style.meta == {"row": row, "column": column}
+        assert made.count(True) == 12 and made.count(False) == 6  # spans, a tab, and a cell too wide go to DataTable
+
+
+async def test_columns_are_as_wide_as_datatable_makes_them():
+    from rich.text import Text
+    from textual.widgets import DataTable
+
+    class Both(App):
+        def compose(self) -> ComposeResult:
+            yield AppendTable(id="ours")
+            yield DataTable(id="theirs")
+    app = Both()
+    async with app.run_test(size=(80, 20)) as pilot:
+        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
+        rows = [("finished", Text(""), "x"), (Text("↳ hyper 20250101-000000"), Text("a\\nlonger line"), "yy"),
+                (Text("wide 字字"), Text("b", style="bold"), Text.assemble("two ", ("styles", "bold")))]
+        for table in (ours, theirs):
+            for key in ("a", "b", "c"):
+                table.add_column(key, key=key)
+            for i, cells in enumerate(rows):
+                table.add_row(*cells, key=f"r{i}")
+        await pilot.pause()
+        assert [c.content_width for c in ours.ordered_columns] == [c.content_width for c in theirs.ordered_columns]
+        assert ours.virtual_size == theirs.virtual_size
+
+
+async def test_a_cursor_move_renders_only_the_rows_it_leaves_and_reaches():
+    from textual.widgets import DataTable
+
+    class Both(App):
+        CSS = "DataTable { height: 8; }"
+
+        def compose(self) -> ComposeResult:
+            yield AppendTable(id="ours", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="theirs", cursor_type="row", zebra_stripes=True)
+    app = Both()
+    async with app.run_test(size=(40, 18)) as pilot:
+        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
+        for table in (ours, theirs):
+            table.add_column("run", key="run")
+            for i in range(6):
+                table.add_row(f"run-{i}", key=f"r{i}")
+        ours.move_cursor(row=1)
+        app.set_focus(None)  # both styled alike
+        await pilot.pause()
+        assert [s.text for s in map(ours.render_line, range(7))] == [s.text for s in map(theirs.render_line, range(7))]
+        made = rendered(ours, "_row_render_cache")
+        for table in (ours, theirs):
+            table.move_cursor(row=3)
+        await pilot.pause()
+        for y in range(7):
+            assert ours.render_line(y) == theirs.render_line(y), y  # text, colours, the cursor's row
+        assert made() == {("r1", 0), ("r3", 0)}
