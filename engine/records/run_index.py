@@ -235,15 +235,19 @@ class RunIndex:
             self.reads += 1
         return run
 
-    def peers(self, fingerprint: str) -> Iterator[IndexedRun]:
+    def peers(self, fingerprint: str, model_wanted: Callable[[object], bool] | None = None) -> Iterator[IndexedRun]:
         """Runs directly under the root on the same data (same fingerprint), newest first.
         A run indexed with another dataset's fingerprint is not looked at again: the first
-        `started` event, which holds it, never changes (a resume checks the data)."""
+        `started` event, which holds it, never changes (a resume checks the data). Nor is
+        one indexed with a model for which `model_wanted(model)` is False (a caller that
+        needs the newest run of each model has the models it found): its config, which
+        names the model, is written once, when the run is made."""
         with self._lock:
             self._read_file()
         for key, path in _listing(str(self.root), sweeps=False, known=self._cache):
             hit = self._cached(key)
-            if hit is not None and hit[1].fingerprint not in (None, fingerprint):
+            if hit is not None and (hit[1].fingerprint not in (None, fingerprint)
+                                    or model_wanted is not None and not model_wanted(hit[1].keys.get("model"))):
                 continue
             run = self._get(key, path)
             if run.fingerprint == fingerprint:
