@@ -17,12 +17,12 @@ A fixed-height table is assumed (Textual's own `_on_resize` invalidates everythi
 
 Private DataTable names used (Textual 8.2; tests/tui/test_append_table.py compares the
 results with DataTable's own): `_update_count`, `_data`, `_row_locations`,
-`_column_locations`, `_updated_cells`, `_require_update_dimensions`, `_show_hover_cursor`,
+`_column_locations`, `_require_update_dimensions`, `_show_hover_cursor`,
 `_pseudo_class_state`; the methods `_update_dimensions`, `_update_column_widths`,
-`_render_line_in_row`, `_render_cell`, `_get_row_renderables` and
-`_get_styles_to_render_cell`; the caches `_offset_cache`, `_cell_render_cache` and
-`_row_render_cache` (keyed by row key first, then column key or line), `_row_renderable_cache`
-(by count and row index) and `_line_cache`."""
+`_render_line_in_row`, `_render_cell`, `_get_row_renderables`, `_get_styles_to_render_cell`
+and `textual.widgets._data_table.default_cell_formatter`; the caches `_offset_cache`,
+`_cell_render_cache` and `_row_render_cache` (keyed by row key first, then column key or
+line), `_row_renderable_cache` (by count and row index) and `_line_cache`."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -32,8 +32,10 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.coordinate import Coordinate
+from textual.render import measure
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets._data_table import default_cell_formatter
+from textual.widgets.data_table import RowKey
 
 
 _AWAY = Coordinate(-2, 0)  # no row's (the header's is -1)
@@ -50,23 +52,33 @@ class AppendTable(DataTable):
 
     def update_row(self, key: str, cells) -> None:
         """Set the row's cells (one per column, in order), re-rendering that row alone; a
-        cell no longer fitting its column resizes it (re-rendering that column)."""
+        cell wider than its column widens it (re-rendering that column; a narrower one
+        leaves it as it is: DataTable would measure every cell of the column again)."""
         row_key = RowKey(key)
         data = self._data[row_key]
-        changed = [(c.key, v) for c, v in zip(self.ordered_columns, cells) if data[c.key] != v]
+        changed = [(c, v) for c, v in zip(self.ordered_columns, cells) if data[c.key] != v]
         if not changed:
             return
-        for column_key, value in changed:
-            data[column_key] = value
-            self._updated_cells.add(CellKey(row_key, column_key))
+        with self._resized_columns_rerendered():
+            for column, value in changed:
+                data[column.key] = value
+                column.content_width = max(column.content_width, self._width(value))
         index = self._row_locations.get(row_key)
         self._forget(self._cell_render_cache, lambda k: k[0] == row_key)
         self._forget(self._row_render_cache, lambda k: k[0] == row_key)
         self._row_renderable_cache.discard((self._update_count, index))
         self._line_cache.clear()  # keyed by line: recomposed from the row caches
-        self._require_update_dimensions = True  # the column widths (see _update_column_widths)
+        self._require_update_dimensions = True  # the virtual size, when a column widened
         self.refresh_row(index)
         self.check_idle()
+
+    def _width(self, cell) -> int:
+        """A one-line cell's width, as DataTable measures it (a Text: its longest line)."""
+        if type(cell) is not Text:
+            cell = default_cell_formatter(cell, wrap=False, height=1)
+            if type(cell) is not Text:
+                return measure(self.app.console, cell, 1)
+        return max(map(cell_len, cell.plain.splitlines() or [""]))
 
     @staticmethod
     def _forget(cache, stale) -> None:
@@ -150,7 +162,7 @@ class AppendTable(DataTable):
                     rest.append(row_key)
                     continue
                 for column, cell in zip(self.ordered_columns, cells):
-                    column.content_width = max(column.content_width, *map(cell_len, cell.plain.splitlines() or [""]))
+                    column.content_width = max(column.content_width, self._width(cell))
             super()._update_dimensions(rest)
 
     def _update_column_widths(self, updated_cells) -> None:

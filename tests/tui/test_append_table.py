@@ -100,7 +100,11 @@ async def test_a_row_updated_in_place_is_the_only_one_rendered_again():
         assert {(r, c) for r, c in cells() if r != "r1"} == {(None, "status"), ("r0", "status"), ("r2", "status"),
                                                              ("r3", "status")}, \
             "the other rows render their status cell (now wider) alone"
-        table.update_row("r1", ["run-1", "finished"])  # unchanged: nothing to do
+        table.update_row("r1", ["run-1", "no"])  # narrower: the column keeps its width
+        await pilot.pause()
+        assert table.columns["status"].content_width == len("finished")
+        assert any("run-1" in line and "no" in line for line in lines(table))
+        table.update_row("r1", ["run-1", "finished"])
         assert table._row_render_cache and table.get_cell("r1", "status") == "finished"
 
 
