@@ -9,18 +9,19 @@ row or below the view. Here the count is kept, and only the stale entries are dr
 - `update_row`: that row's cells, rows and lines;
 - a column whose width changes (a new or updated cell wider than it): that column's cells
   (the others are the same segments, only placed further right: the rows are recomposed).
-With a row cursor, a row is cached apart from where the cursor is unless it is on it (a
-cursor move renders two rows, not every row in view). A one-line Text cell is made without
-Rich's renderers, and measured without them: the same segments and widths; 40 rows of 14
-cells render in a third of DataTable's time.
+With a row cursor, a row and its lines are cached apart from where the cursor is unless it
+is on it (a cursor move renders two rows, a scroll the rows it brings into view, not every
+row in view). A one-line Text cell is made without Rich's renderers, and measured without
+them: the same segments and widths; 40 rows of 14 cells render in a third of the time.
 A fixed-height table is assumed (Textual's own `_on_resize` invalidates everything).
 
 Private DataTable names used (Textual 8.2; tests/tui/test_append_table.py compares the
 results with DataTable's own): `_update_count`, `_data`, `_row_locations`,
 `_column_locations`, `_require_update_dimensions`, `_show_hover_cursor`,
 `_pseudo_class_state`; the methods `_update_dimensions`, `_update_column_widths`,
-`_render_line_in_row`, `_render_cell`, `_get_row_renderables`, `_get_styles_to_render_cell`
-and `textual.widgets._data_table.default_cell_formatter`; the caches `_offset_cache`,
+`_render_line`, `_get_offsets`, `_render_line_in_row`, `_render_cell`,
+`_get_row_renderables`, `_get_styles_to_render_cell` and
+`textual.widgets._data_table.default_cell_formatter`; the caches `_offset_cache`,
 `_cell_render_cache` and `_row_render_cache` (keyed by row key first, then column key or
 line), `_row_renderable_cache` (by count and row index) and `_line_cache`."""
 from __future__ import annotations
@@ -32,6 +33,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.coordinate import Coordinate
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.render import measure
 from textual.widgets import DataTable
 from textual.widgets._data_table import default_cell_formatter
@@ -42,6 +45,14 @@ _AWAY = Coordinate(-2, 0)  # no row's (the header's is -1)
 
 
 class AppendTable(DataTable):
+    virtual_size = Reactive(Size(0, 0), layout=False)  # see watch_virtual_size
+
+    def watch_virtual_size(self, size: Size) -> None:
+        """Rows came in: the scrollbars follow here. A Widget's virtual size lays the whole
+        screen out again (20-30 ms for the Runs screen, for every chunk of rows), which only a
+        scrollbar appearing or going needs (its own reactive asks for that)."""
+        self._scroll_update(size)
+
     def append_row(self, *cells, key: str | None = None) -> None:
         """add_row, without re-rendering the rows already in the table."""
         count = self._update_count
@@ -96,16 +107,36 @@ class AppendTable(DataTable):
             self._line_cache.clear()
             self.refresh()
 
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style):
+        """DataTable's, cached (with a row cursor) apart from where the cursor is unless it
+        is on the line's row: a cursor move, or the scroll it brings, renders the lines
+        of two rows and those scrolled into view, not every line in view again."""
+        if self.cursor_type != "row":
+            return super()._render_line(y, x1, x2, base_style)
+        try:
+            row_key, _ = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        cursor, hover = self._near(row_key, self.cursor_coordinate, self.hover_coordinate)
+        key = (y, x1, x2, self.size.width, cursor, hover, base_style, self.cursor_type, self._show_hover_cursor,
+               self._update_count, self._pseudo_class_state)  # DataTable's key: the same cache, cleared alike
+        strip = self._line_cache.get(key)
+        if strip is None:
+            strip = self._line_cache[key] = super()._render_line(y, x1, x2, base_style)
+        return strip
+
     def _render_line_in_row(self, row_key, line_no, base_style, cursor_location, hover_location):
-        """DataTable's; with a row cursor, a row it is not on (nor the mouse) is rendered as
-        wherever the cursor is, so its cached lines are reused when the cursor moves (DataTable
-        keys them by the cursor's place: each cursor move re-rendered every row in view)."""
+        """DataTable's, cached apart from where the cursor is (see _render_line)."""
         if self.cursor_type == "row":
-            row = self._row_locations.get(row_key)
-            row = -1 if row is None else row  # the header
-            cursor_location = cursor_location if cursor_location.row == row else _AWAY
-            hover_location = hover_location if hover_location.row == row else _AWAY
+            cursor_location, hover_location = self._near(row_key, cursor_location, hover_location)
         return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+
+    def _near(self, row_key, cursor: Coordinate, hover: Coordinate) -> tuple[Coordinate, Coordinate]:
+        """The cursor's and the mouse's place as a row renders with a row cursor: theirs
+        when on the row, else one that is no row's (a row renders alike wherever they are)."""
+        row = self._row_locations.get(row_key)
+        row = -1 if row is None else row  # the header
+        return cursor if cursor.row == row else _AWAY, hover if hover.row == row else _AWAY
 
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
                      cursor: bool = False, hover: bool = False) -> list[list[Segment]]:

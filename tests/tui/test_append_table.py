@@ -195,3 +195,78 @@ async def test_a_cursor_move_renders_only_the_rows_it_leaves_and_reaches():
         for y in range(7):
             assert ours.render_line(y) == theirs.render_line(y), y  # text, colours, the cursor's row
         assert made() == {("r1", 0), ("r3", 0)}
+
+
+async def test_a_scroll_renders_only_the_rows_it_brings_into_view():
+    from textual.widgets import DataTable
+
+    class Both(App):
+        CSS = "DataTable { height: 6; }"
+
+        def compose(self) -> ComposeResult:
+            yield AppendTable(id="ours", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="theirs", cursor_type="row", zebra_stripes=True)
+    app = Both()
+    async with app.run_test(size=(40, 14)) as pilot:
+        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
+        for table in (ours, theirs):
+            table.add_column("run", key="run")
+            for i in range(12):
+                table.add_row(f"run-{i}", key=f"r{i}")
+        app.set_focus(None)
+        for row in range(6):  # the cursor to the last row in view, then one more: a scroll
+            for table in (ours, theirs):
+                table.move_cursor(row=row)
+            await pilot.pause()
+        assert ours.scroll_y == theirs.scroll_y == 1
+        calls = []
+        render = ours._render_line_in_row
+        ours._render_line_in_row = lambda *a, **k: calls.append(a[0].value) or render(*a, **k)
+        for table in (ours, theirs):
+            table.move_cursor(row=6)
+        await pilot.pause()
+        assert ours.scroll_y == theirs.scroll_y == 2
+        for y in range(ours.size.height):
+            assert ours.render_line(y) == theirs.render_line(y), y
+        assert set(calls) == {"r5", "r6"}, "the row the cursor left and the one it reached (scrolled into view)"
+
+
+async def test_rows_coming_in_move_the_scrollbar_without_a_layout_of_the_screen():
+    from textual.widgets import DataTable
+
+    class Both(App):
+        CSS = "DataTable { height: 6; }"
+
+        def compose(self) -> ComposeResult:
+            yield AppendTable(id="ours")
+            yield DataTable(id="theirs")
+    app = Both()
+    async with app.run_test(size=(40, 14)) as pilot:
+        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
+        for table in (ours, theirs):
+            table.add_column("run", key="run")
+
+        def scrollbar(table):
+            bar = table.vertical_scrollbar
+            return table.show_vertical_scrollbar, bar.window_virtual_size, bar.window_size, table.max_scroll_y
+
+        async def add(table, rows) -> int:
+            """Screen layouts while `rows` go into `table`."""
+            layouts = []
+            refresh_layout = app.screen._refresh_layout
+            app.screen._refresh_layout = lambda *a, **k: layouts.append(1) or refresh_layout(*a, **k)
+            for i in rows:
+                (table.append_row if table is ours else table.add_row)(f"run-{i}", key=f"r{i}")
+            await pilot.pause()
+            app.screen._refresh_layout = refresh_layout
+            return len(layouts)
+        for rows in (range(0, 3), range(3, 10), range(10, 30)):  # no scrollbar, it appears, it shrinks
+            await add(ours, rows)
+            await add(theirs, rows)
+            assert scrollbar(ours) == scrollbar(theirs)
+            assert [s.text for s in map(ours.render_line, range(6))] == \
+                   [s.text for s in map(theirs.render_line, range(6))]
+        assert scrollbar(ours)[:2] == (True, 31)
+        assert await add(theirs, range(30, 40)) > 0  # a DataTable lays the screen out for its rows
+        assert await add(ours, range(30, 40)) == 0
+        assert scrollbar(ours) == scrollbar(theirs)
