@@ -29,7 +29,7 @@ from diffrec_tui.screens.run_rows import Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
 FILL_ROWS = 40  # rows added to the table per turn of the event loop below its view (each is measured)
-VIEW_ROWS = 10  # and in its view (a row in view is rendered too), each chunk painted before the next:
+VIEW_ROWS = 5  # and in its view (a row in view is rendered too), each chunk painted before the next:
 VIEW_PAUSE = 0.02  # a frame (Textual paints at 60 Hz)
 FILL_PAUSE = 0.002
 WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)

@@ -18,7 +18,8 @@ A fixed-height table is assumed (Textual's own `_on_resize` invalidates everythi
 Private DataTable names used (Textual 8.2; tests/tui/test_append_table.py compares the
 results with DataTable's own): `_update_count`, `_data`, `_row_locations`,
 `_column_locations`, `_require_update_dimensions`, `_show_hover_cursor`,
-`_pseudo_class_state`; the methods `_update_dimensions`, `_update_column_widths`,
+`_pseudo_class_state`; the methods `render_lines` (its `render_line` asks for `rich_style`),
+`_update_dimensions`, `_update_column_widths`,
 `_render_line`, `_get_offsets`, `_render_line_in_row`, `_render_cell`,
 `_get_row_renderables`, `_get_styles_to_render_cell` and
 `textual.widgets._data_table.default_cell_formatter`; the caches `_offset_cache`,
@@ -106,6 +107,17 @@ class AppendTable(DataTable):
             self._row_render_cache.clear()
             self._line_cache.clear()
             self.refresh()
+
+    def render_lines(self, crop):
+        self._painting = self.rich_style  # asked for each line again (DOMNode walks the ancestors)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = None
+
+    @property
+    def rich_style(self) -> Style:
+        return getattr(self, "_painting", None) or super().rich_style
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style):
         """DataTable's, cached (with a row cursor) apart from where the cursor is unless it
