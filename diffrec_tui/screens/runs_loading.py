@@ -4,9 +4,9 @@ a chunk per turn of the event loop, so keys are answered meanwhile. The first lo
 the runs in the order the table shows them (each sweep's trials after its newest one,
 under its group row: run_groups.sweeps_together), so the rows in view stay where they are
 when the listing ends (a refill would render every one again); only the group rows'
-counts change, in place. The table holds the top
-TABLE_ROWS rows of the sort and filter (Textual's DataTable recomputes its row offsets on
-every update: ten thousand rows in it would slow every later key); more_rows adds as many.
+counts change, in place. The table holds the top TABLE_ROWS rows of the sort and filter
+(Textual's DataTable recomputes its row offsets on every update: ten thousand rows in it
+would slow every later key); more_rows adds as many.
 
 RunsLoading is the screen's half that does this; the screen provides `table`, `rows`,
 `visible()`, `selected`, `query_text`, `render_summary()`, `render_compare()` and
