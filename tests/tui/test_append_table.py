@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 from textual.cache import LRUCache
+from textual.widgets import DataTable
 
 from diffrec_tui.widgets.append_table import AppendTable
 
@@ -20,14 +21,43 @@ def lines(table: AppendTable) -> list[str]:
     return [table.render_line(y).text for y in range(table.size.height)]
 
 
+def runs_table(app: TableApp, rows: int, status: str) -> AppendTable:
+    """The app's table with a run and a status column, and `rows` rows r0, r1, ... appended."""
+    table = app.query_one(AppendTable)
+    table.add_column("run", key="run")
+    table.add_column("status", key="status")
+    for i in range(rows):
+        table.append_row(f"run-{i}", status, key=f"r{i}")
+    return table
+
+
+class Both(App):
+    """An AppendTable and a plain DataTable made alike, to compare what they show."""
+
+    def __init__(self, height: int | None = None, **options):
+        super().__init__()
+        self.height, self.options = height, options
+
+    def compose(self) -> ComposeResult:
+        for table in (AppendTable(id="ours", **self.options), DataTable(id="theirs", **self.options)):
+            if self.height:
+                table.styles.height = self.height  # fixed, as the Runs table's
+            yield table
+
+    def tables(self, rows: int = 0) -> tuple[AppendTable, DataTable]:
+        """Both tables, each with a `run` column and `rows` rows r0, r1, ..."""
+        ours, theirs = self.query_one("#ours", AppendTable), self.query_one("#theirs", DataTable)
+        for table in (ours, theirs) if rows else ():
+            table.add_column("run", key="run")
+            for i in range(rows):
+                table.add_row(f"run-{i}", key=f"r{i}")
+        return ours, theirs
+
+
 async def test_appended_rows_show_and_the_rows_in_view_are_not_rendered_again():
     app = TableApp()
     async with app.run_test(size=(40, 8)) as pilot:
-        table = app.query_one(AppendTable)
-        table.add_column("run", key="run")
-        table.add_column("status", key="status")
-        for i in range(3):
-            table.append_row(f"run-{i}", "finished", key=f"r{i}")
+        table = runs_table(app, 3, "finished")
         await pilot.pause()
         count = table._update_count
         calls = []
@@ -78,11 +108,7 @@ def rendered(table: AppendTable, cache: str = "_cell_render_cache"):
 async def test_a_row_updated_in_place_is_the_only_one_rendered_again():
     app = TableApp()
     async with app.run_test(size=(40, 8)) as pilot:
-        table = app.query_one(AppendTable)
-        table.add_column("run", key="run")
-        table.add_column("status", key="status")
-        for i in range(4):
-            table.append_row(f"run-{i}", "ok", key=f"r{i}")
+        table = runs_table(app, 4, "ok")
         await pilot.pause()
         count, cells = table._update_count, rendered(table)
         table.update_row("r2", ["run-2", "no"])  # as wide as before
@@ -114,7 +140,6 @@ async def test_cells_are_the_segments_datatable_makes():
     not, on either zebra stripe; cells it cannot make (too wide, spans) go to DataTable."""
     from rich.segment import Segment
     from rich.text import Text
-    from textual.widgets import DataTable
 
     app = TableApp()
     async with app.run_test(size=(60, 8)) as pilot:
@@ -147,15 +172,10 @@ async def test_cells_are_the_segments_datatable_makes():
 
 async def test_columns_are_as_wide_as_datatable_makes_them():
     from rich.text import Text
-    from textual.widgets import DataTable
 
-    class Both(App):
-        def compose(self) -> ComposeResult:
-            yield AppendTable(id="ours")
-            yield DataTable(id="theirs")
     app = Both()
     async with app.run_test(size=(80, 20)) as pilot:
-        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
+        ours, theirs = app.tables()
         rows = [("finished", Text(""), "x"), (Text("↳ hyper 20250101-000000"), Text("a\\nlonger line"), "yy"),
                 (Text("wide 字字"), Text("b", style="bold"), Text.assemble("two ", ("styles", "bold")))]
         for table in (ours, theirs):
@@ -169,21 +189,9 @@ async def test_columns_are_as_wide_as_datatable_makes_them():
 
 
 async def test_a_cursor_move_renders_only_the_rows_it_leaves_and_reaches():
-    from textual.widgets import DataTable
-
-    class Both(App):
-        CSS = "DataTable { height: 8; }"
-
-        def compose(self) -> ComposeResult:
-            yield AppendTable(id="ours", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="theirs", cursor_type="row", zebra_stripes=True)
-    app = Both()
+    app = Both(8, cursor_type="row", zebra_stripes=True)
     async with app.run_test(size=(40, 18)) as pilot:
-        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
-        for table in (ours, theirs):
-            table.add_column("run", key="run")
-            for i in range(6):
-                table.add_row(f"run-{i}", key=f"r{i}")
+        ours, theirs = app.tables(rows=6)
         ours.move_cursor(row=1)
         app.set_focus(None)  # both styled alike
         await pilot.pause()
@@ -198,21 +206,9 @@ async def test_a_cursor_move_renders_only_the_rows_it_leaves_and_reaches():
 
 
 async def test_a_scroll_renders_only_the_rows_it_brings_into_view():
-    from textual.widgets import DataTable
-
-    class Both(App):
-        CSS = "DataTable { height: 6; }"
-
-        def compose(self) -> ComposeResult:
-            yield AppendTable(id="ours", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="theirs", cursor_type="row", zebra_stripes=True)
-    app = Both()
+    app = Both(6, cursor_type="row", zebra_stripes=True)
     async with app.run_test(size=(40, 14)) as pilot:
-        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
-        for table in (ours, theirs):
-            table.add_column("run", key="run")
-            for i in range(12):
-                table.add_row(f"run-{i}", key=f"r{i}")
+        ours, theirs = app.tables(rows=12)
         app.set_focus(None)
         for row in range(6):  # the cursor to the last row in view, then one more: a scroll
             for table in (ours, theirs):
@@ -232,17 +228,9 @@ async def test_a_scroll_renders_only_the_rows_it_brings_into_view():
 
 
 async def test_rows_coming_in_move_the_scrollbar_without_a_layout_of_the_screen():
-    from textual.widgets import DataTable
-
-    class Both(App):
-        CSS = "DataTable { height: 6; }"
-
-        def compose(self) -> ComposeResult:
-            yield AppendTable(id="ours")
-            yield DataTable(id="theirs")
-    app = Both()
+    app = Both(6)
     async with app.run_test(size=(40, 14)) as pilot:
-        ours, theirs = app.query_one("#ours", AppendTable), app.query_one("#theirs", DataTable)
+        ours, theirs = app.tables()
         for table in (ours, theirs):
             table.add_column("run", key="run")
 
