@@ -18,13 +18,14 @@ A fixed-height table is assumed (Textual's own `_on_resize` invalidates everythi
 Private DataTable names used (Textual 8.2; tests/tui/test_append_table.py compares the
 results with DataTable's own): `_update_count`, `_data`, `_row_locations`,
 `_column_locations`, `_require_update_dimensions`, `_show_hover_cursor`,
-`_pseudo_class_state`; the methods `render_lines` (its `render_line` asks for `rich_style`),
-`_update_dimensions`, `_update_column_widths`,
+`_pseudo_class_state`; the methods `_update_dimensions`, `_update_column_widths`,
 `_render_line`, `_get_offsets`, `_render_line_in_row`, `_render_cell`,
-`_get_row_renderables`, `_get_styles_to_render_cell` and
+`_get_row_renderables`, `_get_styles_to_render_cell`, `Widget._scroll_update` and
 `textual.widgets._data_table.default_cell_formatter`; the caches `_offset_cache`,
 `_cell_render_cache` and `_row_render_cache` (keyed by row key first, then column key or
-line), `_row_renderable_cache` (by count and row index) and `_line_cache`."""
+line), `_row_renderable_cache` (by count and row index) and `_line_cache`. It also
+redeclares `Widget.virtual_size` (without a layout) and wraps `render_lines` and
+`rich_style` (one style a paint)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
