@@ -60,6 +60,43 @@ def grouped(rows: list[Row], key: str, descending: bool, folded: set[str]) -> tu
     return out, {g.id: g for g in groups.values()}
 
 
+def sweeps_together(keys: list[str]) -> list[str]:
+    """Run index keys (a run's name, a trial's sweep/name), newest first, with each sweep's
+    trials right after its newest one: the order `grouped` shows runs in by start time when
+    they started in the order of their names (as they are named), known before any is read."""
+    parts: list[list[str]] = []
+    sweeps: dict[str, list[str]] = {}
+    for key in keys:
+        sweep = key.rpartition("/")[0]
+        if not sweep:
+            parts.append([key])
+            continue
+        if sweep not in sweeps:
+            sweeps[sweep] = []
+            parts.append(sweeps[sweep])
+        sweeps[sweep].append(key)
+    return [key for part in parts for key in part]
+
+
+def with_groups(rows: list[Row], groups: dict[str, GroupRow], folded: set[str]) -> list:
+    """Rows as they stream in (sweeps_together), each sweep's group row before its first
+    trial, a folded sweep's trials left out; `groups` (by table key) gains the new groups
+    and every trial."""
+    out: list = []
+    for r in rows:
+        sweep = r.info.sweep
+        if sweep:
+            group = groups.get(GROUP_PREFIX + sweep)
+            if group is None:
+                group = groups[GROUP_PREFIX + sweep] = GroupRow(sweep, folded=sweep in folded)
+                out.append(group)
+            group.trials.append(r)
+            if group.folded:
+                continue
+        out.append(r)
+    return out
+
+
 class RunGroups:
     """Mixin for the Runs screen: `visible()` groups sweeps; `toggle_group()` folds the one
     under the cursor (True when the cursor was on a group row)."""

@@ -1,8 +1,12 @@
 """How the Runs screen gets its rows: the run index (engine.records.run_index) lists in a thread
 worker, the first load hands rows over as they are read, and rows go into the DataTable
-a chunk per turn of the event loop, so keys are answered meanwhile. The table holds the top
-TABLE_ROWS rows of the sort and filter (Textual's DataTable recomputes its row offsets on
-every update: ten thousand rows in it would slow every later key); more_rows adds as many.
+a chunk per turn of the event loop, so keys are answered meanwhile. The first load reads
+the runs in the order the table shows them (each sweep's trials after its newest one,
+under its group row: run_groups.sweeps_together), so the rows in view stay where they are
+when the listing ends (a refill would render every one again); only the group rows'
+counts change, in place. The table holds the top TABLE_ROWS rows of the sort and filter
+(Textual's DataTable recomputes its row offsets on every update: ten thousand rows in it
+would slow every later key); more_rows adds as many.
 
 RunsLoading is the screen's half that does this; the screen provides `table`, `rows`,
 `visible()`, `selected`, `query_text`, `render_summary()`, `render_compare()` and
@@ -20,11 +24,13 @@ from textual.worker import get_current_worker
 
 from engine.records.run_index import RunIndex
 
-from diffrec_tui.screens.run_groups import grouped
-from diffrec_tui.screens.run_rows import COLUMNS, Row, matches, row_for, rows_for
+from diffrec_tui.screens.run_groups import GROUP_PREFIX, GroupRow, grouped, sweeps_together, with_groups
+from diffrec_tui.screens.run_rows import Row, matches, row_for, rows_for
 
 STREAM_SECONDS = 0.1  # the first load hands rows to the table this often
-FILL_ROWS = 40  # rows added to the table per turn of the event loop: a screenful (each is measured)
+FILL_ROWS = 40  # rows added to the table per turn of the event loop below its view (each is measured)
+VIEW_ROWS = 5  # and in its view (a row in view is rendered too), each chunk painted before the next:
+VIEW_PAUSE = 0.02  # a frame (Textual paints at 60 Hz)
 FILL_PAUSE = 0.002
 WORK_SLICE = 0.002  # the listing worker pauses this often (it shares the interpreter with the event loop)
 YIELD_SECONDS = 0.0005
@@ -42,6 +48,26 @@ def ordered(rows: list[Row], state: tuple) -> tuple[list, dict]:
 def scan(root: Path, cache: dict) -> list[Row]:
     """Every run's row under `root`, newest first, through the run index (cached in `cache`)."""
     return rows_for(RunIndex.shared(root).stream(), cache)
+
+
+class ShownOrder:
+    """The order a first listing reads the runs in (`order` for RunIndex.stream: the one
+    the table shows them in, see sweeps_together), and back to the listing's own order
+    (newest first by name) for the rows it read."""
+
+    def __init__(self):
+        self._arranged: list[str] = []
+        self._at: dict[str, int] = {}
+
+    def __call__(self, keys: list[str]) -> list[str]:
+        self._at = {key: i for i, key in enumerate(keys)}
+        self._arranged = sweeps_together(keys)
+        return self._arranged
+
+    def restore(self, rows: list) -> list:
+        """`rows`, read in this order, in the listing's own."""
+        at = [self._at[key] for key in self._arranged[:len(rows)]]
+        return [rows[i] for i in sorted(range(len(rows)), key=at.__getitem__)]
 
 
 class RunsArrived(Message):
@@ -94,13 +120,14 @@ class RunsLoading:
         worker = get_current_worker()
         rows, new, sent, last = [], {}, 0, 0.0
         progress = [0, 0]
+        shown = ShownOrder() if stream else None
 
         def note(done: int, total: int) -> None:
             progress[:] = [done, total]
         gc.freeze()
         slice_end = time.perf_counter() + WORK_SLICE
         try:
-            for info in RunIndex.shared(root).stream(progress=note):
+            for info in RunIndex.shared(root).stream(progress=note, order=shown):
                 rows.append(row_for(info, self._rowcache, new))
                 if worker.is_cancelled:
                     return
@@ -115,6 +142,7 @@ class RunsLoading:
             self.post_message(RunsScanned([], stream, f"cannot list {root}: {exc}"))
             return
         self._rowcache = new
+        rows = shown.restore(rows) if shown else rows
         state = self.order_state()  # the table's order, made here rather than on the UI thread
         order = (state, rows, *ordered(rows, state))
         by_id = {r.id: r for r in rows}
@@ -125,9 +153,13 @@ class RunsLoading:
         self.rows = self.rows + msg.rows
         self._by_id.update((r.id, r) for r in msg.rows)
         self._progress = (msg.done, msg.total)
-        shown = [r for r in msg.rows if matches(r, self.query_text)]
+        shown = with_groups([r for r in msg.rows if matches(r, self.query_text)], self._groups, self.folded)
         self._shown += len(shown)
         self._queue(shown[:max(0, self._limit - self._due())])
+        for sweep in {r.info.sweep for r in msg.rows if r.info.sweep}:  # their trial counts grew
+            group = self._groups.get(GROUP_PREFIX + sweep)
+            if group is not None and group.id in self.table.rows:
+                self._set_cells(group)
         self.render_summary()
 
     def _queue(self, rows: list[Row]) -> None:
@@ -194,6 +226,11 @@ class RunsLoading:
         if [r.id for r in visible[:len(have)]] != have:
             self.render_table()
             return
+        n, due = len(self._table_ids), len(self._table_ids) + len(self._pending)
+        self._pending, self._deferred = visible[n:due], visible[due:len(have)]  # the groups with every trial
+        for row in visible[:n]:
+            if isinstance(row, GroupRow):
+                self._set_cells(row)
         self._shown = len(visible)
         self._queue(visible[len(have):self._limit])
         self.render_summary()
@@ -204,11 +241,9 @@ class RunsLoading:
         visible = self.visible()
         if self._pending or [r.id for r in visible[:len(self._table_ids)]] != self._table_ids:
             return False
-        keys = [key for _, key in COLUMNS[1:]]
         for row in visible[:len(self._table_ids)]:
             if before.get(row.id) is not row:
-                for key, value in zip(keys, row.texts()):
-                    self.table.update_cell(row.id, key, value)
+                self._set_cells(row)
         self._shown = len(visible)
         self._deferred = []
         self._queue(visible[len(self._table_ids):self._limit])
@@ -255,19 +290,25 @@ class RunsLoading:
         if gen != self._fill_gen:
             return  # a newer fill took over
         table = self.table
-        chunk, self._pending = self._pending[:FILL_ROWS], self._pending[FILL_ROWS:]
+        in_view = table.row_count < round(table.scroll_y) + table.size.height
+        size = VIEW_ROWS if in_view else FILL_ROWS
+        chunk, self._pending = self._pending[:size], self._pending[size:]
         for r in chunk:
             table.append_row(self._mark(r), *r.texts(), key=r.id)
             self._table_ids.append(r.id)
         if self._keep_cursor is not None and any(r.id == self._keep_cursor for r in chunk):
             table.move_cursor(row=table.get_row_index(self._keep_cursor), animate=False)
             self._keep_cursor = None
-        if self._pending:
-            self.set_timer(FILL_PAUSE, partial(self._fill_step, gen))
+        if self._pending:  # rows in view painted first: a screenful at once is one long stall
+            self.set_timer(VIEW_PAUSE if in_view else FILL_PAUSE, partial(self._fill_step, gen))
         else:
             self.render_summary()
             self.show_highlighted()
             self._pull()  # the view may have moved on meanwhile
+
+    def _set_cells(self, row) -> None:
+        """Update a row in the table (only that row is rendered again)."""
+        self.table.update_row(row.id, [self._mark(row), *row.texts()])
 
     def _mark(self, row: Row) -> Text:
         return Text("●", style="bold") if row.id in self.selected else Text(" ")

@@ -31,7 +31,7 @@ def peers(run) -> list:
         return []
     models = len(SCHEMA["model"].choices)
     best_of_model: dict = {}
-    for r in index.peers(fingerprint):
+    for r in index.peers(fingerprint, model_wanted=lambda model: model not in best_of_model):
         model = r.keys.get("model")
         if model not in best_of_model and r.status == "finished" and r.best[1]:
             best_of_model[model] = r

@@ -193,11 +193,17 @@ class RunIndex:
     def runs(self, sweeps: bool = True, progress: Progress | None = None) -> list[IndexedRun]:
         return list(self.stream(sweeps, progress))
 
-    def stream(self, sweeps: bool = True, progress: Progress | None = None) -> Iterator[IndexedRun]:
-        """The runs newest first, each as soon as it is known; `progress(done, total)` after each."""
+    def stream(self, sweeps: bool = True, progress: Progress | None = None,
+               order: Callable[[list[str]], list[str]] | None = None) -> Iterator[IndexedRun]:
+        """The runs newest first, each as soon as it is known; `progress(done, total)` after each.
+        `order` rearranges the runs' keys (name, or sweep/name for a trial; newest first)
+        before any is read, so a caller can have them in the order it shows them."""
         with self._lock:
             self._read_file()
         dirs = _listing(str(self.root), sweeps, known=self._cache)
+        if order is not None:
+            where = dict(dirs)
+            dirs = [(key, where[key]) for key in order(list(where))]
         before, gone = self.reads, []
         for i, (key, path) in enumerate(dirs, 1):
             run = self._get(key, path)
@@ -229,15 +235,19 @@ class RunIndex:
             self.reads += 1
         return run
 
-    def peers(self, fingerprint: str) -> Iterator[IndexedRun]:
+    def peers(self, fingerprint: str, model_wanted: Callable[[object], bool] | None = None) -> Iterator[IndexedRun]:
         """Runs directly under the root on the same data (same fingerprint), newest first.
         A run indexed with another dataset's fingerprint is not looked at again: the first
-        `started` event, which holds it, never changes (a resume checks the data)."""
+        `started` event, which holds it, never changes (a resume checks the data). Nor is
+        one indexed with a model for which `model_wanted(model)` is False (a caller that
+        needs the newest run of each model has the models it found): its config, which
+        names the model, is written once, when the run is made."""
         with self._lock:
             self._read_file()
         for key, path in _listing(str(self.root), sweeps=False, known=self._cache):
             hit = self._cached(key)
-            if hit is not None and hit[1].fingerprint not in (None, fingerprint):
+            if hit is not None and (hit[1].fingerprint not in (None, fingerprint)
+                                    or model_wanted is not None and not model_wanted(hit[1].keys.get("model"))):
                 continue
             run = self._get(key, path)
             if run.fingerprint == fingerprint:
@@ -320,11 +330,17 @@ _FACT_TYPES = {"broken": (str, type(None)), "ended": (str, type(None)), "reason"
                "started_at": (int, float, type(None)), "checkpoint": bool}
 
 
+_FACT_KEYS = _FACT_TYPES.keys()
+_ENDED = (None, *TERMINAL)
+
+
 def _valid_facts(facts) -> bool:
-    """An index file entry holds exactly what read_facts writes (it is read like user input)."""
-    if not isinstance(facts, dict) or set(facts) != set(_FACT_TYPES):
+    """An index file entry holds exactly what read_facts writes (it is read like user input).
+    Asked of every entry of a file of thousands: a plain loop, no sets or generators made."""
+    if type(facts) is not dict or facts.keys() != _FACT_KEYS:
         return False
-    if not all(isinstance(facts[k], t) for k, t in _FACT_TYPES.items()):
-        return False
-    return facts["ended"] in (None, *TERMINAL)
+    for k, t in _FACT_TYPES.items():
+        if not isinstance(facts[k], t):
+            return False
+    return facts["ended"] in _ENDED
 

@@ -184,3 +184,39 @@ def test_a_listing_without_sweeps_keeps_the_trials_in_the_index_file(fixture_run
     assert len(index.runs(sweeps=False)) == 6 and index.reads == 1
     fresh = RunIndex(fixture_runs)
     assert len(fresh.runs()) == 15 and fresh.reads == 0  # the trials it did not look up were kept
+
+
+def test_a_stream_reads_the_runs_in_the_order_asked_for(fixture_runs):
+    RunIndex(fixture_runs, min_runs_for_file=1).runs()  # the index file, parsed a block at a time
+    keys = []
+
+    def oldest_first(found: list[str]) -> list[str]:
+        keys.extend(found)
+        return found[::-1]
+    runs = list(RunIndex(fixture_runs).stream(order=oldest_first))
+    assert keys == [f"{p.parent.name}/{p.name}" if p.parent != fixture_runs else p.name for p in run_dirs(fixture_runs)]
+    assert [r.path for r in runs] == run_dirs(fixture_runs)[::-1]
+
+
+def test_peers_skip_the_models_a_caller_has_without_looking_at_their_runs(tmp_path):
+    old, new = finished_run(tmp_path, 1), finished_run(tmp_path, 2)
+    ease = finished_run(tmp_path, 3, model="EASE")
+    index = RunIndex(tmp_path)
+    assert [r.id for r in index.peers("fp")] == [ease.id, new.id, old.id] and index.reads == 3
+    for run in (old, ease):  # their files change: a look at them would read them again
+        run.summary_file.write_text(run.summary_file.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    found = [r.id for r in index.peers("fp", model_wanted=lambda model: model != "EASE")]
+    assert found == [new.id, old.id] and index.reads == 4  # the old DiffRec run read again, EASE's not
+    found = [r.id for r in index.peers("fp", model_wanted=lambda model: model == "EASE")]
+    assert found == [ease.id] and index.reads == 5
+
+
+def test_peers_stop_looking_at_a_model_once_its_newest_finished_run_is_found(tmp_path):
+    from engine.records.listing import peers
+    old, new = finished_run(tmp_path, 1), finished_run(tmp_path, 2)
+    ease = finished_run(tmp_path, 3, model="EASE")
+    assert [r.id for r in peers(ease)] == [ease.id, new.id]
+    index = RunIndex.shared(tmp_path)
+    old.summary_file.write_text(old.summary_file.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    reads = index.reads
+    assert [r.id for r in peers(ease)] == [ease.id, new.id] and index.reads == reads  # the old run: not looked at

@@ -148,3 +148,56 @@ async def test_rows_past_the_view_go_in_as_the_cursor_nears_them(runs_dir, monke
         await wait_for(pilot, lambda: screen.current_row() is not None
                        and screen.current_row().id == names[0], what="the cursor on a deferred run")
         assert screen.table.row_count == 65
+
+
+def sweep_between_runs(runs_dir) -> list[str]:
+    """The fixture sweep, and a run outside it named (and started) just after each trial:
+    newest first by name, the trials are spread among the other runs."""
+    from tui_helpers import HERE
+    sweep = runs_dir / "sweep-20250303-100000-hyper"
+    shutil.copytree(HERE / "fixtures" / "sweeps" / sweep.name, sweep)
+    trials = sorted(p.name for p in sweep.iterdir() if (p / "config.yaml").is_file())
+    for name in trials:  # the same start time as the trial: a tie keeps the order of the names
+        shutil.copytree(sweep / name, runs_dir / name.replace("00-DiffRec", "30-DiffRec"))
+    return trials
+
+
+async def test_a_first_load_streams_rows_in_the_order_they_stay_in(runs_dir, monkeypatch):
+    """The first load reads a sweep's trials after its newest one, under its group row, as
+    the table shows them: the rows in the table are the top of the final order all along,
+    and the end of the listing refills nothing (that re-renders every row in view); the
+    group row's counts grow in place."""
+    trials = sweep_between_runs(runs_dir)
+    slow = engine.records.run_index.read_facts
+
+    def read_slowly(path):
+        time.sleep(0.03)
+        return slow(path)
+    monkeypatch.setattr(engine.records.run_index, "read_facts", read_slowly)
+    app = make_app(runs_dir, start="runs")
+    seen = []
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen.table.row_count > 0, what="first rows")
+        screen = app.screen
+        cleared = []
+        clear = screen.table.clear
+        screen.table.clear = lambda *a, **k: cleared.append(1) or clear(*a, **k)
+        while not screen.settled:
+            seen.append(ids(screen))
+            await pilot.pause(0.02)
+        final = ids(screen)
+        group = "sweep:sweep-20250303-100000-hyper"
+        assert final[:len(trials) + 2] == ([trials[-1].replace("00-DiffRec", "30-DiffRec"), group]
+                                           + [f"sweep-20250303-100000-hyper/{t}" for t in reversed(trials)])
+        assert [r.id for r in screen.visible()] == final
+        assert len(seen) > 3 and all(s == final[:len(s)] for s in seen), "the rows stay where they came in"
+        assert any(group in s and len(s) < len(final) for s in seen), "the group row came in with its first trial"
+        assert not cleared, "no refill at the end of the listing"
+        assert str(screen.table.get_cell(group, "run")) == f"▾ sweep hyper ({len(trials)})"
+        assert str(screen.table.get_cell(group, "status")) == screen._groups[group].cells[1]
+
+
+def test_sweeps_together_puts_each_sweeps_trials_after_its_newest():
+    from diffrec_tui.screens.run_groups import sweeps_together
+    keys = ["r9", "s1/t8", "r7", "s2/t6", "s1/t5", "r4", "s2/t3"]
+    assert sweeps_together(keys) == ["r9", "s1/t8", "s1/t5", "r7", "s2/t6", "s2/t3", "r4"]
