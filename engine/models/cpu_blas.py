@@ -82,7 +82,8 @@ def mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> tor
     """a @ b on numpy's BLAS (transposed views are read in place), into `out` when given."""
     if out is None:
         out = torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-    np.matmul(a.detach().numpy(), b.detach().numpy(), out=out.numpy())
+    with np.errstate(all="ignore"):  # inf/NaN pass through silently, as in torch (the trainer reports them)
+        np.matmul(a.detach().numpy(), b.detach().numpy(), out=out.numpy())
     return out
 
 
