@@ -189,8 +189,8 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
     torch.manual_seed(cfg["seed"])
     method = methods.build(cfg, ds, device)
     train = trainer.device_rows(ds.train_matrix(cfg["time-aware"], cfg["w_min"], cfg["w_max"]), device)
-    eval_batch = evaluation.eval_batch_size(cfg, ds.n_items, device, ds.n_users if eval_users <= 0 else min(eval_users, ds.n_users))
     users = np.arange(min(eval_users, ds.n_users) if eval_users > 0 else ds.n_users)
+    eval_batch = evaluation.eval_batch_size(cfg, ds.n_items, device, len(users))
     phases = flops.phase_gemms(method, ds.n_users, cfg["train_batch_size"], eval_batch)
     if phases is None:
         print(f"{cfg['model']}: closed-form model, no FLOP floor")

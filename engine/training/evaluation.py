@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine.models.threads import kernel_threads, single_threaded_kernels
+from engine.models.threads import single_threaded_kernels
 from engine.training import metrics
 from engine.training import sparse
 from engine.data.dataset import Dataset
@@ -118,12 +118,8 @@ def map_batches(fn: Callable, items, device: torch.device, ordered_draws: bool =
     several threads (unless fn draws random numbers, whose order must not depend on timing)."""
     items = list(items)
     threads = torch.get_num_threads()
-    if device.type != "cpu":
+    if device.type != "cpu" or threads < 2 or len(items) < 2 or ordered_draws:
         yield from map(fn, items)
-        return
-    if threads < 2 or len(items) < 2 or ordered_draws:
-        with kernel_threads(threads):  # numpy's BLAS, if predictions use it, on as many threads as torch
-            yield from map(fn, items)
         return
     with single_threaded_kernels(), ThreadPoolExecutor(min(threads, len(items))) as pool:
         yield from pool.map(fn, items)
