@@ -15,9 +15,6 @@ import math
 
 from engine.search.space import Param, Space, _shape
 
-SEARCHES = ("grid", "random", "bayes")
-
-
 def distributions(space: Space) -> dict:
     from optuna.distributions import CategoricalDistribution, FloatDistribution
     out = {}
@@ -73,6 +70,7 @@ class Study:
                                          pruner=pruner or optuna.pruners.NopPruner())
         self.dists = distributions(space) if search == "bayes" else {}
         self.live: dict = {}  # sweep trial -> its open optuna trial
+        self.reported: dict[int, set[int]] = {}  # sweep trial -> the epochs it reported (each once)
 
     def propose(self, index: int) -> tuple[dict, dict]:
         """(params, Optuna's raw values) of a new bayes trial, opened under `index`."""
@@ -91,18 +89,17 @@ class Study:
 
     def report(self, index: int, epoch: int, value: float) -> bool:
         """Record the trial's validation value at `epoch`; True when the pruner stops it."""
-        trial = self.live.get(index)
-        if trial is None or value is None or not math.isfinite(value) or epoch in self._steps(trial):
+        trial, seen = self.live.get(index), self.reported.setdefault(index, set())
+        if trial is None or value is None or not math.isfinite(value) or epoch in seen:
             return False
+        seen.add(int(epoch))
         trial.report(float(value), int(epoch))
         return trial.should_prune()
-
-    def _steps(self, trial) -> dict:
-        return self.study._storage.get_trial(trial._trial_id).intermediate_values
 
     def close(self, index: int, status: str, value: float | None) -> None:
         """Tell the outcome: finished -> complete, pruned -> pruned, anything else -> failed."""
         trial = self.live.pop(index, None)
+        self.reported.pop(index, None)
         if trial is None:
             return
         state = self.optuna.trial.TrialState
