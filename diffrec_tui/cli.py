@@ -19,6 +19,9 @@ from engine.errors import InputError, classify
 from engine.records.runs import runs_root
 from engine.errors import ExitCode
 from engine.records.sweeps import SweepDir
+from engine.processes.backends import BACKENDS
+from engine.search.pruning import PRUNERS
+from engine.search.space import SEARCHES
 
 from diffrec_tui import shipped
 
@@ -64,12 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tune", metavar="HYPER_FILE", help="hyper-parameter search (RecBole hyper.test format)")
     g.add_argument("--config", dest="base_config", metavar="CONFIG", help="base config for --tune")
     g.add_argument("--trials", type=int, metavar="N", help="random (or bayes) search with N trials")
-    g.add_argument("--search", choices=("grid", "random", "bayes"),
+    g.add_argument("--search", choices=SEARCHES,
                    help="grid (default for all-choice lines), random (default with --trials) or bayes (Optuna TPE)")
-    g.add_argument("--prune", choices=("none", "asha", "median"),
+    g.add_argument("--prune", choices=PRUNERS,
                    help="stop trials early whose validation metric is in the bottom share at an evaluation (default none)")
     g.add_argument("--workers", type=int, metavar="N", help="trials run in parallel")
-    g.add_argument("--backend", choices=("local", "process", "ray"),
+    g.add_argument("--backend", choices=BACKENDS,
                    help="where trials run: local long-lived workers (default), process (one interpreter "
                         "per trial) or ray (extra: diffrec-tui[ray])")
     g.add_argument("--address", metavar="ADDR", help="--backend ray: the cluster to join (default: a local Ray)")

@@ -19,7 +19,7 @@ from engine.config import files as config_files
 from engine.search import pruning, space as tuning
 from engine.errors import ConfigError, InputError
 from engine.untrusted import finite_number
-from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
+from engine.records.sweeps import SETTLED, SweepDir, SweepInfo, TrialInfo, list_sweeps  # noqa: F401 (list_sweeps: re-exported)
 
 REPO = Path(__file__).resolve().parent.parent  # where `-m engine.processes.sweep_runner` imports from
 TEMPLATE = ("# one parameter a line (RecBole's hyper.test): KEY choice [v1,v2] | uniform LOW HIGH\n"
@@ -115,15 +115,14 @@ def create(root: str | Path, name: str, text: str, base: dict, trials: int | Non
     space = tuning.parse(text, source=source)
     locate(base)  # a wrong data path is one message now, not one failed trial each
     strategy, planned = tuning.plan(space, base, trials, seed=base["seed"], search=search)
-    runnable = trials if strategy == "bayes" else sum(1 for t in planned if not t.skip)
+    runnable, skipped, size = tuning.plan_counts(strategy, trials, planned)
     if not runnable:
         raise ConfigError(f"every combination is invalid with this base config: {planned[0].skip}")
     notes = [f"line {p.line}: `{p.key}` {why}: trials differing only in it run once" for p, why in tuning.inert(space, base)]
-    skipped = 0 if strategy == "bayes" else len(planned) - runnable
     if skipped:
         notes.append(f"{skipped} of {len(planned)} combinations are invalid with this base config: skipped")
     sd = SweepDir.create(Path(root).resolve(), name or "sweep", space, base, strategy, planned, seed=base["seed"],
-                         hyper_text=text, hyper_file=hyper_file, size=trials if strategy == "bayes" else None,
+                         hyper_text=text, hyper_file=hyper_file, size=size,
                          prune=prune, pruner=pruning.settings(prune, base))
     return sd, notes
 
@@ -167,7 +166,6 @@ def ranked(info: SweepInfo) -> list[TrialInfo]:
     return sorted(info.trials, key=lambda t: (not finite_number(t.value), -sign * (t.value or 0.0), t.index))
 
 
-
 def best_config(info: SweepInfo) -> tuple[dict, str]:
     """The best trial's full config (chosen by validation only) and where it came from:
     the sweep's best config file when it describes the current best trial, else base + the
@@ -197,7 +195,7 @@ def best_so_far(info: SweepInfo, by: str = "trial") -> tuple[list[float], list[f
     """The best finished validation metric after each ended trial, against the trial number
     (`by` "trial") or the minutes since the sweep was created ("time"). Pruned and failed
     trials add a point (the best stays), so the curve shows what each trial bought."""
-    ended = [t for t in info.trials if t.status in ("finished", "failed", "pruned", "skipped")]
+    ended = [t for t in info.trials if t.status in SETTLED]
     if by == "time":
         start = _created(info)
         ended = sorted((t for t in ended if t.ended_at is not None), key=lambda t: t.ended_at)

@@ -36,7 +36,7 @@ from engine.errors import InputError
 from engine.records.runs import runs_root
 from engine.processes.backends import make_backend, slots
 from engine.processes.sweep_runner import exit_code, run_supervised
-from engine.records.sweeps import SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
+from engine.records.sweeps import SETTLED, SweepDir, SweepInfo, TrialInfo, best_trial, load_sweep
 
 
 
@@ -53,33 +53,32 @@ def main(args) -> int:
     base = load_config(args.base_config, args)
     locate(base)  # a wrong data path is one error now, not one failed trial each
     strategy, trials = tuning.plan(space, base, args.trials, seed=base["seed"], search=args.search)
-    runnable = args.trials if strategy == "bayes" else sum(1 for t in trials if not t.skip)
+    runnable, skipped, size = tuning.plan_counts(strategy, args.trials, trials)
     if not runnable:
         raise InputError(f"--tune: every combination is invalid with this base config: {trials[0].skip}")
     backend = backend_of(args)
     try:
         workers, threads = slots(backend, base, args.workers, runnable)
-        return _start(args, space, base, strategy, trials, runnable, workers, threads, backend)
+        return _start(args, space, base, strategy, trials, (skipped, size), workers, threads, backend)
     finally:
         backend.close()  # closed already when the sweep ran; here for every other way out
 
 
-def _start(args, space, base, strategy, trials, runnable, workers, threads, backend) -> int:
-    hyper, prune = Path(args.tune), args.prune or "none"
+def _start(args, space, base, strategy, trials, counts, workers, threads, backend) -> int:
+    (skipped, size), hyper, prune = counts, Path(args.tune), args.prune or "none"
+    pruner = pruning.settings(prune, base)
     for p, why in tuning.inert(space, base):
         print(f"note: {hyper.name} line {p.line}: `{p.key}` {why}: "
               "trials that differ only in it run once and share the result", flush=True)
     sd = SweepDir.create(runs_root(args.runs_dir, base), hyper.stem or "sweep", space, base, strategy, trials,
                          seed=base["seed"], hyper_text=hyper.read_text(encoding="utf-8"),
-                         hyper_file=str(hyper.resolve()), size=args.trials if strategy == "bayes" else None,
-                         prune=prune, pruner=pruning.settings(prune, base))
-    skipped = len(trials) - runnable if strategy != "bayes" else 0
-    print(f"sweep {sd.path}: {strategy} of {args.trials if strategy == 'bayes' else len(trials)} trials"
+                         hyper_file=str(hyper.resolve()), size=size, prune=prune, pruner=pruner)
+    print(f"sweep {sd.path}: {strategy} of {size} trials"
           + (f" ({skipped} skipped: invalid combinations)" if skipped else "")
           + f", {workers} worker{'s' * (workers > 1)}"
           + (f" x {threads} thread{'s' * (threads > 1)}" if threads else "")
           + f", best by valid {base['valid_metric']}" + _on(args)
-          + (f", {pruning.describe(prune, pruning.settings(prune, base))}" if prune != "none" else ""), flush=True)
+          + (f", {pruning.describe(prune, pruner)}" if prune != "none" else ""), flush=True)
     return execute(sd, workers, threads, backend=backend)
 
 
@@ -238,7 +237,7 @@ class RichSweepView:
 def trial_table(info: SweepInfo, max_rows: int, elapsed: float | None = None) -> Table:
     """Running trials first, then ended ones by validation metric (best on top), cut to max_rows."""
     counts = info.counts()
-    done = sum(counts.get(s, 0) for s in ("finished", "failed", "skipped", "pruned"))
+    done = sum(counts.get(s, 0) for s in SETTLED)
     title = (f"{info.name}: {done}/{info.size} done, " +
              ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) +
              (f", {elapsed:.0f}s" if elapsed is not None else ""))

@@ -10,7 +10,6 @@ trial. A grid or random sweep without pruning never imports Optuna.
 """
 from __future__ import annotations
 
-
 from engine.records.events import EventFollower
 from engine.untrusted import finite_number
 from engine.records.runs import RunDir
@@ -71,8 +70,8 @@ class SweepSearch:
             return None
         hit = None
         for ev in follower.poll():
-            epoch, value = ev.get("epoch"), (ev.get("valid") or {}).get(self.metric) \
-                if isinstance(ev.get("valid"), dict) else None
+            valid = ev.get("valid")
+            epoch, value = ev.get("epoch"), valid.get(self.metric) if isinstance(valid, dict) else None
             if ev.get("type") != "eval" or not isinstance(epoch, int) or not finite_number(value):
                 continue
             curve[epoch] = float(value)
@@ -92,7 +91,6 @@ class SweepSearch:
         share = f"1/{self.opts['reduction_factor']}" if self.prune == "asha" else "half"
         return (f"pruned by {self.prune} at epoch {epoch}: valid {self.metric} {value:.4f} "
                 f"not in the top {share} of the trials that reached it")
-
 
 
 def _curve(raw) -> dict[int, float]:

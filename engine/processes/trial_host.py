@@ -19,8 +19,6 @@ from engine.errors import ExitCode, classify
 from engine.records.runs import RunDir
 
 _KEEP = 2  # datasets kept per host: a sweep has one; a seed group or --compare at most a few
-
-
 PRESPLIT = ("diffrec_npy", "synthetic")  # formats whose splits do not draw on `seed`
 
 
@@ -95,7 +93,6 @@ class TrialHost:
             if kind == "crash":
                 traceback.print_exc()
             return record_failure(run, message, kind, code)
-
 
     def run_logged(self, run_dir: str | Path, resume: bool, should_stop: Callable[[], bool]) -> int:
         """`run` in a process that trains many runs (a long-lived worker, a Ray actor): the

@@ -47,6 +47,7 @@ LOG_FILE = "sweep.log"
 WORKERS_LOG = "workers.log"
 ENDED = ("finished", "stopped", "failed", "skipped", "pruned")
 DONE = ("finished", "skipped", "pruned")  # a resumed sweep does not run these again
+SETTLED = (*DONE, "failed")  # ended for good: counted as done (a stopped trial can resume)
 
 
 def metric_keys(cfg: dict) -> list[str]:
@@ -96,7 +97,7 @@ class SweepInfo:
         (some trials left: resume it), or pending (created, never run)."""
         if self.state.get("status") == "running" and pid_alive(self.state.get("pid")):
             return "running"
-        if all(t.status in ("finished", "failed", "skipped", "pruned") for t in self.trials) \
+        if all(t.status in SETTLED for t in self.trials) \
                 and len(self.trials) >= self.size:
             return "finished"
         return "stopped" if self.state else "pending"

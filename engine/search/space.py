@@ -236,6 +236,18 @@ def sample(space: Space, n: int, seed: int) -> list[dict]:
     return out
 
 
+SEARCHES = ("grid", "random", "bayes")  # --search
+
+
+def plan_counts(strategy: str, trials: int | None, planned: list[Trial]) -> tuple[int, int, int]:
+    """(trials to run, combinations skipped, the sweep's size) of a plan: bayes plans none
+    ahead, it proposes `trials` as it runs."""
+    if strategy == "bayes":
+        return trials, 0, trials
+    runnable = sum(1 for t in planned if not t.skip)
+    return runnable, len(planned) - runnable, len(planned)
+
+
 def plan(space: Space, base: dict, trials: int | None = None, seed: int = 0,
          search: str | None = None) -> tuple[str, list[Trial]]:
     """(strategy, trials): a grid when `trials` is None, else `trials` random draws;

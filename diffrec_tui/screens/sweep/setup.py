@@ -14,16 +14,15 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 from textual.worker import get_current_worker
 
 from engine.errors import InputError
-from engine.records.sweeps import SweepInfo, list_sweeps
+from engine.records.sweeps import SETTLED, SweepInfo, list_sweeps
+from engine.search import pruning, space as tuning
 
 from diffrec_tui import sweeps
 from diffrec_tui.screens.sweep.results import num
 
 SOURCE = "hyper.test"  # how messages name the space being edited
-COUNTED = ("finished", "failed", "skipped", "pruned")  # trials the list counts as done
-SEARCHES = ("auto", "grid", "random", "bayes")  # auto: grid for all-choice lines without trials, else random
-PRUNERS = ("none", "asha", "median")
-BACKENDS = ("local", "ray")
+SEARCHES = ("auto", *tuning.SEARCHES)  # auto: grid for all-choice lines without trials, else random
+BACKENDS = ("local", "ray")  # of engine.processes.backends.BACKENDS: `process` is for tests and benchmarks
 
 
 def _select(wid: str, values: tuple[str, ...]) -> Select:
@@ -68,7 +67,7 @@ class SweepSetup(Vertical):
             yield Static("search", classes="sweep-label")
             yield _select("sweep-search", SEARCHES)
             yield Static("prune", classes="sweep-label")
-            yield _select("sweep-prune", PRUNERS)
+            yield _select("sweep-prune", pruning.PRUNERS)
         with Horizontal(classes="sweep-row"):
             yield Static("backend", classes="sweep-label")
             yield _select("sweep-backend", BACKENDS)
@@ -219,7 +218,7 @@ class SweepList(DataTable):
         key = self.current_key()
         self.clear()
         for info in listed:
-            done = sum(1 for t in info.trials if t.status in COUNTED)
+            done = sum(1 for t in info.trials if t.status in SETTLED)
             running = sum(1 for t in info.trials if t.status == "running")
             self.add_row(sweeps.label(info.path), f"{status(info)} {done}/{info.size}"
                          + (f", {running} running" if running else ""),
