@@ -8,7 +8,10 @@ The floor of a phase is the time torch on this machine needs for the phase's mat
 alone: engine.training.flops lists them from the model's layer sizes, and each distinct shape is timed
 here, in this run, in the layout the model uses. Evaluation batches are ours to choose, so
 the evaluation floor takes, per layer, the best rate over several batch sizes; training
-batches are a hyper-parameter, so its floor uses them. Prints, with the load average:
+batches are a hyper-parameter, so its floor uses them. DiffRec's evaluation runs the reverse
+process folded (Denoiser.reverse: about a fifth of the products of a model pass per step); its
+floor is that of the products it runs, and the floor of a model pass per step (the issue's
+count) is printed next to it. Prints, with the load average:
   train epoch and evaluation: time (median and best of the repeats), floor, ratio, page faults;
   start-up: a real `diffrec-tui --run` with epochs=1, the command to its first epoch and the
     last evaluation to exit (fixed cost: nothing of it is training);
@@ -196,10 +199,13 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
         print(f"{cfg['model']}: closed-form model, no FLOP floor")
         return {}
     phases["eval"] = flops.phase_gemms(method, len(users), cfg["train_batch_size"], eval_batch)["eval"]
-    for name, g in (("train epoch", phases["train"]), (f"evaluation of {len(users)} users", phases["eval"])):
+    # the same reverse process as a model pass per step (how the issue counts its floor), for comparison
+    stepwise = flops.phase_gemms(method, len(users), cfg["train_batch_size"], eval_batch, folded=False)["eval"]
+    for name, g in (("train epoch", phases["train"]), (f"evaluation of {len(users)} users", phases["eval"]),
+                    ("  the same, a model pass per step", stepwise)):
         print(f"{name}: {flops.total_flops(g) / 1e9:.1f} GFLOP in {sum(g.values())} products")
     floors = Floors(device)
-    candidates = sorted(eval_candidates(phases["eval"], ds.n_users) | set(phases["eval"]),
+    candidates = sorted(eval_candidates(phases["eval"] + stepwise, ds.n_users) | set(phases["eval"]),
                         key=lambda g: (g.k, g.n, g.m))
     out = {"train": [], "eval": [], "train_faults": 0, "eval_faults": 0, "train_paired": [], "eval_paired": []}
     threads = eval_threads(device)
@@ -217,11 +223,12 @@ def in_process(cfg, ds, device, n_epochs: int, n_evals: int, eval_users: int = 0
                                      device, out, "eval_faults"))
             out["eval_paired"].append(out["eval"][-1] / replays["eval"].seconds())
     out.update(train_floor=floors.seconds(phases["train"]), eval_floor=floors.eval_seconds(phases["eval"]),
-               eval_floor_ours=floors.as_run(phases["eval"]),
+               eval_floor_ours=floors.as_run(phases["eval"]), eval_floor_stepwise=floors.eval_seconds(stepwise),
                train_floor_any=floors.seconds(phases["train"], floors.libs))
     if len(users) < ds.n_users:  # the whole-run ratios need a whole evaluation's floor
         out["eval_floor"] *= ds.n_users / len(users)
         out["eval_floor_ours"] *= ds.n_users / len(users)
+        out["eval_floor_stepwise"] *= ds.n_users / len(users)
         out["eval"] = [t * ds.n_users / len(users) for t in out["eval"]]
         print(f"(evaluation times and floors scaled from {len(users)} to all {ds.n_users} users)")
     print_rates(floors, phases)
@@ -279,6 +286,9 @@ def report_phases(out: dict, eval_batch: int) -> None:
             print(ratio_line(name, out[key], out[f"{key}_floor"],
                              f" | paired with a replay of its products: median {statistics.median(paired):.2f} "
                              f"best {min(paired):.2f} | {out[f'{key}_faults']:,} page faults in the last"))
+    if out["eval"] and out["eval_floor_stepwise"] > out["eval_floor"]:
+        print(ratio_line("  evaluation against a model pass per step", out["eval"], out["eval_floor_stepwise"],
+                         " (the floor of the products the reverse process took before it was folded)"))
     print(f"  ({load()})")
 
 

@@ -166,6 +166,8 @@ class GaussianDiffusion:
             t = torch.full((x0.shape[0],), sampling_steps - 1, device=x0.device, dtype=torch.long)
             x = self.q_sample(x0, t, torch.randn(x0.shape, generator=generator, device=x0.device))
         fast = hasattr(model, "at_step") and not autocast_on(x.device.type)
+        if fast and trajectory is None and not (sampling_noise and self.noise_scale > 0) and model.folds():
+            return model.reverse(x, self.reverse_updates())
         spare = None  # the previous step's buffer, written again by the next step
         for i in reversed(range(self.steps)):
             t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
@@ -183,6 +185,18 @@ class GaussianDiffusion:
             if trajectory is not None:
                 trajectory.append(x.float().clone())
         return x
+
+    def reverse_updates(self) -> list[tuple[int, float, float]]:
+        """The reverse process without noise as x <- a * model(x, t) + c * x, one (t, a, c)
+        per step in the order they run (Denoiser.reverse): p_mean's coefficients, for eps
+        with x0_hat = sqrt(1/abar) x - sqrt(1/abar - 1) eps worked in."""
+        if self.noise_scale == 0:
+            return [(i, 1.0, 0.0) for i in reversed(range(self.steps))]
+        c = self._host
+        if self.mean_type == "x0":
+            return [(i, c["post_coef1"][i], c["post_coef2"][i]) for i in reversed(range(self.steps))]
+        return [(i, -c["post_coef1"][i] * c["sqrt_recipm1_ac"][i],
+                 c["post_coef1"][i] * c["sqrt_recip_ac"][i] + c["post_coef2"][i]) for i in reversed(range(self.steps))]
 
     def _posterior_mean_(self, out: torch.Tensor, x_t: torch.Tensor, i: int, in_place: bool) -> torch.Tensor:
         """p_mean at a fixed step from the model's output, written into `out` (and x_t, when

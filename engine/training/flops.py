@@ -51,27 +51,53 @@ def denoiser_layers(den, reads_data: bool = True) -> list[Layer]:
             for i, lin in enumerate([*den.encoder, *den.decoder])]
 
 
-def model_layers(method) -> tuple[list[Layer], list[tuple[Layer, int]]] | None:
-    """(layers of one training pass, [(layer, passes)] of one prediction), or None for a
-    model without a floor here."""
+def denoiser_prediction(den, steps: int, folded: bool) -> tuple[list[tuple[Layer, int]], list[Gemm]]:
+    """[(layer, passes)] of one batch's reverse process, and the products done once per
+    evaluation. Folded (Denoiser.reverse): the items-wide products once per batch (x0 in,
+    scores out), each step the fold's (last hidden -> first hidden) and the inner layers',
+    and the fold itself (first hidden x items x last hidden) once; else every layer per step."""
+    layers = denoiser_layers(den, reads_data=False)
+    if not folded:
+        return [(layer, steps) for layer in layers], []
+    n, d_first, d_last = den.n_items, layers[0].n, layers[-1].k
+    per_batch = [(Layer(n, d_first), 1), (Layer(d_last, d_first), steps), *[(x, steps) for x in layers[1:-1]],
+                 (Layer(d_last, n), 1)]
+    return per_batch, [Gemm(d_first, n, d_last)]
+
+
+def folds(method) -> bool:
+    """Do the method's predictions go through Denoiser.reverse (GaussianDiffusion.denoise's
+    rule: no sampling noise, no autocast, a model it pays off for)?"""
+    from engine.models.denoiser import Denoiser
+    cfg = getattr(method, "cfg", {})
+    den = getattr(method.module, "denoiser", method.module)
+    noisy = cfg.get("sampling_noise") and cfg.get("noise_scale", 0) > 0
+    return isinstance(den, Denoiser) and not noisy and cfg.get("eval_precision") != "bfloat16" and den.folds()
+
+
+def model_layers(method, folded: bool | None = None) -> tuple[list[Layer], list[tuple[Layer, int]], list[Gemm]] | None:
+    """(layers of one training pass, [(layer, passes)] of one batch's prediction, products
+    done once per evaluation), or None for a model without a floor here. `folded`: count
+    the reverse process folded or step by step (default: as the method runs it)."""
     from engine.models.baselines import MultiVAEModule
     from engine.models.ldiffrec import LDiffRecModule
     from engine.models.denoiser import Denoiser
 
     mod = method.module
     steps = getattr(getattr(method, "diffusion", None), "steps", 1)
+    folded = folds(method) if folded is None else folded
     if isinstance(mod, Denoiser):
-        layers = denoiser_layers(mod)
-        return layers, [(layer, steps) for layer in layers]
+        return denoiser_layers(mod), *denoiser_prediction(mod, steps, folded)
     if isinstance(mod, LDiffRecModule):
         ae = mod.autoencoder
         enc = [layer for e in ae.encoders for layer in linears(e, reads_data=True)]
         den = denoiser_layers(mod.denoiser, reads_data=False)  # its input is the encoder's latent
         dec = [layer for d in ae.decoders for layer in linears(d)]
-        return enc + den + dec, [(x, 1) for x in enc] + [(x, steps) for x in den] + [(x, 1) for x in dec]
+        per_batch, once = denoiser_prediction(mod.denoiser, steps, folded)
+        return enc + den + dec, [(x, 1) for x in enc] + per_batch + [(x, 1) for x in dec], once
     if isinstance(mod, MultiVAEModule):
         layers = linears(mod.encoder, reads_data=True) + linears(mod.decoder)
-        return layers, [(layer, 1) for layer in layers]
+        return layers, [(layer, 1) for layer in layers], []
     return None
 
 
@@ -92,13 +118,15 @@ def train_gemms(layers: list[Layer], m: int) -> list[Gemm]:
     return out
 
 
-def phase_gemms(method, n_users: int, train_batch: int, eval_batch: int) -> dict[str, Counter] | None:
-    """GEMM -> count for one training epoch ('train') and one evaluation ('eval')."""
-    found = model_layers(method)
+def phase_gemms(method, n_users: int, train_batch: int, eval_batch: int,
+                folded: bool | None = None) -> dict[str, Counter] | None:
+    """GEMM -> count for one training epoch ('train') and one evaluation ('eval'; `folded`
+    as model_layers has it)."""
+    found = model_layers(method, folded)
     if found is None:
         return None
-    train_layers, eval_layers = found
-    train, evaluation = Counter(), Counter()
+    train_layers, eval_layers, eval_once = found
+    train, evaluation = Counter(), Counter(eval_once)
     for m, batches in batch_sizes(n_users, train_batch).items():
         for g in train_gemms(train_layers, m):
             train[g] += batches

@@ -52,6 +52,68 @@ def test_at_step_is_the_eval_forward_with_the_step_as_a_bias(model):
         assert model.at_step(x, step, out=buf) is buf
 
 
+def step_by_step(model: Denoiser, x, updates):
+    for step, a, c in updates:
+        x = a * model.at_step(x, step) + c * x
+    return x
+
+
+@pytest.mark.parametrize("dims,layout,act", [([8, 16], "mirrored", "tanh"), ([12], "mirrored", "relu"),
+                                             ([8, 16], "recbole", "sigmoid"), ([5, 9, 7], "recbole", "linear")])
+def test_reverse_is_the_step_by_step_process_in_exact_arithmetic(dims, layout, act):
+    """In float64 the folded recursion and the model run step by step agree to rounding
+    (1e-10): a wrong fold, bias or coefficient would be off by far more."""
+    torch.manual_seed(1)
+    model = Denoiser(30, dims, emb_size=6, act=act, dropout=0.0, layout=layout).double().eval()
+    x0 = (torch.rand(4, 30, dtype=torch.float64) < 0.3).double()
+    updates = [(4, 0.9, 0.2), (3, 1.3, -0.4), (0, 0.5, 0.7)]
+    torch.testing.assert_close(model.reverse(x0, updates), step_by_step(model, x0, updates), rtol=1e-10, atol=1e-12)
+    assert torch.equal(model.reverse(x0, [(2, 1.0, 0.0)]), model.reverse(x0, [(2, 1.0, 0.0)]))
+
+
+def test_reverse_follows_the_weights_as_they_change(model):
+    """The folded products are kept between calls: after an optimizer step or a loaded
+    state, reverse must use the new weights."""
+    from engine.models import optim
+    model.eval()
+    x0, updates = torch.rand(3, 30), [(2, 0.8, 0.3), (1, 1.1, 0.1)]
+    before = model.reverse(x0, updates)
+    opt = optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.0)
+    assert opt.fused  # its steps do not count in the weights' _version
+    model.train()
+    model(torch.rand(3, 30), torch.tensor([0, 1, 2])).pow(2).sum().backward()
+    opt.step()
+    model.eval()
+    torch.testing.assert_close(model.reverse(x0, updates), step_by_step(model, x0, updates), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(model.reverse(x0, updates), before)
+    fresh = Denoiser(30, [8, 16], emb_size=6, dropout=0.0).eval()
+    model.load_state_dict(fresh.state_dict())
+    torch.testing.assert_close(model.reverse(x0, updates), step_by_step(fresh, x0, updates), rtol=1e-5, atol=1e-6)
+
+
+def test_denoise_folds_unless_each_step_is_wanted(model, monkeypatch):
+    """Evaluation's reverse process is the folded one; a trajectory (the Inspector) or
+    sampling noise needs every step's vector, so those run the model step by step."""
+    model.eval()
+    d = GaussianDiffusion(DiffusionConfig.of(config.resolve({"steps": 3, "noise_scale": 0.1, "noise_min": 0.001, "noise_max": 0.02})))
+    calls = {"at_step": 0, "reverse": 0}
+    for name in calls:
+        real = getattr(model, name)
+        monkeypatch.setattr(model, name, lambda *a, real=real, name=name, **k: calls.__setitem__(name, calls[name] + 1) or real(*a, **k))
+    x0 = torch.rand(2, 30)
+    d.denoise(model, x0)
+    assert calls == {"at_step": 0, "reverse": 1}
+    d.denoise(model, x0, trajectory=[])
+    d.denoise(model, x0, sampling_noise=True, generator=torch.Generator().manual_seed(0))
+    assert calls == {"at_step": 6, "reverse": 1}
+
+
+def test_tanh_through_the_sigmoid_stays_within_2e_7_of_torchs():
+    from engine.models.denoiser import _tanh_
+    x = torch.linspace(-12, 12, 200001)
+    assert (_tanh_(x.clone()) - torch.tanh(x)).abs().max() <= 2e-7
+
+
 @pytest.mark.parametrize("raw", [{}, {"mean_type": "eps"}, {"noise_scale": 0.0}, {"steps": 1}])
 def test_fast_reverse_process_equals_the_generic_one(model, raw):
     model.eval()
