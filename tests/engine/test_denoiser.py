@@ -106,6 +106,10 @@ def test_denoise_folds_unless_each_step_is_wanted(model, monkeypatch):
     d.denoise(model, x0, trajectory=[])
     d.denoise(model, x0, sampling_noise=True, generator=torch.Generator().manual_seed(0))
     assert calls == {"at_step": 6, "reverse": 1}
+    narrow = Denoiser(6, [40], emb_size=4, dropout=0.0).eval()  # 40 x 40 > 6 x 80: folding would cost more
+    assert not narrow.folds() and model.folds()
+    x = torch.rand(2, 6)
+    torch.testing.assert_close(d.denoise(narrow, x), d.denoise(lambda x, t: narrow(x, t), x), rtol=1e-5, atol=1e-6)
 
 
 def test_tanh_through_the_sigmoid_stays_within_2e_7_of_torchs():
