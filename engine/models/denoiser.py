@@ -136,16 +136,16 @@ class Denoiser(nn.Module):
         fold, p = (t.to(x.dtype) for t in self._folded())
         z0 = mm(x, w_in.t())
         act = _tanh_ if isinstance(self.act, nn.Tanh) and x.device.type == "cpu" else lambda h: _act_(self.act, h)
-        u = torch.zeros((x.shape[0], last.in_features), dtype=x.dtype, device=x.device)
-        beta, gamma = 0.0, 1.0
+        u, beta, gamma = None, 0.0, 1.0  # u None: zero (the first step skips its product)
         for step, a, c in updates:
-            h = act(mm(u, fold.t()).add_(z0, alpha=gamma).add_(self._step_bias(step, x).add_(p, alpha=beta)))
+            first_in = z0.clone() if u is None else mm(u, fold.t()).add_(z0, alpha=gamma)
+            h = act(first_in.add_(self._step_bias(step, x).add_(p, alpha=beta)))
             for layer in layers[1:-1]:
                 w, b = layer.weight.to(x.dtype), layer.bias.to(x.dtype)
                 h = act(cpu_blas.linear(h, w, b) if numpy else torch.addmm(b, h, w.t()))
-            u = u.mul_(c).add_(h, alpha=a)
+            u = h.mul_(a) if u is None else u.mul_(c).add_(h, alpha=a)
             beta, gamma = a + c * beta, c * gamma
-        out = mm(u, last.weight.to(x.dtype).t())
+        out = mm(u, last.weight.to(x.dtype).t()) if u is not None else torch.zeros_like(x)
         return out.add_(last.bias.to(x.dtype), alpha=beta).add_(x, alpha=gamma)
 
     def train(self, mode: bool = True):

@@ -54,14 +54,15 @@ def denoiser_layers(den, reads_data: bool = True) -> list[Layer]:
 def denoiser_prediction(den, steps: int, folded: bool) -> tuple[list[tuple[Layer, int]], list[Gemm]]:
     """[(layer, passes)] of one batch's reverse process, and the products done once per
     evaluation. Folded (Denoiser.reverse): the items-wide products once per batch (x0 in,
-    scores out), each step the fold's (last hidden -> first hidden) and the inner layers',
-    and the fold itself (first hidden x items x last hidden) once; else every layer per step."""
+    scores out), each step the inner layers' and (but the first) the fold's (last hidden ->
+    first hidden), and the fold itself (first hidden x items x last hidden) once; else
+    every layer per step."""
     layers = denoiser_layers(den, reads_data=False)
     if not folded:
         return [(layer, steps) for layer in layers], []
     n, d_first, d_last = den.n_items, layers[0].n, layers[-1].k
-    per_batch = [(Layer(n, d_first), 1), (Layer(d_last, d_first), steps), *[(x, steps) for x in layers[1:-1]],
-                 (Layer(d_last, n), 1)]
+    per_batch = [(Layer(n, d_first), 1), (Layer(d_last, d_first), steps - 1),  # the first step's is of zeros
+                 *[(x, steps) for x in layers[1:-1]], (Layer(d_last, n), 1)]
     return per_batch, [Gemm(d_first, n, d_last)]
 
 
