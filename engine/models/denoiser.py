@@ -108,11 +108,15 @@ class Denoiser(nn.Module):
         return h
 
 
-    def folds(self) -> bool:
-        """Does `reverse` take fewer multiply-adds per step than the model itself? (M is
-        first-hidden x last-hidden; the model's own two outer products are items-wide.)"""
-        d_first, d_last = self.encoder[0].out_features, self.decoder[-1].in_features
-        return d_first * d_last < self.n_items * (d_first + d_last)
+    def folds(self, row_steps: int | None = None) -> bool:
+        """Does `reverse` take fewer multiply-adds than the model run step by step? Per row
+        and step it saves the two items-wide products for the fold's (first x last hidden);
+        once, it works out the fold (items x first x last hidden), which `row_steps` (rows
+        times steps of the batch at hand, if given) must pay back: a whole evaluation's
+        batches do, one user's forty steps may not."""
+        n, d_first, d_last = self.n_items, self.encoder[0].out_features, self.decoder[-1].in_features
+        saving = n * (d_first + d_last) - d_first * d_last
+        return saving > 0 and (row_steps is None or row_steps * saving > n * d_first * d_last)
 
     @torch.no_grad()
     def reverse(self, x: torch.Tensor, updates: list[tuple[int, float, float]]) -> torch.Tensor:
@@ -163,14 +167,20 @@ class Denoiser(nn.Module):
         with _FOLD_LOCK:  # evaluation batches run side by side: one of them works it out
             if self._fold_key != key:
                 wide = torch.float64 if first.weight.device.type != "mps" else torch.float32  # MPS has no float64
-                w_in = first.weight[:, :self.n_items].to(wide)
-                self._fold = ((w_in @ last.weight.to(wide)).to(first.weight.dtype),
-                              (w_in @ last.bias.to(wide)).to(first.weight.dtype))
+                fold = torch.zeros((first.out_features, last.in_features), dtype=wide, device=first.weight.device)
+                p = torch.zeros(first.out_features, dtype=wide, device=first.weight.device)
+                chunk = max(1, FOLD_CHUNK // max(fold.shape))  # items at a time: wide copies stay small
+                for lo in range(0, self.n_items, chunk):
+                    w_in = first.weight[:, lo:min(lo + chunk, self.n_items)].to(wide)
+                    fold.addmm_(w_in, last.weight[lo:lo + chunk].to(wide))
+                    p.addmv_(w_in, last.bias[lo:lo + chunk].to(wide))
+                self._fold = fold.to(first.weight.dtype), p.to(first.weight.dtype)
                 self._fold_key = key
             return self._fold
 
 
 _FOLD_LOCK = threading.Lock()
+FOLD_CHUNK = 1 << 22  # elements of each float64 copy of a weight slice `_folded` makes (32 MB)
 
 
 def autocast_on(device_type: str) -> bool:

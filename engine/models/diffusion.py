@@ -166,7 +166,7 @@ class GaussianDiffusion:
             t = torch.full((x0.shape[0],), sampling_steps - 1, device=x0.device, dtype=torch.long)
             x = self.q_sample(x0, t, torch.randn(x0.shape, generator=generator, device=x0.device))
         fast = hasattr(model, "at_step") and not autocast_on(x.device.type)
-        if fast and trajectory is None and not (sampling_noise and self.noise_scale > 0) and model.folds():
+        if fast and trajectory is None and not (sampling_noise and self.noise_scale > 0) and model.folds(x.shape[0] * self.steps):
             return model.reverse(x, self.reverse_updates())
         spare = None  # the previous step's buffer, written again by the next step
         for i in reversed(range(self.steps)):

@@ -100,12 +100,14 @@ def test_denoise_folds_unless_each_step_is_wanted(model, monkeypatch):
     for name in calls:
         real = getattr(model, name)
         monkeypatch.setattr(model, name, lambda *a, real=real, name=name, **k: calls.__setitem__(name, calls[name] + 1) or real(*a, **k))
-    x0 = torch.rand(2, 30)
+    x0 = torch.rand(20, 30)
     d.denoise(model, x0)
     assert calls == {"at_step": 0, "reverse": 1}
     d.denoise(model, x0, trajectory=[])
     d.denoise(model, x0, sampling_noise=True, generator=torch.Generator().manual_seed(0))
     assert calls == {"at_step": 6, "reverse": 1}
+    d.denoise(model, x0[:1])  # one user's three steps would not pay for working out the fold
+    assert calls == {"at_step": 9, "reverse": 1}
     narrow = Denoiser(6, [40], emb_size=4, dropout=0.0).eval()  # 40 x 40 > 6 x 80: folding would cost more
     assert not narrow.folds() and model.folds()
     x = torch.rand(2, 6)
