@@ -166,7 +166,7 @@ class GaussianDiffusion:
             t = torch.full((x0.shape[0],), sampling_steps - 1, device=x0.device, dtype=torch.long)
             x = self.q_sample(x0, t, torch.randn(x0.shape, generator=generator, device=x0.device))
         fast = hasattr(model, "at_step") and not autocast_on(x.device.type)
-        if fast and trajectory is None and not (sampling_noise and self.noise_scale > 0) and model.folds(x.shape[0] * self.steps):
+        if fast and trajectory is None and self.folds(model, x.shape[0], sampling_noise):
             return model.reverse(x, self.reverse_updates())
         spare = None  # the previous step's buffer, written again by the next step
         for i in reversed(range(self.steps)):
@@ -185,6 +185,13 @@ class GaussianDiffusion:
             if trajectory is not None:
                 trajectory.append(x.float().clone())
         return x
+
+    def folds(self, model, rows: int | None = None, sampling_noise: bool = False) -> bool:
+        """Does `denoise` run `model` folded (Denoiser.reverse) for a batch of `rows` (None:
+        a batch big enough)? Not with sampling noise, which each step's vector draws, nor
+        where folding does not pay (Denoiser.folds); never under autocast or for a trajectory."""
+        noisy = sampling_noise and self.noise_scale > 0
+        return hasattr(model, "folds") and not noisy and model.folds(None if rows is None else rows * self.steps)
 
     def reverse_updates(self) -> list[tuple[int, float, float]]:
         """The reverse process without noise as x <- a * model(x, t) + c * x, one (t, a, c)

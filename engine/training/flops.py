@@ -67,13 +67,12 @@ def denoiser_prediction(den, steps: int, folded: bool) -> tuple[list[tuple[Layer
 
 
 def folds(method) -> bool:
-    """Do the method's predictions go through Denoiser.reverse (GaussianDiffusion.denoise's
-    rule: no sampling noise, no autocast, a model it pays off for)?"""
-    from engine.models.denoiser import Denoiser
-    cfg = getattr(method, "cfg", {})
+    """Do the method's predictions go through Denoiser.reverse (GaussianDiffusion.folds, and
+    no autocast: eval_precision float32)?"""
+    cfg, diffusion = getattr(method, "cfg", {}), getattr(method, "diffusion", None)
     den = getattr(method.module, "denoiser", method.module)
-    noisy = cfg.get("sampling_noise") and cfg.get("noise_scale", 0) > 0
-    return isinstance(den, Denoiser) and not noisy and cfg.get("eval_precision") != "bfloat16" and den.folds()
+    return (diffusion is not None and cfg.get("eval_precision") != "bfloat16"
+            and diffusion.folds(den, sampling_noise=bool(cfg.get("sampling_noise"))))
 
 
 def model_layers(method, folded: bool | None = None) -> tuple[list[Layer], list[tuple[Layer, int]], list[Gemm]] | None:
