@@ -19,14 +19,16 @@ def load(path: str | Path, overrides: list[str] | None = None) -> dict:
 
 
 def load_with_note(path: str | Path, overrides: list[str] | None = None) -> tuple[dict, str | None]:
-    """`load`, and its note lines (None if none): the RecBole keys it ignored, and which
-    network dims_dnn builds when RecBole's files or an unset layout leave it in doubt."""
+    """`load`, and its note lines (None if none): the RecBole keys it ignored, which network
+    dims_dnn builds when RecBole's files or an unset layout leave it in doubt, and a small
+    eval_batch_size's cost."""
     raw = read_yaml(path)
     for item in overrides or []:
         key, value = parse_override(item)
         raw[key] = value
     cfg = absolute_paths(schema.resolve(raw))
-    notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)), recbole_keys.layout_note(raw, cfg))
+    notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)), recbole_keys.layout_note(raw, cfg),
+             recbole_keys.eval_batch_note(cfg))
     return cfg, "\n".join(n for n in notes if n) or None
 
 

@@ -362,3 +362,18 @@ def _benchmark(value: list) -> str | None:
         return f"= {value} must name three files (train, valid, test), e.g. [train, valid, test]"
     return None
 
+
+
+SMALL_EVAL_BATCH = 1 << 17  # scores: under 50 users a batch on a 2,600-item catalogue
+
+
+def eval_batch_note(cfg: dict) -> str | None:
+    """A note for a small eval_batch_size (RecBole's overall.yaml has 4096): it counts scores,
+    so a catalogue of thousands of items leaves a few users a batch, and the per-batch work
+    then dominates (on ml-100k here one evaluation takes 4 s, 0.1 s with batches by memory)."""
+    n = cfg.get("eval_batch_size") or 0
+    if 0 < n < SMALL_EVAL_BATCH:
+        return (f"note: eval_batch_size {n} counts scores (users x items), as RecBole's full ranking: a few users "
+                "a batch on thousands of items, which makes evaluation slow (40x on ml-100k); "
+                "eval_batch_size: 0 sizes batches by memory")
+    return None

@@ -76,7 +76,7 @@ _CORE: list[Field] = [
     _f("metrics", "str_list", ["Recall", "NDCG", "Precision", "MRR"], "Metrics to compute", "Evaluation", choices=METRIC_NAMES),
     _f("valid_metric", "str", "Recall@20", "Metric that picks the best model and drives early stopping", "Evaluation"),
     _f("eval_batch_size", "int", 0, "Scores (users x items) per evaluation batch, as RecBole (0 = auto: "
-       "~3 MB of scores a batch on CPU, 128M scores on GPU)", "Evaluation", min=0, max=MAX_BATCH),
+       "~8 MB of scores a batch on CPU, 128M scores on GPU)", "Evaluation", min=0, max=MAX_BATCH),
     _f("eval_precision", "choice", "float32", "Precision of evaluation forward passes", "Evaluation", choices=("float32", "bfloat16")),
     # Data
     _f("dataset", "str", "synthetic", "Dataset name recorded with the run", "Data"),

@@ -40,8 +40,9 @@ def test_overall_and_diffrec_concatenated_load_with_recboles_meaning(recbole_fil
     assert cfg["metrics"] == ["Recall", "MRR", "NDCG", "Hit", "Precision"]
     assert cfg["gpu_id"] == "0" and cfg["use_gpu"] is True and cfg["eval_batch_size"] == 4096
     assert cfg["checkpoint_dir"].endswith("/saved") and cfg["data_path"].endswith("/dataset")
-    ignored, protocol = note.split("\n")  # one line each: the ignored keys, how RecBole's files are read
+    ignored, protocol, batches = note.split("\n")  # the ignored keys, how RecBole's files are read, eval batches
     assert ignored.startswith("note: 14 RecBole keys") and protocol.startswith("note: read as RecBole does")
+    assert batches.startswith("note: eval_batch_size 4096 counts scores") and "eval_batch_size: 0" in batches
     note = ignored
     for key in ("worker", "state", "log_wandb", "train_neg_sample_args", "metric_decimal_place", "repeatable"):
         assert key in note
@@ -53,6 +54,14 @@ def test_dataset_properties_keys_are_honoured(recbole_files):
     assert cfg["field_separator"] == "\t" and cfg["USER_ID_FIELD"] == "user_id"
     assert cfg["load_col"] == {"inter": ["user_id", "item_id", "rating", "timestamp"]}
     assert "seq_separator" in note and "kg_reverse_r" in note and "load_col" not in note
+
+
+def test_a_small_eval_batch_size_gets_a_note_and_auto_or_a_large_one_none(tmp_path):
+    path = tmp_path / "c.yaml"
+    for value, noted in ((4096, True), (0, False), (500_000, False)):
+        path.write_text(f"eval_batch_size: {value}\n", encoding="utf-8")
+        note = config_files.load_with_note(path)[1]
+        assert (note is not None and "eval_batch_size" in note) == noted
 
 
 def test_no_note_without_ignored_keys(tmp_path):
