@@ -169,7 +169,7 @@ def test_recboles_files_get_recboles_layout_and_say_so(recbole_files, tmp_path):
     path.write_text(text)
     cfg, note = config_files.load_with_note(path, ["dims_dnn=[200,600]"])
     assert cfg["dims_dnn_layout"] == "recbole"
-    line = note.splitlines()[-1]
+    line = next(n for n in note.splitlines() if "dims_dnn" in n)
     assert "items -> 200 -> 600 -> items" in line and "dims_dnn_layout: recbole" in line
     assert "items -> 600 -> 200 -> 600 -> items" in line  # what the authors' layout would build
     cfg, note = config_files.load_with_note(path, ["dims_dnn=[200,600]", "dims_dnn_layout=mirrored"])
