@@ -207,10 +207,7 @@ class Draft:
         self._remember_file(self.path)
         self._saved = self._normalized()  # as the file is: not modified
         self._check()
-        notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)),
-                 None if self.problems else recbole_keys.layout_note(raw, cfg),
-                 None if self.problems else recbole_keys.eval_batch_note(cfg))
-        self.note = "\n".join(n for n in notes if n) or None
+        self.note = recbole_keys.notes(raw, cfg, valid=not self.problems)
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the keys its file had or the user changed (values that differ from the

@@ -27,9 +27,7 @@ def load_with_note(path: str | Path, overrides: list[str] | None = None) -> tupl
         key, value = parse_override(item)
         raw[key] = value
     cfg = absolute_paths(schema.resolve(raw))
-    notes = (recbole_keys.note(recbole_keys.ignored_keys(raw)), recbole_keys.layout_note(raw, cfg),
-             recbole_keys.eval_batch_note(cfg))
-    return cfg, "\n".join(n for n in notes if n) or None
+    return cfg, recbole_keys.notes(raw, cfg)
 
 
 PATH_KEYS = ("data_path", "checkpoint_dir")

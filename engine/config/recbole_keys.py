@@ -363,7 +363,6 @@ def _benchmark(value: list) -> str | None:
     return None
 
 
-
 SMALL_EVAL_BATCH = 1 << 17  # scores: under 50 users a batch on a 2,600-item catalogue
 
 
@@ -377,3 +376,13 @@ def eval_batch_note(cfg: dict) -> str | None:
                 "a batch on thousands of items, which makes evaluation slow (40x on ml-100k); "
                 "eval_batch_size: 0 sizes batches by memory")
     return None
+
+
+def notes(raw: dict, cfg: dict, valid: bool = True) -> str | None:
+    """The note lines of a config file's `raw` keys, read into `cfg` (None if none): the
+    RecBole keys it ignores, and, where the config is `valid`, how dims_dnn is read and a
+    small eval_batch_size's cost."""
+    lines = [note(ignored_keys(raw))]
+    if valid:
+        lines += [layout_note(raw, cfg), eval_batch_note(cfg)]
+    return "\n".join(n for n in lines if n) or None

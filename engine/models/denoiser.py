@@ -107,7 +107,6 @@ class Denoiser(nn.Module):
                 h = _act_(self.act, h)
         return h
 
-
     def folds(self, row_steps: int | None = None) -> bool:
         """Does `reverse` take fewer multiply-adds than the model run step by step? Per row
         and step it saves the two items-wide products for the fold's (first x last hidden);

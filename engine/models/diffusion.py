@@ -187,9 +187,9 @@ class GaussianDiffusion:
         return x
 
     def folds(self, model, rows: int | None = None, sampling_noise: bool = False) -> bool:
-        """Does `denoise` run `model` folded (Denoiser.reverse) for a batch of `rows` (None:
-        a batch big enough)? Not with sampling noise, which each step's vector draws, nor
-        where folding does not pay (Denoiser.folds); never under autocast or for a trajectory."""
+        """May `denoise` run `model` folded (Denoiser.reverse) for a batch of `rows` (None: a
+        batch big enough)? Not with sampling noise, which each step's vector draws, nor where
+        folding does not pay (Denoiser.folds); denoise also needs no autocast and no trajectory."""
         noisy = sampling_noise and self.noise_scale > 0
         return hasattr(model, "folds") and not noisy and model.folds(None if rows is None else rows * self.steps)
 

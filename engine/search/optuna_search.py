@@ -15,6 +15,7 @@ import math
 
 from engine.search.space import Param, Space, _shape
 
+
 def distributions(space: Space) -> dict:
     from optuna.distributions import CategoricalDistribution, FloatDistribution
     out = {}
